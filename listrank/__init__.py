@@ -1,0 +1,58 @@
+"""listrank: zero-shot listwise reranking of search candidates with large language models."""
+
+from listrank.errors import (
+    BackendError,
+    CapabilityError,
+    ConfigError,
+    ContextLengthError,
+    InputError,
+    ListrankError,
+    ModelLoadError,
+    PromptTooLongError,
+    RetryExhaustedError,
+    TemplateError,
+    UnknownComponentError,
+)
+from listrank.parsing import ParseResult, parse_permutation
+from listrank.prompts import PromptTemplate, load_template, template_names
+from listrank.reranker import Reranker
+from listrank.types import (
+    CallRecord,
+    Candidate,
+    Judgement,
+    Plan,
+    Query,
+    RankedCandidate,
+    Ranking,
+    RepairStats,
+    Trace,
+)
+
+__all__ = [
+    "BackendError",
+    "CallRecord",
+    "Candidate",
+    "CapabilityError",
+    "ConfigError",
+    "ContextLengthError",
+    "InputError",
+    "Judgement",
+    "ListrankError",
+    "ModelLoadError",
+    "ParseResult",
+    "Plan",
+    "PromptTemplate",
+    "PromptTooLongError",
+    "Query",
+    "RankedCandidate",
+    "Ranking",
+    "RepairStats",
+    "Reranker",
+    "RetryExhaustedError",
+    "TemplateError",
+    "Trace",
+    "UnknownComponentError",
+    "load_template",
+    "parse_permutation",
+    "template_names",
+]

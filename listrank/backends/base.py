@@ -1,0 +1,107 @@
+"""What a backend is: something that runs a model, declaring capabilities as small Protocols.
+
+A method asks for the capability it needs (``require``); a backend that lacks it fails at
+construction with a message that names the backends that have it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+
+from listrank.errors import CapabilityError
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: Sequence[ChatMessage]
+    max_new_tokens: int
+    assistant_prefix: str = ""
+    """Text the answer starts with; it is part of the prompt, not of the returned text."""
+    stop: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cached: bool = False
+    error: str | None = None
+    """Set only when the backend degraded a failed call instead of raising."""
+
+
+@dataclass(frozen=True)
+class LogprobRequest:
+    """Next-token scores over a fixed set of single-token strings after the prompt."""
+
+    messages: Sequence[ChatMessage]
+    tokens: Sequence[str]
+    assistant_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class LogprobResult:
+    logprobs: dict[str, float]
+    """Score per requested token; tokens the backend could not see (truncated top-k) are absent."""
+    prompt_tokens: int
+    latency_s: float
+    cached: bool = False
+    error: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Every backend: a name, a model, a context size and a tokenizer for budgets."""
+
+    name: str
+    model_name: str
+
+    @property
+    def context_length(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def count_prompt_tokens(
+        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
+    ) -> int: ...
+
+
+@runtime_checkable
+class SupportsGenerate(Backend, Protocol):
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]: ...
+
+
+@runtime_checkable
+class SupportsNextTokenLogprobs(Backend, Protocol):
+    def next_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]: ...
+
+    def token_ids(self, text: str) -> list[int]: ...
+
+
+CAPABILITY_BACKENDS: dict[str, list[str]] = {
+    "generate": ["hf", "vllm", "openai", "fake"],
+    "next_token_logprobs": ["hf", "vllm", "openai", "fake"],
+    "attention": ["hf"],
+}
+
+
+def require(backend: object, protocol: Any, capability: str, method: str) -> None:
+    """Raise a CapabilityError naming the backends that have ``capability`` unless ``backend``
+    satisfies the runtime Protocol ``protocol``. (Callers then ``cast``: mypy does not accept
+    Protocol classes as ``type[T]`` arguments.)"""
+    if not isinstance(backend, protocol):
+        have = ", ".join(CAPABILITY_BACKENDS.get(capability, []))
+        raise CapabilityError(
+            f"method {method!r} needs the {capability!r} capability, which backend "
+            f"{getattr(backend, 'name', type(backend).__name__)!r} does not have; "
+            f"backends that have it: {have}"
+        )

@@ -1,0 +1,194 @@
+"""Hugging Face transformers, in process, CPU or GPU: chat templates, greedy batched
+generation, next-token logprobs over chosen tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from listrank.backends.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    LogprobRequest,
+    LogprobResult,
+)
+from listrank.embedded import EMBEDDED_NAME, embedded_model_dir
+from listrank.errors import ConfigError, ModelLoadError
+
+EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class HFBackend:
+    """An in-process transformers causal LM.
+
+    ``model`` is None (the embedded SmolLM2), a local folder, a ``.gguf`` file or a hub name.
+    Or pass ready ``model_obj`` and ``tokenizer`` objects (tests build tiny models in code).
+    """
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        model_obj: Any = None,
+        tokenizer: Any = None,
+        device: str = "auto",
+        dtype: str | None = None,
+        batch_size: int = 8,
+        attn_implementation: str | None = None,
+        context_length: int | None = None,
+    ) -> None:
+        import torch
+
+        if batch_size < 1:
+            raise ConfigError("batch_size must be >= 1")
+        self.device = _resolve_device(device)
+        self.batch_size = batch_size
+        if model_obj is not None:
+            if tokenizer is None:
+                raise ConfigError("model_obj needs its tokenizer")
+            self.model, self.tokenizer = model_obj, tokenizer
+            self.model_name = model or getattr(model_obj.config, "_name_or_path", "") or "custom"
+        else:
+            torch_dtype = (
+                getattr(torch, dtype)
+                if dtype
+                else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+            )
+            self.model_name = EMBEDDED_NAME if model in EMBEDDED_ALIASES else str(model)
+            self.model, self.tokenizer = _load(model, torch_dtype, attn_implementation)
+        self.model.to(self.device)
+        self.model.eval()
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        self._context_length = int(context_length or limit)
+
+    # -- tokens -------------------------------------------------------------------------
+    @property
+    def context_length(self) -> int:
+        return self._context_length
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def token_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
+        """The exact text the model reads: chat template, generation prompt, answer prefix."""
+        msgs = [dict(m) for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                msgs, tokenize=False, add_generation_prompt=True
+            )
+        else:  # base models without a chat template: a plain transcript
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
+        return str(text) + assistant_prefix
+
+    def count_prompt_tokens(
+        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
+    ) -> int:
+        return self.count_tokens(self.prompt_text(messages, assistant_prefix))
+
+    def encode_prompts(self, texts: Sequence[str]) -> Any:
+        """Left-padded batch with position ids that ignore the padding."""
+        batch = self.tokenizer(
+            list(texts), return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
+        positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        return batch, positions
+
+    # -- capabilities -------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        import torch
+
+        out: list[GenerationResult] = []
+        for i in range(0, len(requests), self.batch_size):
+            chunk = requests[i : i + self.batch_size]
+            texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in chunk]
+            batch, _ = self.encode_prompts(texts)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                generated = self.model.generate(
+                    **batch,
+                    max_new_tokens=max(r.max_new_tokens for r in chunk),
+                    do_sample=False,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            share = (time.perf_counter() - start) / len(chunk)
+            width = batch["input_ids"].shape[1]
+            prompt_lens = batch["attention_mask"].sum(-1).tolist()
+            for j, r in enumerate(chunk):
+                new = generated[j, width:][: r.max_new_tokens]
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                n_new = int((new != self.tokenizer.pad_token_id).sum())
+                out.append(GenerationResult(text, int(prompt_lens[j]), n_new, share))
+        return out
+
+    def next_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
+        import torch
+
+        out: list[LogprobResult] = []
+        for i in range(0, len(requests), self.batch_size):
+            chunk = requests[i : i + self.batch_size]
+            texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in chunk]
+            batch, positions = self.encode_prompts(texts)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                logits = self.model(**batch, position_ids=positions).logits[:, -1, :]
+                logprobs = torch.log_softmax(logits.float(), dim=-1)
+            share = (time.perf_counter() - start) / len(chunk)
+            prompt_lens = batch["attention_mask"].sum(-1).tolist()
+            for j, r in enumerate(chunk):
+                scores: dict[str, float] = {}
+                for tok in r.tokens:
+                    ids = self.token_ids(tok)
+                    if len(ids) != 1:
+                        raise ConfigError(
+                            f"{tok!r} is {len(ids)} tokens ({ids}) for {self.model_name}; "
+                            "next-token scoring needs single-token identifiers"
+                        )
+                    scores[tok] = float(logprobs[j, ids[0]])
+                out.append(LogprobResult(scores, int(prompt_lens[j]), share))
+        return out
+
+
+def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    try:
+        if model in EMBEDDED_ALIASES:
+            folder, gguf = str(embedded_model_dir()), None
+        elif str(model).endswith(".gguf"):
+            path = Path(str(model))
+            folder, gguf = str(path.parent), path.name
+        else:
+            folder, gguf = str(model), None
+        extra = {"gguf_file": gguf} if gguf else {}
+        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+        model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load model {model!r}: {exc}") from exc
+    return model_obj, tokenizer

@@ -1,0 +1,124 @@
+"""RankGPT permutation generation: the model writes "[2] > [1] > [3]"; repair fixes the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from listrank.backends.base import (
+    GenerationRequest,
+    SupportsGenerate,
+    require,
+)
+from listrank.budget import (
+    DEFAULT_MAX_PASSAGE_WORDS,
+    DEFAULT_MIN_PASSAGE_WORDS,
+    fit_prompt,
+    passage_text,
+)
+from listrank.errors import ConfigError, ContextLengthError
+from listrank.methods.base import Method
+from listrank.parsing import parse_permutation
+from listrank.prompts import PromptTemplate, RenderedPrompt, load_template
+from listrank.types import CallRecord, Candidate, Judgement, Query
+
+_ANSWER_SLACK_TOKENS = 8
+
+
+class PermutationMethod(Method):
+    """Listwise permutation generation (RankGPT) with greedy decoding and counted repair."""
+
+    name = "rankgpt"
+
+    def __init__(
+        self,
+        backend: object,
+        *,
+        template: str | PromptTemplate = "rankgpt",
+        max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
+        min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        max_new_tokens: int | None = None,
+    ) -> None:
+        require(backend, SupportsGenerate, "generate", self.name)
+        self.backend = cast(SupportsGenerate, backend)
+        self.template = load_template(template)
+        if "permutation" not in self.template.methods:
+            raise ConfigError(
+                f"template {self.template.name!r} ({self.template.source}) is written for "
+                f"{list(self.template.methods)}, not for permutation generation"
+            )
+        if max_passage_words < 1 or min_passage_words < 1:
+            raise ConfigError("max_passage_words and min_passage_words must be >= 1")
+        self.max_passage_words = max_passage_words
+        self.min_passage_words = min(min_passage_words, max_passage_words)
+        self.max_new_tokens = max_new_tokens
+
+    def _answer_tokens(self, n: int) -> int:
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        return self.backend.count_tokens(self.template.example_answer(n)) + _ANSWER_SLACK_TOKENS
+
+    def _fit(
+        self, query: Query, block: Sequence[Candidate], max_words: int
+    ) -> tuple[RenderedPrompt, int]:
+        fitted = fit_prompt(
+            [passage_text(c) for c in block],
+            lambda texts: self.template.render(query.text, texts),
+            lambda r: self.backend.count_prompt_tokens(r.messages, r.assistant_prefix),
+            context_length=self.backend.context_length,
+            reserve_tokens=self._answer_tokens(len(block)),
+            max_words=max_words,
+            min_words=self.min_passage_words,
+        )
+        return fitted.prompt, fitted.prompt_tokens
+
+    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
+        return self._fit(query, block, self.max_passage_words)[1]
+
+    def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
+        max_words = self.max_passage_words
+        while True:
+            prompts = [self._fit(query, b, max_words)[0] for b in blocks]
+            requests = [
+                GenerationRequest(
+                    messages=p.messages,
+                    max_new_tokens=self._answer_tokens(len(b)),
+                    assistant_prefix=p.assistant_prefix,
+                )
+                for p, b in zip(prompts, blocks, strict=True)
+            ]
+            try:
+                results = self.backend.generate(requests)
+                break
+            except ContextLengthError:
+                # the server counts differently from our estimate: shrink passages and retry
+                if max_words <= self.min_passage_words:
+                    raise
+                max_words = max(self.min_passage_words, max_words // 2)
+        judgements = []
+        for block, prompt, result in zip(blocks, prompts, results, strict=True):
+            n = len(block)
+            parsed = parse_permutation(
+                prompt.assistant_prefix + result.text,
+                n,
+                identifiers=self.template.identifiers,
+                echo=self.template.echo,
+            )
+            if result.error is not None:
+                order, filled = list(range(n)), frozenset(range(n))
+                stats = parsed.stats
+            else:
+                order, filled, stats = parsed.order, parsed.filled, parsed.stats
+            record = CallRecord(
+                method=self.name,
+                docids=tuple(c.docid for c in block),
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                output=result.text,
+                latency_s=result.latency_s,
+                repair=stats,
+                cached=result.cached,
+                error=result.error,
+            )
+            judgements.append(Judgement(order=tuple(order), record=record, filled=filled))
+        return judgements

@@ -1,0 +1,98 @@
+"""Turn a model's ranking text into a permutation, repairing and counting what was wrong.
+
+Repair rule (RankGPT / rank_llm): identifiers in order of appearance, duplicates dropped (first
+kept), out-of-range dropped, missing ones appended in input order. Never raises for any text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from listrank.types import RepairStats
+
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+_BRACKETED_NUM = re.compile(r"\[\s*([0-9]+)\s*\]")
+_BARE_NUM = re.compile(r"(?<![0-9])([0-9]+)(?![0-9])")
+_BRACKETED_ALPHA = re.compile(r"\[\s*([A-Za-z])\s*\]")
+_BARE_ALPHA = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
+_MAX_DIGITS = 9  # longer numbers are out of range for any block and too costly to convert
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    order: list[int]
+    """0-based positions, best first; always a permutation of range(n)."""
+    stats: RepairStats
+    filled: frozenset[int]
+    """Positions appended by repair, not ranked by the model."""
+
+
+def _echo_regex(pattern: str) -> re.Pattern[str]:
+    parts = [re.escape(p) for p in pattern.split("{id}")]
+    return re.compile(r"\s*[0-9A-Za-z]+\s*".join(parts))
+
+
+def _tokens(text: str, identifiers: str) -> list[str]:
+    if identifiers == "alpha":
+        found = _BRACKETED_ALPHA.findall(text)
+        return [t.upper() for t in found] if found else _BARE_ALPHA.findall(text)
+    found = _BRACKETED_NUM.findall(text)
+    return found if found else _BARE_NUM.findall(text)
+
+
+def _to_index(token: str, identifiers: str) -> int | None:
+    if identifiers == "alpha":
+        return ord(token.upper()) - ord("A")
+    if len(token.lstrip("0")) > _MAX_DIGITS:
+        return None
+    return int(token) - 1
+
+
+def parse_permutation(
+    text: str,
+    n: int,
+    *,
+    identifiers: str = "numeric",
+    echo: Sequence[str] = (),
+) -> ParseResult:
+    """Parse ``text`` into a 0-based order over ``n`` items and count the repairs.
+
+    ``identifiers`` is "numeric" ([1], [2], …) or "alpha" ([A], [B], …). ``echo`` lists
+    template fragments such as "Received passage [{id}]" (``{id}`` marks the identifier): an
+    answer that only repeats one of them is an echo of the prompt, not a ranking.
+    """
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if identifiers not in ("numeric", "alpha"):
+        raise ValueError(f"unknown identifier scheme {identifiers!r}")
+    body = _THINK.sub(" ", text)
+    is_echo = False
+    for pattern in echo:
+        rx = _echo_regex(pattern)
+        if rx.search(body):
+            is_echo = True
+            body = rx.sub(" ", body)
+    seen: set[int] = set()
+    order: list[int] = []
+    duplicates = out_of_range = 0
+    for token in _tokens(body, identifiers):
+        idx = _to_index(token, identifiers)
+        if idx is None or not 0 <= idx < n:
+            out_of_range += 1
+        elif idx in seen:
+            duplicates += 1
+        else:
+            seen.add(idx)
+            order.append(idx)
+    missing = [i for i in range(n) if i not in seen]
+    malformed = n > 0 and not order
+    stats = RepairStats(
+        missing=len(missing),
+        duplicates=duplicates,
+        out_of_range=out_of_range,
+        malformed=malformed,
+        echo=is_echo,
+    )
+    return ParseResult(order=order + missing, stats=stats, filled=frozenset(missing))

@@ -1,0 +1,263 @@
+"""Prompt templates as data: TOML files in ``prompts/``, validated when loaded.
+
+A template lists chat ``messages``. Passages enter either inline, through a ``{passages}``
+placeholder (each passage rendered with ``passage`` and joined by ``passage_separator``), or as
+turns: a message with ``role = "passages"`` expands to ``passage_turns`` once per passage
+(RankGPT's multi-turn form). Placeholders: ``{query}``, ``{num}``, ``{passages}``,
+``{first_id}``, ``{last_id}`` in messages; ``{id}`` and ``{passage}`` in passage formats.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import string
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from listrank.backends.base import ChatMessage
+from listrank.errors import TemplateError, UnknownComponentError
+
+IDENTIFIER_SCHEMES = ("numeric", "alpha")
+MESSAGE_PLACEHOLDERS = frozenset({"query", "num", "passages", "first_id", "last_id"})
+PASSAGE_PLACEHOLDERS = frozenset({"id", "passage"})
+_ROLES = ("system", "user", "assistant", "passages")
+_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "methods",
+        "identifiers",
+        "messages",
+        "passage",
+        "passage_separator",
+        "passage_turns",
+        "answer_prefix",
+        "echo",
+    }
+)
+_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr"})
+_ALPHABET = string.ascii_uppercase
+
+
+def identifiers_for(scheme: str, n: int) -> list[str]:
+    """Identifier labels for ``n`` passages ("1".."n" or "A".."Z")."""
+    if scheme == "alpha":
+        if n > len(_ALPHABET):
+            raise TemplateError(
+                f"the alpha identifier scheme has {len(_ALPHABET)} labels; a block of {n} needs "
+                "a numeric template or a smaller window"
+            )
+        return list(_ALPHABET[:n])
+    return [str(i + 1) for i in range(n)]
+
+
+def neutralize(text: str) -> str:
+    """Make passage text unable to forge bracketed identifiers like "[3] > [1]"."""
+    return text.replace("[", "(").replace("]", ")")
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    messages: list[ChatMessage]
+    assistant_prefix: str
+    identifiers: list[str]
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    description: str
+    methods: tuple[str, ...]
+    identifiers: str
+    messages: tuple[dict[str, str], ...]
+    passage: str
+    passage_separator: str
+    passage_turns: tuple[dict[str, str], ...]
+    answer_prefix: str
+    echo: tuple[str, ...]
+    source: str = "<memory>"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
+        return _validate(data, source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PromptTemplate:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"{p}: cannot read template: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise TemplateError(f"{p}: not valid TOML: {exc}") from exc
+        data.setdefault("name", p.stem)
+        return _validate(data, str(p))
+
+    @property
+    def uses_turns(self) -> bool:
+        return any(m["role"] == "passages" for m in self.messages)
+
+    def render(self, query: str, passages: Sequence[str]) -> RenderedPrompt:
+        ids = identifiers_for(self.identifiers, len(passages))
+        q = neutralize(query)
+        texts = [neutralize(p) for p in passages]
+        inline = self.passage_separator.join(
+            self.passage.format(id=i, passage=t) for i, t in zip(ids, texts, strict=True)
+        )
+        fields = {
+            "query": q,
+            "num": str(len(passages)),
+            "passages": inline,
+            "first_id": ids[0] if ids else "",
+            "last_id": ids[-1] if ids else "",
+        }
+        out: list[ChatMessage] = []
+        for msg in self.messages:
+            if msg["role"] == "passages":
+                for i, t in zip(ids, texts, strict=True):
+                    for turn in self.passage_turns:
+                        out.append(_message(turn["role"], turn["content"].format(id=i, passage=t)))
+            else:
+                out.append(_message(msg["role"], msg["content"].format(**fields)))
+        return RenderedPrompt(messages=out, assistant_prefix=self.answer_prefix, identifiers=ids)
+
+    def example_answer(self, n: int) -> str:
+        """A complete answer for n passages, for output-length budgets."""
+        return " > ".join(f"[{i}]" for i in identifiers_for(self.identifiers, n))
+
+
+def _message(role: str, content: str) -> ChatMessage:
+    return cast(ChatMessage, {"role": role, "content": content})
+
+
+def _placeholders(text: str, where: str, source: str) -> set[str]:
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise TemplateError(
+            f"{source}: {where}: bad braces ({exc}); write literal braces as {{{{ and }}}}"
+        ) from exc
+
+
+def _check_fields(text: str, allowed: frozenset[str], where: str, source: str) -> set[str]:
+    found = _placeholders(text, where, source)
+    bad = found - allowed
+    if bad:
+        raise TemplateError(
+            f"{source}: {where}: unknown placeholder(s) {sorted(bad)}; allowed here: "
+            f"{sorted(allowed)}"
+        )
+    return found
+
+
+def _messages(data: Any, key: str, source: str) -> tuple[dict[str, str], ...]:
+    if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):
+        raise TemplateError(f"{source}: {key!r} must be an array of tables [[{key}]]")
+    out = []
+    for i, m in enumerate(data):
+        extra = set(m) - {"role", "content"}
+        if extra:
+            raise TemplateError(f"{source}: {key}[{i}] has unknown keys {sorted(extra)}")
+        role = m.get("role")
+        if role not in _ROLES or (key == "passage_turns" and role == "passages"):
+            raise TemplateError(f"{source}: {key}[{i}].role must be one of system/user/assistant")
+        content = m.get("content", "")
+        if role != "passages" and (not isinstance(content, str) or not content):
+            raise TemplateError(f"{source}: {key}[{i}] needs a non-empty string 'content'")
+        out.append({"role": str(role), "content": str(content)})
+    return tuple(out)
+
+
+def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise TemplateError(
+            f"{source}: unknown key(s) {sorted(unknown)}; allowed keys: {sorted(_KEYS)}"
+        )
+    if "messages" not in data:
+        raise TemplateError(f"{source}: missing 'messages' (an array of [[messages]] tables)")
+    messages = _messages(data["messages"], "messages", source)
+    turns = _messages(data.get("passage_turns", []), "passage_turns", source)
+    scheme = data.get("identifiers", "numeric")
+    if scheme not in IDENTIFIER_SCHEMES:
+        raise TemplateError(
+            f"{source}: identifiers = {scheme!r} cannot be parsed; use one of {IDENTIFIER_SCHEMES}"
+        )
+    methods = tuple(data.get("methods", ["permutation"]))
+    bad_methods = set(methods) - _KNOWN_METHODS
+    if bad_methods:
+        raise TemplateError(
+            f"{source}: unknown method(s) {sorted(bad_methods)}; use {sorted(_KNOWN_METHODS)}"
+        )
+    passage = data.get("passage", "[{id}] {passage}")
+    for name in ("passage", "passage_separator", "answer_prefix", "description", "name"):
+        if name in data and not isinstance(data[name], str):
+            raise TemplateError(f"{source}: {name!r} must be a string")
+    used: set[str] = set()
+    for i, m in enumerate(messages):
+        if m["role"] != "passages":
+            used |= _check_fields(m["content"], MESSAGE_PLACEHOLDERS, f"messages[{i}]", source)
+    has_turns = any(m["role"] == "passages" for m in messages)
+    if "query" not in used:
+        raise TemplateError(f"{source}: no message contains {{query}}; the model must see it")
+    if has_turns and not turns:
+        raise TemplateError(f"{source}: a role='passages' message needs [[passage_turns]]")
+    if not has_turns and "passages" not in used:
+        raise TemplateError(
+            f"{source}: passages never appear; put {{passages}} in a message or add a "
+            "role='passages' message with [[passage_turns]]"
+        )
+    formats = [("passage", passage)] + [
+        (f"passage_turns[{i}]", t["content"]) for i, t in enumerate(turns)
+    ]
+    passage_used: set[str] = set()
+    for where, text in formats:
+        passage_used |= _check_fields(text, PASSAGE_PLACEHOLDERS, where, source)
+    if "passage" not in _placeholders(passage, "passage", source):
+        raise TemplateError(f"{source}: 'passage' must contain {{passage}}")
+    if has_turns and not any("passage" in _placeholders(t["content"], "", source) for t in turns):
+        raise TemplateError(f"{source}: passage_turns must contain {{passage}}")
+    echo = data.get("echo", [])
+    if not isinstance(echo, list) or not all(isinstance(e, str) and "{id}" in e for e in echo):
+        raise TemplateError(f"{source}: 'echo' must be a list of strings containing {{id}}")
+    return PromptTemplate(
+        name=str(data.get("name", "template")),
+        description=str(data.get("description", "")),
+        methods=methods,
+        identifiers=scheme,
+        messages=messages,
+        passage=passage,
+        passage_separator=data.get("passage_separator", "\n"),
+        passage_turns=turns,
+        answer_prefix=data.get("answer_prefix", ""),
+        echo=tuple(echo),
+        source=source,
+    )
+
+
+def _library_dir() -> Path:
+    packaged = importlib.resources.files("listrank").joinpath("prompts")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    # editable/source checkout: the library lives at the repository root
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+def template_names() -> list[str]:
+    return sorted(p.stem for p in _library_dir().glob("*.toml"))
+
+
+def load_template(name_or_path: str | Path | PromptTemplate) -> PromptTemplate:
+    """A template from the library by name, or from a TOML file path."""
+    if isinstance(name_or_path, PromptTemplate):
+        return name_or_path
+    p = Path(name_or_path)
+    if p.suffix == ".toml" and p.exists():
+        return PromptTemplate.from_file(p)
+    candidate = _library_dir() / f"{name_or_path}.toml"
+    if candidate.exists():
+        return PromptTemplate.from_file(candidate)
+    raise UnknownComponentError("prompt template", str(name_or_path), template_names())

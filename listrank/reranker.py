@@ -1,0 +1,174 @@
+"""Reranker: composes strategy(method(backend)) and returns a Ranking with its full trace."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from listrank import registry
+from listrank.errors import ConfigError, InputError
+from listrank.methods.base import Method
+from listrank.strategies.base import Strategy
+from listrank.types import (
+    CallRecord,
+    Candidate,
+    Judgement,
+    Plan,
+    Query,
+    RankedCandidate,
+    Ranking,
+    Trace,
+)
+
+DEFAULT_BACKEND = "hf"
+DEFAULT_METHOD = "rankgpt"
+DEFAULT_STRATEGY = "sliding"
+
+CandidateLike = str | Candidate | Mapping[str, Any]
+
+
+def as_query(query: str | Query) -> Query:
+    q = query if isinstance(query, Query) else Query(text=str(query))
+    if not q.text.strip():
+        raise InputError("the query is empty", field="query")
+    return q
+
+
+def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
+    """Accept plain strings (docids become their positions), mappings or Candidates."""
+    out: list[Candidate] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Candidate):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Candidate(docid=str(i), text=item))
+        elif isinstance(item, Mapping):
+            try:
+                out.append(Candidate(**item))
+            except TypeError as exc:
+                raise InputError(f"candidate {i}: {exc}", field="candidates") from exc
+        else:
+            raise InputError(
+                f"candidate {i} is a {type(item).__name__}; pass str, Candidate or mapping",
+                field="candidates",
+            )
+    seen: set[str] = set()
+    for c in out:
+        if c.docid in seen:
+            raise InputError(f"duplicate docid {c.docid!r}", field="candidates")
+        seen.add(c.docid)
+    return out
+
+
+def _split_options(
+    options: Mapping[str, Any], entries: Mapping[str, registry.Entry | None]
+) -> dict[str, dict[str, Any]]:
+    accepted = {layer: (e.options() if e else set()) for layer, e in entries.items()}
+    routed: dict[str, dict[str, Any]] = {layer: {} for layer in entries}
+    for key, value in options.items():
+        layers = [layer for layer, names in accepted.items() if key in names]
+        if not layers:
+            known = sorted(set().union(*accepted.values()))
+            raise ConfigError(f"unknown option {key!r}; options here: {', '.join(known)}")
+        for layer in layers:
+            routed[layer][key] = value
+    return routed
+
+
+class Reranker:
+    """Rerank candidates for a query with an LLM.
+
+    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, RankGPT permutation
+    generation and a sliding window of 20 with step 10. Components may be names or objects;
+    ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
+    ``batch_size=``).
+    """
+
+    def __init__(
+        self,
+        backend: str | object = DEFAULT_BACKEND,
+        model: str | None = None,
+        method: str | Method = DEFAULT_METHOD,
+        strategy: str | Strategy = DEFAULT_STRATEGY,
+        **options: Any,
+    ) -> None:
+        entries = {
+            "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
+            "method": registry.get("method", method) if isinstance(method, str) else None,
+            "strategy": registry.get("strategy", strategy) if isinstance(strategy, str) else None,
+        }
+        routed = _split_options(options, entries)
+        if isinstance(backend, str):
+            factory = entries["backend"].load()  # type: ignore[union-attr]
+            args = () if backend == "fake" else (model,)
+            backend = factory(*args, **routed["backend"])
+        elif model is not None:
+            raise ConfigError("pass model= only with a backend name, not a backend object")
+        self.backend = backend
+        if isinstance(method, str):
+            method = entries["method"].load()(backend, **routed["method"])  # type: ignore[union-attr]
+        if isinstance(strategy, str):
+            strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
+        assert isinstance(method, Method) and isinstance(strategy, Strategy)
+        self.method: Method = method
+        self.strategy: Strategy = strategy
+
+    def plan(
+        self,
+        n: int,
+        query: str | Query | None = None,
+        candidates: Sequence[CandidateLike] | None = None,
+    ) -> Plan:
+        """The strategy's plan for n candidates; with a query and candidates, also the prompt
+        tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
+        plan = self.strategy.plan(n)
+        if query is None or not candidates:
+            return plan
+        q, cands = as_query(query), as_candidates(candidates)
+        cache: dict[int, int] = {}
+        total = 0
+        for size in plan.block_sizes:
+            if size not in cache:
+                cache[size] = self.method.estimate_prompt_tokens(q, cands[:size])
+            total += cache[size]
+        return dataclasses.replace(plan, prompt_tokens=total)
+
+    def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
+        q = as_query(query)
+        cands = as_candidates(candidates)
+        records: list[CallRecord] = []
+        stage_latency: dict[str, float] = {}
+
+        def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
+            stage = len(stage_latency)
+            start = time.perf_counter()
+            judgements = self.method.judge(q, [[cands[i] for i in b] for b in blocks])
+            stage_latency[f"llm.stage{stage}"] = time.perf_counter() - start
+            if len(judgements) != len(blocks):
+                raise ConfigError(
+                    f"method {self.method.name} returned a wrong number of judgements"
+                )
+            for b, j in zip(blocks, judgements, strict=True):
+                if sorted(j.order) != list(range(len(b))):
+                    raise ConfigError(f"method {self.method.name} returned a non-permutation")
+                records.append(dataclasses.replace(j.record, stage=stage))
+            return judgements
+
+        result = self.strategy.rank(len(cands), judge)
+        if sorted(result.order) != list(range(len(cands))):
+            raise ConfigError(f"strategy {self.strategy.name} lost or duplicated candidates")
+        n = len(cands)
+        scores = result.scores or [float(n - r) for r in range(n)]
+        ranked = tuple(
+            RankedCandidate(cands[i], s) for i, s in zip(result.order, scores, strict=True)
+        )
+        trace = Trace(
+            calls=tuple(records), plan=self.strategy.plan(n), stage_latency_s=stage_latency
+        )
+        return Ranking(query=q, ranked=ranked, trace=trace)
+
+    async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
+        return await asyncio.to_thread(self.rerank, query, candidates)

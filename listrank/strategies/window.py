@@ -1,0 +1,82 @@
+"""Single window and sliding window (RankGPT), correct at the edges."""
+
+from __future__ import annotations
+
+from listrank.errors import ConfigError
+from listrank.strategies.base import BlockJudge, Strategy, StrategyResult, apply_local_order
+from listrank.types import Plan
+
+
+class SingleWindow(Strategy):
+    """One call on the top ``window`` candidates (all of them when window is None); the rest
+    keep their input order below."""
+
+    name = "single"
+
+    def __init__(self, *, window: int | None = None) -> None:
+        if window is not None and window < 2:
+            raise ConfigError("window must be >= 2")
+        self.window = window
+
+    def _size(self, n: int) -> int:
+        return n if self.window is None else min(n, self.window)
+
+    def plan(self, n: int) -> Plan:
+        size = self._size(n)
+        calls = 1 if size >= 2 else 0
+        return Plan(self.name, n, calls=calls, depth=calls, block_sizes=(size,) * calls)
+
+    def rank(self, n: int, judge: BlockJudge) -> StrategyResult:
+        order = list(range(n))
+        size = self._size(n)
+        if size >= 2:
+            positions = list(range(size))
+            (judgement,) = judge([positions])
+            apply_local_order(order, positions, judgement)
+        return StrategyResult(order)
+
+
+class SlidingWindow(Strategy):
+    """Back-to-front sliding window: windows [N−w, N), then step s toward the top.
+
+    The last window is clamped to start at 0, so the top position is always judged even when
+    (N − w) % s ≠ 0; N ≤ w is one window. ``passes`` repeats the sweep.
+    """
+
+    name = "sliding"
+
+    def __init__(self, *, window: int = 20, step: int = 10, passes: int = 1) -> None:
+        if window < 2:
+            raise ConfigError("window must be >= 2")
+        if not 1 <= step <= window:
+            raise ConfigError(f"step must be between 1 and window ({window}); got {step}")
+        if passes < 1:
+            raise ConfigError("passes must be >= 1")
+        self.window, self.step, self.passes = window, step, passes
+
+    def starts(self, n: int) -> list[int]:
+        """Start positions of the windows of one pass, in the order they run."""
+        if n < 2:
+            return []
+        if n <= self.window:
+            return [0]
+        out = []
+        start = n - self.window
+        while start > 0:
+            out.append(start)
+            start -= self.step
+        out.append(0)
+        return out
+
+    def plan(self, n: int) -> Plan:
+        sizes = [min(self.window, n - s) for s in self.starts(n)] * self.passes
+        return Plan(self.name, n, calls=len(sizes), depth=len(sizes), block_sizes=tuple(sizes))
+
+    def rank(self, n: int, judge: BlockJudge) -> StrategyResult:
+        order = list(range(n))
+        for _ in range(self.passes):
+            for start in self.starts(n):
+                positions = list(range(start, min(start + self.window, n)))
+                (judgement,) = judge([[order[p] for p in positions]])
+                apply_local_order(order, positions, judgement)
+        return StrategyResult(order)

@@ -1,0 +1,157 @@
+"""Plain data passed between the layers: queries, candidates, judgements, rankings, traces."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    qid: str = "q0"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    docid: str
+    text: str
+    score: float | None = None
+    """First-stage score, if the retriever gave one."""
+    title: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RepairStats:
+    """What permutation repair had to fix in one model answer."""
+
+    missing: int = 0
+    duplicates: int = 0
+    out_of_range: int = 0
+    malformed: bool = False
+    """The answer named no usable identifier at all."""
+    echo: bool = False
+    """The answer repeated the prompt's own pattern (e.g. "Received passage [21].")."""
+
+    @property
+    def repaired(self) -> bool:
+        return bool(self.missing or self.duplicates or self.out_of_range or self.malformed)
+
+    def __add__(self, other: RepairStats) -> RepairStats:
+        return RepairStats(
+            missing=self.missing + other.missing,
+            duplicates=self.duplicates + other.duplicates,
+            out_of_range=self.out_of_range + other.out_of_range,
+            malformed=self.malformed or other.malformed,
+            echo=self.echo or other.echo,
+        )
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One model call as the trace keeps it."""
+
+    method: str
+    docids: tuple[str, ...]
+    """The block judged, in the order shown to the model."""
+    prompt_tokens: int
+    completion_tokens: int
+    output: str
+    latency_s: float
+    repair: RepairStats = RepairStats()
+    scores: tuple[float, ...] | None = None
+    """Per-position scores (higher is better) when the method produces them."""
+    stage: int = 0
+    """Which sequential stage of the strategy issued the call (0-based)."""
+    cached: bool = False
+    error: str | None = None
+    """Set when the call failed and the block kept its input order (declared degradation)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A method's verdict on one block.
+
+    ``order`` lists local positions (0-based indices into the block), best first; it is always a
+    permutation of ``range(len(block))``. ``filled`` holds local positions that repair appended
+    (the model never ranked them); strategies must not count them as wins.
+    """
+
+    order: tuple[int, ...]
+    record: CallRecord
+    scores: tuple[float, ...] | None = None
+    filled: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    candidate: Candidate
+    score: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a strategy will do for N candidates before it runs."""
+
+    strategy: str
+    n: int
+    calls: int
+    depth: int
+    """Sequential stages on the critical path."""
+    block_sizes: tuple[int, ...] = ()
+    """Size of every block judged, for token estimates."""
+    prompt_tokens: int | None = None
+    exact: bool = True
+    """False when the strategy adapts to judgements and the numbers are upper bounds."""
+
+
+@dataclass(frozen=True)
+class Trace:
+    calls: tuple[CallRecord, ...] = ()
+    plan: Plan | None = None
+    stage_latency_s: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def n_calls(self) -> int:
+        return sum(1 for c in self.calls if not c.cached)
+
+    @property
+    def depth(self) -> int:
+        return len({c.stage for c in self.calls})
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c.prompt_tokens for c in self.calls)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.calls)
+
+    @property
+    def repaired_calls(self) -> int:
+        return sum(1 for c in self.calls if c.repair.repaired)
+
+    @property
+    def malformed_calls(self) -> int:
+        return sum(1 for c in self.calls if c.repair.malformed)
+
+    @property
+    def latency_s(self) -> float:
+        return sum(self.stage_latency_s.values())
+
+
+@dataclass(frozen=True)
+class Ranking:
+    query: Query
+    ranked: tuple[RankedCandidate, ...]
+    trace: Trace = Trace()
+
+    @property
+    def docids(self) -> list[str]:
+        return [r.candidate.docid for r in self.ranked]
+
+    def __len__(self) -> int:
+        return len(self.ranked)
