@@ -154,7 +154,9 @@ class Reranker:
             for b, j in zip(blocks, judgements, strict=True):
                 if sorted(j.order) != list(range(len(b))):
                     raise ConfigError(f"method {self.method.name} returned a non-permutation")
-                records.append(dataclasses.replace(j.record, stage=stage))
+                label = getattr(b, "label", "")
+                extra = {**j.record.extra, "block": label} if label else j.record.extra
+                records.append(dataclasses.replace(j.record, stage=stage, extra=extra))
             return judgements
 
         result = self.strategy.rank(len(cands), judge)

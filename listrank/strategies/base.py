@@ -12,6 +12,15 @@ from dataclasses import dataclass
 
 from listrank.types import Judgement, Plan
 
+class Block(list[int]):
+    """A block of input positions with a label for the trace (e.g. "positions 0-19").
+    Strategies may pass plain lists instead."""
+
+    def __init__(self, items: Sequence[int], label: str = "") -> None:
+        super().__init__(items)
+        self.label = label
+
+
 BlockJudge = Callable[[Sequence[Sequence[int]]], list[Judgement]]
 """Judges blocks of input positions; each call is one sequential stage."""
 

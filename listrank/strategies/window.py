@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from listrank.errors import ConfigError
-from listrank.strategies.base import BlockJudge, Strategy, StrategyResult, apply_local_order
+from listrank.strategies.base import (
+    Block,
+    BlockJudge,
+    Strategy,
+    StrategyResult,
+    apply_local_order,
+)
 from listrank.types import Plan
 
 
@@ -31,7 +37,7 @@ class SingleWindow(Strategy):
         size = self._size(n)
         if size >= 2:
             positions = list(range(size))
-            (judgement,) = judge([positions])
+            (judgement,) = judge([Block(positions, f"positions 0-{size - 1}")])
             apply_local_order(order, positions, judgement)
         return StrategyResult(order)
 
@@ -40,14 +46,17 @@ class SlidingWindow(Strategy):
     """Back-to-front sliding window: windows [N−w, N), then step s toward the top.
 
     The last window is clamped to start at 0, so the top position is always judged even when
-    (N − w) % s ≠ 0; N ≤ w is one window. ``passes`` repeats the sweep.
+    (N − w) % s ≠ 0; N ≤ w is one window. ``step`` defaults to half the window (RankGPT: 20/10);
+    ``passes`` repeats the sweep.
     """
 
     name = "sliding"
 
-    def __init__(self, *, window: int = 20, step: int = 10, passes: int = 1) -> None:
+    def __init__(self, *, window: int = 20, step: int | None = None, passes: int = 1) -> None:
         if window < 2:
             raise ConfigError("window must be >= 2")
+        if step is None:
+            step = max(1, window // 2)
         if not 1 <= step <= window:
             raise ConfigError(f"step must be between 1 and window ({window}); got {step}")
         if passes < 1:
@@ -77,6 +86,7 @@ class SlidingWindow(Strategy):
         for _ in range(self.passes):
             for start in self.starts(n):
                 positions = list(range(start, min(start + self.window, n)))
-                (judgement,) = judge([[order[p] for p in positions]])
+                label = f"positions {positions[0]}-{positions[-1]}"
+                (judgement,) = judge([Block([order[p] for p in positions], label)])
                 apply_local_order(order, positions, judgement)
         return StrategyResult(order)

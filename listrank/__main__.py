@@ -1,0 +1,5 @@
+import sys
+
+from listrank.cli import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""Options shared by the commands that build a Reranker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from listrank.errors import ConfigError
+from listrank.registry import names
+from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+
+# CLI flag -> Reranker option; None values are left to the component defaults
+_FLAG_OPTIONS = (
+    "template",
+    "window",
+    "step",
+    "passes",
+    "batch_size",
+    "max_passage_words",
+    "device",
+)
+
+
+def add_component_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pipeline")
+    g.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        help=f"model runner: {', '.join(names('backend'))} (default %(default)s)",
+    )
+    g.add_argument(
+        "--model",
+        default=None,
+        help="model path or hub name (default: the embedded SmolLM2-135M-Instruct)",
+    )
+    g.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        help=f"block judge: {', '.join(names('method'))} (default %(default)s)",
+    )
+    g.add_argument(
+        "--strategy",
+        default=DEFAULT_STRATEGY,
+        help=f"block plan: {', '.join(names('strategy'))} (default %(default)s)",
+    )
+    g.add_argument("--template", help="prompt template name (see `listrank prompts list`) or file")
+    g.add_argument("--window", type=int, help="block size (sliding/single window)")
+    g.add_argument("--step", type=int, help="sliding window step")
+    g.add_argument("--passes", type=int, help="sliding window passes")
+    g.add_argument("--batch-size", type=int, help="blocks per forward batch (hf backend)")
+    g.add_argument("--max-passage-words", type=int, help="truncate passages to this many words")
+    g.add_argument("--device", help="hf backend device: auto, cpu, cuda, cuda:1 …")
+    g.add_argument(
+        "--option",
+        "-O",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other component option; VALUE is parsed as JSON when it can be",
+    )
+
+
+def component_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name in _FLAG_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    for item in args.option:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            options[key.replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.replace("-", "_")] = raw
+    return options
+
+
+def build_reranker(args: argparse.Namespace) -> Reranker:
+    return Reranker(
+        backend=args.backend,
+        model=args.model,
+        method=args.method,
+        strategy=args.strategy,
+        **component_options(args),
+    )

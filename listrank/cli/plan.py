@@ -1,0 +1,74 @@
+"""`listrank plan --strategy S --n N`: calls, critical-path depth and prompt tokens, before
+running anything."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from listrank.cli.common import add_component_options, build_reranker
+from listrank.io import read_requests
+from listrank.types import Candidate
+
+_SYNTHETIC_WORDS = 100
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "plan",
+        help="print a strategy's model calls, depth and estimated prompt tokens",
+        description="Token estimates use the backend's own tokenizer on the first query of "
+        "--input, or on synthetic passages of 100 words when no input is given.",
+    )
+    p.add_argument("--n", type=int, required=True, help="number of candidates")
+    p.add_argument("--input", help="JSONL requests to estimate tokens from (first query)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    add_component_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n < 0:
+        from listrank.errors import ConfigError
+
+        raise ConfigError("--n must be >= 0")
+    reranker = build_reranker(args)
+    if args.input:
+        req = read_requests(args.input)[0]
+        query, cands = req.query.text, list(req.candidates)
+        source = f"first query of {args.input}"
+        while len(cands) < args.n:  # reuse passages when the file has fewer than n
+            c = cands[len(cands) % len(req.candidates)]
+            cands.append(Candidate(docid=f"{c.docid}#{len(cands)}", text=c.text))
+    else:
+        query = "what is the synthetic query used for token estimates"
+        words = " ".join(["passage"] * _SYNTHETIC_WORDS)
+        cands = [Candidate(docid=str(i), text=words) for i in range(args.n)]
+        source = f"synthetic passages of {_SYNTHETIC_WORDS} words"
+    plan = reranker.plan(args.n, query, cands[: args.n])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "strategy": plan.strategy,
+                    "n": plan.n,
+                    "calls": plan.calls,
+                    "depth": plan.depth,
+                    "prompt_tokens": plan.prompt_tokens,
+                    "exact": plan.exact,
+                    "block_sizes": list(plan.block_sizes),
+                }
+            )
+        )
+        return 0
+    bound = "" if plan.exact else " (upper bound: the strategy adapts to judgements)"
+    print(
+        f"strategy {plan.strategy} with method {reranker.method.name} on "
+        f"{reranker.backend.model_name if hasattr(reranker.backend, 'model_name') else '?'}, "
+        f"n={plan.n}{bound}"
+    )
+    print(f"  model calls       {plan.calls}")
+    print(f"  depth (stages)    {plan.depth}")
+    print(f"  prompt tokens     {plan.prompt_tokens}  ({source})")
+    return 0

@@ -1,0 +1,72 @@
+"""`listrank prompts list | show NAME | render NAME --input FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from listrank.budget import passage_text, truncate_words
+from listrank.io import read_requests
+from listrank.prompts import load_template, template_names
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("prompts", help="list, show and render templates")
+    ps = p.add_subparsers(dest="prompts_command", required=True)
+    ps.add_parser("list", help="template names and descriptions").set_defaults(run=run_list)
+    show = ps.add_parser("show", help="print a template file")
+    show.add_argument("name")
+    show.set_defaults(run=run_show)
+    render = ps.add_parser("render", help="show exactly what the model sees for one query")
+    render.add_argument("name")
+    render.add_argument("--input", required=True, help="a JSONL request file")
+    render.add_argument("--qid", help="which query (default: the first)")
+    render.add_argument("--window", type=int, default=20, help="passages shown (default 20)")
+    render.add_argument("--max-passage-words", type=int, default=300)
+    render.add_argument(
+        "--chat",
+        action="store_true",
+        help="apply the embedded model's chat template (exact model input)",
+    )
+    render.set_defaults(run=run_render)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    for name in template_names():
+        t = load_template(name)
+        print(f"{name:20s} [{', '.join(t.methods)}] {t.description}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    t = load_template(args.name)
+    with open(t.source, encoding="utf-8") as fh:
+        sys.stdout.write(fh.read())
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    t = load_template(args.name)
+    requests = read_requests(args.input)
+    req = (
+        next((r for r in requests if r.query.qid == args.qid), requests[0])
+        if args.qid
+        else requests[0]
+    )
+    texts = [
+        truncate_words(passage_text(c), args.max_passage_words)
+        for c in req.candidates[: args.window]
+    ]
+    rendered = t.render(req.query.text, texts)
+    if args.chat:
+        from listrank.backends.hf import HFBackend
+
+        backend = HFBackend(device="cpu")
+        sys.stdout.write(backend.prompt_text(rendered.messages, rendered.assistant_prefix) + "\n")
+        return 0
+    for m in rendered.messages:
+        print(f"--- {m['role']} ---\n{m['content']}")
+    if rendered.assistant_prefix:
+        print(f"--- assistant (answer prefix) ---\n{rendered.assistant_prefix}")
+    return 0

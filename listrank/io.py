@@ -1,0 +1,212 @@
+"""Reading rerank requests (rank_llm JSONL or the flat form) and writing results atomically.
+
+rank_llm form: {"query": {"qid", "text"}, "candidates": [{"docid", "score", "doc": {...}}]}
+flat form:     {"qid", "query", "candidates": [{"docid", "text", "score"}]}
+Output keeps the input's form, candidates reordered with new scores; or a TREC run file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from listrank.errors import InputError
+from listrank.types import Candidate, Query, Ranking
+
+RequestForm = Literal["rank_llm", "flat"]
+_DOC_TEXT_KEYS = ("contents", "text", "segment", "body", "passage")
+
+
+@dataclass(frozen=True)
+class Request:
+    query: Query
+    candidates: list[Candidate]
+    form: RequestForm
+    raw_candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _doc_text(doc: Any, line: int, i: int) -> tuple[str, str | None]:
+    where = f"candidates[{i}].doc"
+    if isinstance(doc, str):
+        return doc, None
+    if not isinstance(doc, dict):
+        raise InputError("must be an object or a string", line=line, field=where)
+    title = doc.get("title")
+    if title is not None and not isinstance(title, str):
+        raise InputError("must be a string", line=line, field=f"{where}.title")
+    for key in _DOC_TEXT_KEYS:
+        value = doc.get(key)
+        if isinstance(value, str):
+            return value, title
+    if title:
+        return "", title
+    raise InputError(
+        f"has no text; expected one of {', '.join(_DOC_TEXT_KEYS)} or title", line=line, field=where
+    )
+
+
+def _score(value: Any, line: int, i: int) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError("must be a finite number", line=line, field=f"candidates[{i}].score")
+    return float(value)
+
+
+def parse_request(obj: Any, line: int = 1) -> Request:
+    """Validate one decoded JSON request; errors name the line and the field."""
+    if not isinstance(obj, dict):
+        raise InputError("expected a JSON object", line=line)
+    q = obj.get("query")
+    form: RequestForm
+    if isinstance(q, dict):
+        form, qid, text = "rank_llm", q.get("qid"), q.get("text")
+        qfield = "query.text"
+    else:
+        form, qid, text = "flat", obj.get("qid"), q
+        qfield = "query"
+    if not isinstance(text, str):
+        raise InputError("missing or not a string", line=line, field=qfield)
+    if not text.strip():
+        raise InputError("the query is empty", line=line, field=qfield)
+    if qid is None:
+        qid = str(line)
+    if not isinstance(qid, str | int) or isinstance(qid, bool):
+        raise InputError("must be a string or integer", line=line, field="qid")
+    cands = obj.get("candidates")
+    if not isinstance(cands, list):
+        raise InputError("missing or not a list", line=line, field="candidates")
+    if not cands:
+        raise InputError("no candidates to rerank", line=line, field="candidates")
+    out: list[Candidate] = []
+    raw: dict[str, dict[str, Any]] = {}
+    for i, c in enumerate(cands):
+        if not isinstance(c, dict):
+            raise InputError("must be an object", line=line, field=f"candidates[{i}]")
+        docid = c.get("docid")
+        if not isinstance(docid, str | int) or isinstance(docid, bool) or str(docid) == "":
+            raise InputError("missing or empty", line=line, field=f"candidates[{i}].docid")
+        docid = str(docid)
+        if docid in raw:
+            raise InputError(f"duplicate docid {docid!r}", line=line, field=f"candidates[{i}]")
+        if "doc" in c:
+            body, title = _doc_text(c["doc"], line, i)
+        elif isinstance(c.get("text"), str):
+            body, title = c["text"], c.get("title") if isinstance(c.get("title"), str) else None
+        else:
+            raise InputError(
+                "has no text (expected 'text' or 'doc')", line=line, field=f"candidates[{i}]"
+            )
+        score = _score(c.get("score"), line, i)
+        out.append(Candidate(docid=docid, text=body, score=score, title=title))
+        raw[docid] = c
+    return Request(Query(text=text, qid=str(qid)), out, form, raw)
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with 1-based numbers; invalid UTF-8 is an InputError naming the line."""
+    try:
+        with open(path, "rb") as fh:
+            for number, data in enumerate(fh, start=1):
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"invalid UTF-8 ({exc.reason})", line=number) from exc
+                if text.strip():
+                    yield number, text
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def read_requests(path: str | Path) -> list[Request]:
+    """Read and validate every request before any work starts."""
+    requests: list[Request] = []
+    qids: set[str] = set()
+    for number, text in iter_lines(path):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON ({exc.msg})", line=number) from exc
+        req = parse_request(obj, number)
+        if req.query.qid in qids:
+            raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
+        qids.add(req.query.qid)
+        requests.append(req)
+    if not requests:
+        raise InputError(f"{path} holds no requests")
+    return requests
+
+
+def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
+    """The output line for one query, in the request's own form, reordered with new scores."""
+    candidates = []
+    for r in ranking.ranked:
+        c = dict(request.raw_candidates.get(r.candidate.docid, {"docid": r.candidate.docid}))
+        c["score"] = r.score
+        candidates.append(c)
+    if request.form == "rank_llm":
+        return {
+            "query": {"qid": request.query.qid, "text": request.query.text},
+            "candidates": candidates,
+        }
+    return {"qid": request.query.qid, "query": request.query.text, "candidates": candidates}
+
+
+def trec_lines(ranking: Ranking, tag: str = "listrank") -> Iterator[str]:
+    for rank, r in enumerate(ranking.ranked, start=1):
+        yield f"{ranking.query.qid} Q0 {r.candidate.docid} {rank} {r.score:.6f} {tag}\n"
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[IO[str]]:
+    """Write to a temporary file beside ``path`` and rename it into place only on success, so a
+    failed or interrupted run never leaves a partial output file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_results(
+    path: str | Path,
+    pairs: Iterable[tuple[Request, Ranking]],
+    fmt: Literal["jsonl", "trec"] = "jsonl",
+    tag: str = "listrank",
+) -> None:
+    with atomic_writer(path) as fh:
+        for request, ranking in pairs:
+            if fmt == "trec":
+                fh.writelines(trec_lines(ranking, tag))
+            else:
+                fh.write(json.dumps(result_record(request, ranking), ensure_ascii=False) + "\n")
+
+
+def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
+    """qid -> [(docid, score)] in file order."""
+    run: dict[str, list[tuple[str, float]]] = {}
+    for number, text in iter_lines(path):
+        parts = text.split()
+        if len(parts) != 6:
+            raise InputError("a TREC run line has 6 columns", line=number)
+        try:
+            score = float(parts[4])
+        except ValueError as exc:
+            raise InputError("score is not a number", line=number) from exc
+        run.setdefault(parts[0], []).append((parts[2], score))
+    return run

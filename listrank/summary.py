@@ -1,0 +1,73 @@
+"""Per-run totals over many rankings: calls, tokens, repairs, latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from listrank.types import Ranking
+
+
+@dataclass
+class RunSummary:
+    queries: int = 0
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    repaired: int = 0
+    malformed: int = 0
+    echoes: int = 0
+    missing_ids: int = 0
+    duplicate_ids: int = 0
+    out_of_range_ids: int = 0
+    failed_calls: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+
+    def add(self, ranking: Ranking) -> None:
+        self.queries += 1
+        self.latencies_s.append(ranking.trace.latency_s)
+        for c in ranking.trace.calls:
+            if c.cached:
+                self.cached_calls += 1
+            else:
+                self.calls += 1
+            self.prompt_tokens += c.prompt_tokens
+            self.completion_tokens += c.completion_tokens
+            self.repaired += int(c.repair.repaired)
+            self.malformed += int(c.repair.malformed)
+            self.echoes += int(c.repair.echo)
+            self.missing_ids += c.repair.missing
+            self.duplicate_ids += c.repair.duplicates
+            self.out_of_range_ids += c.repair.out_of_range
+            self.failed_calls += int(c.error is not None)
+
+    def as_dict(self) -> dict[str, float | int]:
+        total = sum(self.latencies_s)
+        return {
+            "queries": self.queries,
+            "calls": self.calls,
+            "cached_calls": self.cached_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "repaired_outputs": self.repaired,
+            "malformed_outputs": self.malformed,
+            "echoed_prompt": self.echoes,
+            "missing_ids": self.missing_ids,
+            "duplicate_ids": self.duplicate_ids,
+            "out_of_range_ids": self.out_of_range_ids,
+            "failed_calls": self.failed_calls,
+            "latency_s_total": round(total, 3),
+            "latency_s_per_query": round(total / self.queries, 3) if self.queries else 0.0,
+        }
+
+    def format(self) -> str:
+        d = self.as_dict()
+        return (
+            f"{d['queries']} queries, {d['calls']} model calls ({d['cached_calls']} cached), "
+            f"{d['prompt_tokens']} prompt + {d['completion_tokens']} completion tokens; "
+            f"repaired outputs: {d['repaired_outputs']} of {d['calls'] + d['cached_calls']} "
+            f"(malformed {d['malformed_outputs']}, prompt echoes {d['echoed_prompt']}, "
+            f"missing ids {d['missing_ids']}, duplicates {d['duplicate_ids']}, "
+            f"out of range {d['out_of_range_ids']}); failed calls: {d['failed_calls']}; "
+            f"{d['latency_s_per_query']} s/query"
+        )
