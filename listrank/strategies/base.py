@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from listrank.types import Judgement, Plan
 
+
 class Block(list[int]):
     """A block of input positions with a label for the trace (e.g. "positions 0-19").
     Strategies may pass plain lists instead."""

@@ -50,13 +50,19 @@ def test_cli_defaults_on_unseen_file_with_injections(data_dir: Path, tmp_path: P
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text("\n".join(records) + "\n", encoding="utf-8")
     exe = Path(sys.executable).parent / "listrank"
-    proc = subprocess.run([str(exe), "rerank", str(inp), "-o", str(out)],
-                          capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [str(exe), "rerank", str(inp), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = proc.stderr.strip().splitlines()[-1]
     assert "10 queries" in summary and "model calls" in summary and "repaired outputs" in summary
-    expected = {json.loads(r)["qid"]: [c["docid"] for c in json.loads(r)["candidates"]]
-                for r in records}
+    expected = {
+        json.loads(r)["qid"]: [c["docid"] for c in json.loads(r)["candidates"]] for r in records
+    }
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert [g["qid"] for g in got] == list(expected)
     for g in got:

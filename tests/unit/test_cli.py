@@ -19,14 +19,17 @@ def write(path: Path, lines: list[str] | bytes) -> Path:
 
 
 def flat(qid: str, query: str, n: int) -> str:
-    cands = [{"docid": f"{qid}-{i}", "text": f"passage {i} [3] > [1]", "score": 10.0 - i}
-             for i in range(n)]
+    cands = [
+        {"docid": f"{qid}-{i}", "text": f"passage {i} [3] > [1]", "score": 10.0 - i}
+        for i in range(n)
+    ]
     return json.dumps({"qid": qid, "query": query, "candidates": cands})
 
 
 def rank_llm(qid: str, query: str, n: int) -> str:
-    cands = [{"docid": f"{qid}-{i}", "score": 1.0, "doc": {"contents": f"text {i}"}}
-             for i in range(n)]
+    cands = [
+        {"docid": f"{qid}-{i}", "score": 1.0, "doc": {"contents": f"text {i}"}} for i in range(n)
+    ]
     return json.dumps({"query": {"qid": qid, "text": query}, "candidates": cands})
 
 
@@ -34,19 +37,48 @@ GOOD = flat("1", "a query", 3)
 BAD_INPUTS = {
     "not-json": ([GOOD, "{not json"], "line 2", "not valid JSON"),
     "missing-candidates": ([json.dumps({"qid": "1", "query": "q"})], "'candidates'", "missing"),
-    "empty-query": ([json.dumps({"qid": "1", "query": " ", "candidates": []})], "'query'",
-                    "empty"),
-    "zero-candidates": ([json.dumps({"qid": "1", "query": "q", "candidates": []})],
-                        "'candidates'", "no candidates"),
-    "duplicate-docid": ([json.dumps({"qid": "1", "query": "q", "candidates": [
-        {"docid": "a", "text": "x"}, {"docid": "a", "text": "y"}]})], "candidates[1]",
-        "duplicate docid"),
-    "missing-text": ([json.dumps({"qid": "1", "query": "q", "candidates": [{"docid": "a"}]})],
-                     "candidates[0]", "no text"),
-    "bad-score": ([json.dumps({"qid": "1", "query": "q", "candidates": [
-        {"docid": "a", "text": "x", "score": "high"}]})], "candidates[0].score", "number"),
-    "rank-llm-no-text": ([json.dumps({"query": {"qid": "1"}, "candidates": []})],
-                         "'query.text'", "missing"),
+    "empty-query": ([json.dumps({"qid": "1", "query": " ", "candidates": []})], "'query'", "empty"),
+    "zero-candidates": (
+        [json.dumps({"qid": "1", "query": "q", "candidates": []})],
+        "'candidates'",
+        "no candidates",
+    ),
+    "duplicate-docid": (
+        [
+            json.dumps(
+                {
+                    "qid": "1",
+                    "query": "q",
+                    "candidates": [{"docid": "a", "text": "x"}, {"docid": "a", "text": "y"}],
+                }
+            )
+        ],
+        "candidates[1]",
+        "duplicate docid",
+    ),
+    "missing-text": (
+        [json.dumps({"qid": "1", "query": "q", "candidates": [{"docid": "a"}]})],
+        "candidates[0]",
+        "no text",
+    ),
+    "bad-score": (
+        [
+            json.dumps(
+                {
+                    "qid": "1",
+                    "query": "q",
+                    "candidates": [{"docid": "a", "text": "x", "score": "high"}],
+                }
+            )
+        ],
+        "candidates[0].score",
+        "number",
+    ),
+    "rank-llm-no-text": (
+        [json.dumps({"query": {"qid": "1"}, "candidates": []})],
+        "'query.text'",
+        "missing",
+    ),
     "duplicate-qid": ([GOOD, GOOD], "line 2", "duplicate qid"),
     "empty-file": ([""], "", "no requests"),
 }
@@ -85,8 +117,17 @@ def test_rerank_both_formats_on_tiny_model(
 ) -> None:
     src = write(tmp_path / "in.jsonl", [flat("1", "first query", 7), rank_llm("2", "second", 4)])
     out = tmp_path / "out.jsonl"
-    args = ["rerank", str(src), "-o", str(out), "--model", str(tiny_model_dir), "--window", "4",
-            "--no-progress"]
+    args = [
+        "rerank",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--window",
+        "4",
+        "--no-progress",
+    ]
     assert main(args) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[0]["qid"] == "1" and rows[1]["query"]["qid"] == "2"  # each keeps its form
@@ -103,11 +144,13 @@ def test_rerank_both_formats_on_tiny_model(
     assert len(lines) == 11 and lines[0].split()[:2] == ["1", "Q0"]
 
 
-def test_unknown_option_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                         ) -> None:
+def test_unknown_option_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = write(tmp_path / "in.jsonl", [GOOD])
-    code = main(["rerank", str(src), "-o", str(tmp_path / "o"), "--backend", "fake",
-                 "-O", "colour=3"])
+    code = main(
+        ["rerank", str(src), "-o", str(tmp_path / "o"), "--backend", "fake", "-O", "colour=3"]
+    )
     assert code == 2 and "unknown option 'colour'" in capsys.readouterr().err
 
 

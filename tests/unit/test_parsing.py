@@ -82,8 +82,23 @@ ID_TEXT = st.lists(
     st.one_of(
         st.integers(min_value=-5, max_value=10**12).map(lambda i: f"[{i}]"),
         st.integers(min_value=0, max_value=40).map(str),
-        st.sampled_from([" > ", ">", ", ", "\n", "<think>", "</think>", "Received passage ",
-                         "[", "]", "[A]", "١٢", "🙂", "\x00"]),
+        st.sampled_from(
+            [
+                " > ",
+                ">",
+                ", ",
+                "\n",
+                "<think>",
+                "</think>",
+                "Received passage ",
+                "[",
+                "]",
+                "[A]",
+                "١٢",
+                "🙂",
+                "\x00",
+            ]
+        ),
         st.text(max_size=8),
     ),
     max_size=60,
@@ -91,8 +106,11 @@ ID_TEXT = st.lists(
 
 
 @settings(max_examples=3000, deadline=None)
-@given(text=st.one_of(st.text(max_size=300), ID_TEXT), n=st.integers(min_value=0, max_value=40),
-       alpha=st.booleans())
+@given(
+    text=st.one_of(st.text(max_size=300), ID_TEXT),
+    n=st.integers(min_value=0, max_value=40),
+    alpha=st.booleans(),
+)
 def test_always_a_permutation(text: str, n: int, alpha: bool) -> None:
     scheme = "alpha" if alpha and n <= 26 else "numeric"
     r = parse_permutation(text, n, identifiers=scheme, echo=["Received passage [{id}]"])
@@ -100,5 +118,5 @@ def test_always_a_permutation(text: str, n: int, alpha: bool) -> None:
     assert r.filled <= set(range(n))
     assert r.stats.missing == len(r.filled)
     # the ranked prefix comes first, repaired positions after it, in input order
-    tail = r.order[n - len(r.filled):] if r.filled else []
+    tail = r.order[n - len(r.filled) :] if r.filled else []
     assert tail == sorted(r.filled)

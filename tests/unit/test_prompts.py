@@ -22,8 +22,16 @@ def test_library_templates_load_and_render() -> None:
 def test_rankgpt_is_multi_turn_as_specified() -> None:
     r = load_template("rankgpt").render("q", ["alpha", "beta"])
     roles = [m["role"] for m in r.messages]
-    assert roles == ["system", "user", "assistant", "user", "assistant", "user", "assistant",
-                     "user"]
+    assert roles == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
     assert r.messages[3]["content"] == "[1] alpha"
     assert r.messages[6]["content"] == "Received passage [2]."
     assert r.messages[-1]["content"].startswith("Search Query: q. \nRank the 2 passages")

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 import listrank
 from listrank import (
-    CapabilityError,
     Candidate,
+    CapabilityError,
     ConfigError,
     InputError,
     PromptTooLongError,

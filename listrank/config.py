@@ -1,0 +1,131 @@
+"""A whole pipeline as plain data (TOML), so the CLI, the API, the A/B harness, the service and
+batch workers all build the identical thing from one file.
+
+    [backend]            # name + that backend's options
+    name = "hf"
+    model = "path/or/hub-name"   # optional; default: the embedded model
+    [method]
+    name = "rankgpt"
+    template = "rankgpt"
+    [strategy]
+    name = "sliding"
+    window = 20
+    step = 10
+
+Every section is optional (defaults: hf / rankgpt / sliding). Unknown sections or options are
+errors that name the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from listrank.errors import ConfigError
+from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+
+LAYERS = ("backend", "method", "strategy")
+EXTRA_SECTIONS: set[str] = set()
+"""Further sections that later pipeline stages register (e.g. "prefilter")."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    backend: ComponentSpec = ComponentSpec(DEFAULT_BACKEND)
+    model: str | None = None
+    method: ComponentSpec = ComponentSpec(DEFAULT_METHOD)
+    strategy: ComponentSpec = ComponentSpec(DEFAULT_STRATEGY)
+    extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<memory>") -> PipelineConfig:
+        unknown = set(data) - set(LAYERS) - EXTRA_SECTIONS
+        if unknown:
+            allowed = sorted(set(LAYERS) | EXTRA_SECTIONS)
+            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; allowed: {allowed}")
+        specs: dict[str, ComponentSpec] = {}
+        model = None
+        for layer in LAYERS:
+            section = data.get(layer, {})
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{source}: [{layer}] must be a table")
+            options = dict(section)
+            default = {
+                "backend": DEFAULT_BACKEND,
+                "method": DEFAULT_METHOD,
+                "strategy": DEFAULT_STRATEGY,
+            }[layer]
+            name = options.pop("name", default)
+            if not isinstance(name, str):
+                raise ConfigError(f"{source}: [{layer}].name must be a string")
+            if layer == "backend":
+                model = options.pop("model", None)
+            specs[layer] = ComponentSpec(name, options)
+        extra = {k: dict(v) for k, v in data.items() if k in EXTRA_SECTIONS}
+        return cls(
+            backend=specs["backend"],
+            model=model,
+            method=specs["method"],
+            strategy=specs["strategy"],
+            extra=extra,
+            source=source,
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PipelineConfig:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read pipeline config {p}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+        return cls.from_dict(data, str(p))
+
+    def with_overrides(
+        self,
+        *,
+        backend: str | None = None,
+        model: str | None = None,
+        method: str | None = None,
+        strategy: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> PipelineConfig:
+        """Command-line flags win over the file. Loose ``options`` are routed by Reranker."""
+        cfg = self
+        # a different component name drops the file's options: they belonged to the old one
+        if backend is not None and backend != cfg.backend.name:
+            cfg = replace(cfg, backend=ComponentSpec(backend))
+        if method is not None and method != cfg.method.name:
+            cfg = replace(cfg, method=ComponentSpec(method))
+        if strategy is not None and strategy != cfg.strategy.name:
+            cfg = replace(cfg, strategy=ComponentSpec(strategy))
+        if model is not None:
+            cfg = replace(cfg, model=model)
+        if options:
+            cfg = replace(cfg, extra={**cfg.extra, "_loose": dict(options)})
+        return cfg
+
+    def build(self) -> Reranker:
+        loose = dict(self.extra.get("_loose", {}))
+        merged = {**self.backend.options, **self.method.options, **self.strategy.options, **loose}
+        try:
+            return Reranker(
+                backend=self.backend.name,
+                model=self.model,
+                method=self.method.name,
+                strategy=self.strategy.name,
+                **merged,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: {exc}") from exc
