@@ -156,7 +156,9 @@ class Reranker:
                     raise ConfigError(f"method {self.method.name} returned a non-permutation")
                 label = getattr(b, "label", "")
                 extra = {**j.record.extra, "block": label} if label else j.record.extra
-                records.append(dataclasses.replace(j.record, stage=stage, extra=extra))
+                records.append(
+                    dataclasses.replace(j.record, stage=stage, extra=extra, order=j.order)
+                )
             return judgements
 
         result = self.strategy.rank(len(cands), judge)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from listrank.types import Ranking
+from listrank.bias import BiasReport, bias_report
+from listrank.types import CallRecord, Ranking
 
 
 @dataclass
@@ -22,10 +23,12 @@ class RunSummary:
     out_of_range_ids: int = 0
     failed_calls: int = 0
     latencies_s: list[float] = field(default_factory=list)
+    call_records: list[CallRecord] = field(default_factory=list)
 
     def add(self, ranking: Ranking) -> None:
         self.queries += 1
         self.latencies_s.append(ranking.trace.latency_s)
+        self.call_records.extend(ranking.trace.calls)
         for c in ranking.trace.calls:
             if c.cached:
                 self.cached_calls += 1
@@ -60,6 +63,9 @@ class RunSummary:
             "latency_s_per_query": round(total / self.queries, 3) if self.queries else 0.0,
         }
 
+    def bias(self) -> BiasReport:
+        return bias_report(self.call_records)
+
     def format(self) -> str:
         d = self.as_dict()
         return (
@@ -69,5 +75,5 @@ class RunSummary:
             f"(malformed {d['malformed_outputs']}, prompt echoes {d['echoed_prompt']}, "
             f"missing ids {d['missing_ids']}, duplicates {d['duplicate_ids']}, "
             f"out of range {d['out_of_range_ids']}); failed calls: {d['failed_calls']}; "
-            f"{d['latency_s_per_query']} s/query"
+            f"{d['latency_s_per_query']} s/query\n{self.bias().format()}"
         )

@@ -68,6 +68,8 @@ class CallRecord:
     cached: bool = False
     error: str | None = None
     """Set when the call failed and the block kept its input order (declared degradation)."""
+    order: tuple[int, ...] | None = None
+    """The local order the call produced (positions in ``docids``), filled in by the Reranker."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,120 @@
+"""How strongly a judge's output follows input position, measured from the trace.
+
+Small models often ignore the passages: they keep the input order, always pick the first slot
+(FIRST's "A"), or the last one (ICR, nearest the query). A reranker that quietly returns a
+position-driven order is worse than none, so every run reports this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from listrank.types import CallRecord
+
+MIN_BLOCKS = 5
+"""Below this many judged blocks the report gives numbers but no verdict."""
+CONCENTRATION_LIMIT = 0.6
+"""A single slot winning this share of blocks (chance is 1/block size) is position-driven."""
+CORRELATION_LIMIT = 0.8
+"""Mean Spearman ρ between input and output position above this keeps the input order."""
+UNANSWERED_LIMIT = 0.5
+"""More than this share of blocks with no usable answer means the order is the input order."""
+
+
+def spearman_identity(order: tuple[int, ...]) -> float:
+    """Spearman ρ between input slots and output positions for a permutation (no ties)."""
+    n = len(order)
+    if n < 2:
+        return 1.0
+    d2 = sum((pos - slot) ** 2 for pos, slot in enumerate(order))
+    return 1.0 - 6.0 * d2 / (n * (n * n - 1))
+
+
+@dataclass(frozen=True)
+class BiasReport:
+    blocks: int
+    """Blocks of 2 or more judged (failed calls excluded)."""
+    answered: int
+    """Blocks where the model itself named at least one candidate (not malformed)."""
+    top_slot_counts: dict[int, int] = field(default_factory=dict)
+    """Input slot (0 = first shown) of the top pick, over answered blocks."""
+    top_first_share: float = 0.0
+    top_last_share: float = 0.0
+    chance_top_share: float = 0.0
+    """The share one slot would get if picks ignored position (mean 1/block size)."""
+    max_slot_share: float = 0.0
+    mean_spearman: float = 0.0
+    """Mean ρ(input slot, output position) over answered blocks; 1.0 = input order kept."""
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def position_driven(self) -> bool:
+        return bool(self.reasons)
+
+    def format(self) -> str:
+        if not self.blocks:
+            return "bias: no blocks judged"
+        top = sorted(self.top_slot_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        slots = ", ".join(f"slot {s + 1}: {c}" for s, c in top) or "none"
+        text = (
+            f"bias: {self.answered}/{self.blocks} blocks answered; top pick first slot "
+            f"{self.top_first_share:.0%}, last slot {self.top_last_share:.0%} (chance "
+            f"{self.chance_top_share:.0%}); most common top slots: {slots}; "
+            f"ρ(input, output) {self.mean_spearman:.2f}"
+        )
+        if self.reasons:
+            text += "\nWARNING: the judge looks position-driven: " + "; ".join(self.reasons)
+        return text
+
+
+def bias_report(calls: Iterable[CallRecord]) -> BiasReport:
+    counts: Counter[int] = Counter()
+    blocks = answered = first = last = 0
+    chance = rho = 0.0
+    for call in calls:
+        n = len(call.docids)
+        if n < 2 or call.order is None or call.error is not None:
+            continue
+        blocks += 1
+        if call.repair.malformed:
+            continue
+        answered += 1
+        top = call.order[0]
+        counts[top] += 1
+        first += top == 0
+        last += top == n - 1
+        chance += 1.0 / n
+        rho += spearman_identity(call.order)
+    if not answered:
+        verdict = blocks >= MIN_BLOCKS
+        none = ("no block was answered: every order is the input order",) if verdict else ()
+        return BiasReport(blocks, 0, reasons=none)
+    max_share = max(counts.values()) / answered
+    report = BiasReport(
+        blocks=blocks,
+        answered=answered,
+        top_slot_counts=dict(counts),
+        top_first_share=first / answered,
+        top_last_share=last / answered,
+        chance_top_share=chance / answered,
+        max_slot_share=max_share,
+        mean_spearman=rho / answered,
+    )
+    reasons: list[str] = []
+    if blocks >= MIN_BLOCKS:
+        if 1 - answered / blocks > UNANSWERED_LIMIT:
+            reasons.append(
+                f"{blocks - answered} of {blocks} blocks had no usable answer (kept input order)"
+            )
+        if answered >= MIN_BLOCKS and max_share >= CONCENTRATION_LIMIT:
+            slot = counts.most_common(1)[0][0]
+            reasons.append(
+                f"slot {slot + 1} was the top pick in {max_share:.0%} of answered blocks "
+                f"(chance {report.chance_top_share:.0%})"
+            )
+        if answered >= MIN_BLOCKS and report.mean_spearman >= CORRELATION_LIMIT:
+            reasons.append(f"output order follows input order (ρ = {report.mean_spearman:.2f})")
+    return dataclasses.replace(report, reasons=tuple(reasons))
