@@ -49,12 +49,18 @@ def winrate(n: int, comparisons: Sequence[Comparison]) -> list[float]:
 
 
 def pagerank(n: int, comparisons: Sequence[Comparison], *, damping: float = 0.85) -> list[float]:
-    """PageRank on the graph loser → winner (edge weight = number of such comparisons)."""
+    """PageRank on the graph loser → winner, one edge per pair weighted by the net wins.
+
+    Net, not raw counts: PageRank normalises each node's out-edges, so with raw counts an item
+    that lost 2 of 3 games to its only opponent would send all its mass to it either way."""
     _check(n, comparisons)
+    counts = Counter(comparisons)
     graph = nx.DiGraph()
     graph.add_nodes_from({i for c in comparisons for i in c})
-    for (w, lo), count in Counter(comparisons).items():
-        graph.add_edge(lo, w, weight=count)
+    for (w, lo), count in counts.items():
+        margin = count - counts.get((lo, w), 0)
+        if margin > 0:
+            graph.add_edge(lo, w, weight=margin)
     if not graph:
         return [0.0] * n
     ranks: dict[int, float] = nx.pagerank(graph, alpha=damping, weight="weight")

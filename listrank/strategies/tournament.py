@@ -38,22 +38,25 @@ class Tournament(Strategy):
     def _leaves(self, n: int) -> list[Group]:
         return [tuple(range(i, min(i + self.m, n))) for i in range(0, n, self.m)]
 
-    def _parents(self, outs: list[Group]) -> list[Group]:
+    def _parents(self, outs: list[Group]) -> list[tuple[Group, bool]]:
+        """Parent inputs, each with whether it needs judging: a parent fed by a single child
+        holds that child's judged order already."""
         f = self.fan_in
-        return [tuple(chain(*outs[i : i + f])) for i in range(0, len(outs), f)]
+        chunks = [outs[i : i + f] for i in range(0, len(outs), f)]
+        return [(tuple(chain(*c)), sum(1 for g in c if g) >= 2) for c in chunks]
 
     def _evaluate(
         self, active: set[int], cache: dict[Group, Group], judge: BlockJudge, n: int
     ) -> list[list[Group]]:
         """Judged groups per level, leaves first; the last level is the single final."""
-        inputs = [tuple(x for x in leaf if x in active) for leaf in self._leaves(n)]
+        inputs = [(tuple(x for x in leaf if x in active), True) for leaf in self._leaves(n)]
         levels: list[list[Group]] = []
         while True:
-            need = [g for g in inputs if len(g) >= 2 and g not in cache]
+            need = [g for g, fresh in inputs if fresh and len(g) >= 2 and g not in cache]
             if need:
                 for g, judgement in zip(need, judge(need), strict=True):
                     cache[g] = tuple(g[j] for j in judgement.order)
-            ranked = [cache.get(g, g) for g in inputs]
+            ranked = [cache[g] if fresh and len(g) >= 2 else g for g, fresh in inputs]
             levels.append(ranked)
             if len(inputs) == 1:
                 return levels
@@ -80,18 +83,21 @@ class Tournament(Strategy):
     def plan(self, n: int) -> Plan:
         """The first evaluation is exact; every later winner re-judges at most one group per
         level (exact=False: fewer when path groups are short or shrink to one item)."""
-        sizes = [len(g) for g in self._leaves(n)]
+        # per group: (size, needs judging)
+        groups = [(len(g), True) for g in self._leaves(n)]
         calls, depth, blocks, widest = 0, 0, [], []
         while True:
-            judged = [s for s in sizes if s >= 2]
+            judged = [size for size, fresh in groups if fresh and size >= 2]
             calls += len(judged)
             depth += 1 if judged else 0
             blocks += judged
-            widest.append(max(sizes, default=0))
-            if len(sizes) <= 1:
+            widest.append(max(judged, default=0))
+            if len(groups) <= 1:
                 break
-            outs = [min(s, self.r) for s in sizes]
-            sizes = [sum(outs[i : i + self.fan_in]) for i in range(0, len(outs), self.fan_in)]
+            outs = [min(size, self.r) for size, _ in groups]
+            f = self.fan_in
+            chunks = [outs[i : i + f] for i in range(0, len(outs), f)]
+            groups = [(sum(c), sum(1 for x in c if x) >= 2) for c in chunks]
         later = [s for s in widest if s >= 2]
         rounds = max(0, min(self.top_k, n) - 1)
         calls += rounds * len(later)
