@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from listrank.errors import ConfigError
-from listrank.types import CallRecord, Judgement, Plan, Trace
+from listrank.types import CallRecord, Candidate, Judgement, Plan, Trace
 
 _PLAN_RECORD = CallRecord(
     method="plan", docids=(), prompt_tokens=0, completion_tokens=0, output="", latency_s=0.0
@@ -51,6 +51,13 @@ def simulate(
     rank(judge)
     sim.block_sizes = tuple(sizes)
     return sim
+
+
+def placeholder_candidates(n: int, words: int = 100) -> list[Candidate]:
+    """n candidates of ``words`` neutral words each, for token estimates before any data
+    exists (``listrank plan``); real passages give better estimates."""
+    text = " ".join(["passage"] * words)
+    return [Candidate(docid=f"p{i}", text=text) for i in range(n)]
 
 
 def _blocks_summary(sizes: Sequence[int]) -> str:

@@ -268,3 +268,21 @@ def test_describe_plan_and_check_trace() -> None:
     records = tuple(CallRecord("x", (), 10, 1, "", 0.0, stage=0) for _ in range(plan.calls))
     assert check_trace(Trace(calls=records, plan=plan)).ok
     assert not check_trace(Trace(calls=records[:-1], plan=plan)).ok
+
+
+def test_reranker_plan_estimates_tokens_and_the_run_matches() -> None:
+    from listrank import Reranker
+    from listrank.backends.fake import FakeBackend
+    from listrank.planning import placeholder_candidates
+
+    backend = FakeBackend(responder=lambda request: "[2] > [1]")
+    reranker = Reranker(backend=backend, strategy="jointrank", block_size=10, replication=2)
+    candidates = placeholder_candidates(30, words=20)
+    plan = reranker.plan(30, "a query", candidates)
+    assert (plan.calls, plan.depth) == (6, 1)
+    assert plan.prompt_tokens is not None and plan.prompt_tokens > 6 * 10 * 20
+    assert "prompt tokens  " in describe_plan(plan)
+    ranking = reranker.rerank("a query", candidates)
+    check = check_trace(ranking.trace, plan)
+    assert check.ok and check.prompt_tokens == plan.prompt_tokens, str(check)
+    assert backend.batches == [6]  # the whole stage went to the backend as one batch
