@@ -41,6 +41,11 @@ _BUILTIN: dict[str, dict[str, str]] = {
     "strategy": {
         "single": "listrank.strategies.window:SingleWindow",
         "sliding": "listrank.strategies.window:SlidingWindow",
+        "tournament": "listrank.strategies.tournament:Tournament",
+        "tourrank": "listrank.strategies.tourrank:TourRank",
+        "jointrank": "listrank.strategies.jointrank:JointRank",
+        "setwise": "listrank.strategies.setwise:Setwise",
+        "tdpart": "listrank.strategies.tdpart:TDPart",
     },
 }
 _GROUPS = {

@@ -1,0 +1,133 @@
+"""Plans before a run, and how a run compared with its plan.
+
+``describe_plan`` formats a Plan for people (``listrank plan``); ``check_trace`` compares the
+calls and depth a run recorded with what the plan promised; ``simulate`` runs a strategy
+against a scripted judge, which adaptive strategies use to compute their worst case.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from listrank.errors import ConfigError
+from listrank.types import CallRecord, Candidate, Judgement, Plan, Trace
+
+_PLAN_RECORD = CallRecord(
+    method="plan", docids=(), prompt_tokens=0, completion_tokens=0, output="", latency_s=0.0
+)
+
+
+def scripted_judgement(order: Sequence[int]) -> Judgement:
+    """A Judgement with no model behind it (for plans and tests)."""
+    return Judgement(order=tuple(order), record=_PLAN_RECORD)
+
+
+@dataclass
+class Simulation:
+    """Counts of a strategy run against a scripted judge."""
+
+    calls: int = 0
+    depth: int = 0
+    block_sizes: tuple[int, ...] = ()
+
+
+def simulate(
+    rank: Callable[[Callable[[Sequence[Sequence[int]]], list[Judgement]]], object],
+    local_order: Callable[[Sequence[int]], Sequence[int]],
+) -> Simulation:
+    """Run ``rank(judge)`` where ``judge`` orders each block by ``local_order(block)`` (local
+    positions, best first) and count calls, stages and block sizes."""
+    sim = Simulation()
+    sizes: list[int] = []
+
+    def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
+        sim.depth += 1
+        sim.calls += len(blocks)
+        sizes.extend(len(b) for b in blocks)
+        return [scripted_judgement(local_order(b)) for b in blocks]
+
+    rank(judge)
+    sim.block_sizes = tuple(sizes)
+    return sim
+
+
+def placeholder_candidates(n: int, words: int = 100) -> list[Candidate]:
+    """n candidates of ``words`` neutral words each, for token estimates before any data
+    exists (``listrank plan``); real passages give better estimates."""
+    text = " ".join(["passage"] * words)
+    return [Candidate(docid=f"p{i}", text=text) for i in range(n)]
+
+
+def _blocks_summary(sizes: Sequence[int]) -> str:
+    if not sizes:
+        return "none"
+    counts = sorted(Counter(sizes).items(), key=lambda kv: -kv[0])
+    return ", ".join(f"{count} × {size}" for size, count in counts)
+
+
+def describe_plan(plan: Plan) -> str:
+    """Human-readable plan: calls, depth, block sizes and estimated prompt tokens."""
+    bound = "" if plan.exact else "at most "
+    note = "exact" if plan.exact else "upper bound: the strategy adapts to the judgements"
+    lines = [
+        f"strategy       {plan.strategy}",
+        f"candidates     {plan.n}",
+        f"calls          {bound}{plan.calls}  ({note})",
+        f"depth          {bound}{plan.depth} sequential stage{'s' if plan.depth != 1 else ''}",
+        f"blocks         {_blocks_summary(plan.block_sizes)}  (count × size)",
+    ]
+    if plan.prompt_tokens is not None:
+        lines.append(
+            f"prompt tokens  {bound}{plan.prompt_tokens:,}  (estimated with the model's tokenizer)"
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """A run's real counts next to its plan."""
+
+    planned_calls: int
+    calls: int
+    planned_depth: int
+    depth: int
+    exact: bool
+    planned_prompt_tokens: int | None = None
+    prompt_tokens: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Equal to an exact plan, within an upper-bound plan."""
+        if self.exact:
+            return self.calls == self.planned_calls and self.depth == self.planned_depth
+        return self.calls <= self.planned_calls and self.depth <= self.planned_depth
+
+    def __str__(self) -> str:
+        rel = "=" if self.exact else "≤"
+        verdict = "as planned" if self.ok else "DIFFERS FROM PLAN"
+        text = (
+            f"calls {self.calls} (plan {rel} {self.planned_calls}), "
+            f"depth {self.depth} (plan {rel} {self.planned_depth})"
+        )
+        if self.prompt_tokens is not None and self.planned_prompt_tokens is not None:
+            text += f", prompt tokens {self.prompt_tokens:,} (est. {self.planned_prompt_tokens:,})"
+        return f"{text}: {verdict}"
+
+
+def check_trace(trace: Trace, plan: Plan | None = None) -> PlanCheck:
+    """Compare a trace with ``plan`` (default: the plan the trace carries). Cached calls count:
+    the plan is about the strategy's judgements, not about what the cache saved."""
+    plan = plan if plan is not None else trace.plan
+    if plan is None:
+        raise ConfigError("the trace carries no plan; pass one")
+    return PlanCheck(
+        planned_calls=plan.calls,
+        calls=len(trace.calls),
+        planned_depth=plan.depth,
+        depth=trace.depth,
+        exact=plan.exact,
+        planned_prompt_tokens=plan.prompt_tokens,
+        prompt_tokens=trace.prompt_tokens if plan.prompt_tokens is not None else None,
+    )
