@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from listrank.errors import ConfigError
+from listrank.fusion import Fusion
 from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 LAYERS = ("backend", "method", "strategy")
-EXTRA_SECTIONS: set[str] = set()
+EXTRA_SECTIONS: set[str] = {"fusion"}
 """Further sections that later pipeline stages register (e.g. "prefilter")."""
 
 
@@ -119,6 +120,9 @@ class PipelineConfig:
     def build(self) -> Reranker:
         loose = dict(self.extra.get("_loose", {}))
         merged = {**self.backend.options, **self.method.options, **self.strategy.options, **loose}
+        if "fusion" in self.extra:
+            fusion = dict(self.extra["fusion"])
+            merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)
         try:
             return Reranker(
                 backend=self.backend.name,

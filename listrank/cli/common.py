@@ -12,6 +12,10 @@ from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY,
 
 # CLI flag -> Reranker option; None values are left to the component defaults
 _FLAG_OPTIONS = (
+    "calibrate",
+    "permutations",
+    "fusion",
+    "fusion_weight",
     "template",
     "window",
     "step",
@@ -50,6 +54,22 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--passes", type=int, help="sliding window passes")
     g.add_argument("--batch-size", type=int, help="blocks per forward batch (hf backend)")
     g.add_argument("--max-passage-words", type=int, help="truncate passages to this many words")
+    g.add_argument(
+        "--calibrate",
+        action="store_true",
+        default=None,
+        help="subtract a per-slot prior measured on content-free passages "
+        "(score methods: first, icr)",
+    )
+    g.add_argument(
+        "--permutations", type=int, help="judge K orderings of every block and average the ranks"
+    )
+    g.add_argument(
+        "--fusion",
+        choices=("rrf", "linear"),
+        help="blend the LLM ranking with the first-stage order",
+    )
+    g.add_argument("--fusion-weight", type=float, help="weight of the LLM ranking (0.5)")
     g.add_argument("--device", help="hf backend device: auto, cpu, cuda, cuda:1 …")
     g.add_argument(
         "--option",
