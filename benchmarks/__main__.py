@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("strategies",)
+BENCHMARKS: tuple[str, ...] = ("strategies", "debias")
 
 
 def main(argv: list[str]) -> int:
