@@ -10,12 +10,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import uvicorn
-
 from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
 from listrank.reranker import Reranker
-from listrank.server import ServerSettings, create_app
+from listrank.server import ServerSettings
 
 _PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.S)
 _GRADE = re.compile(r"grade=(\d+)")
@@ -70,6 +68,10 @@ def fake_reranker(judge: Callable[[GenerationRequest], str] = by_grade) -> Reran
 def running_server(reranker: Reranker, settings: ServerSettings | None = None) -> Iterator[str]:
     """Serve on 127.0.0.1 with a socket bound before start (no port race); yields the base
     URL and stops the server on exit."""
+    import uvicorn
+
+    from listrank.server import create_app
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
