@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from listrank.backends.base import (
+    AttentionRequest,
+    AttentionResult,
     ChatMessage,
     GenerationRequest,
     GenerationResult,
@@ -168,6 +170,18 @@ class HFBackend:
                     scores[tok] = float(logprobs[j, ids[0]])
                 out.append(LogprobResult(scores, int(prompt_lens[j]), share))
         return out
+
+    # -- attention query rows (ICR); the work lives in hf_attention -----------------------
+    @property
+    def num_layers(self) -> int:
+        from listrank.backends.hf_attention import num_layers
+
+        return num_layers(self.model)
+
+    def prefix_attention(self, requests: Sequence[AttentionRequest]) -> list[AttentionResult]:
+        from listrank.backends.hf_attention import prefix_attention
+
+        return prefix_attention(self, requests)
 
 
 def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tuple[Any, Any]:
