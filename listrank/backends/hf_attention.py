@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from listrank.errors import BackendError, ConfigError
 
 IMPLEMENTATION = "listrank_query_rows"
 _registered = False
+_SWAP_LOCK = threading.Lock()
+"""Serializes the temporary swap of a model's attention implementation across threads."""
 
 
 @dataclass
@@ -131,16 +134,17 @@ def _capturing(model: Any, state: _Capture | None) -> Iterator[None]:
     """Route the model's attention through ``_query_rows_attention`` for one forward pass."""
     _register()
     configs = {id(c): c for c in (model.config, getattr(_decoder(model), "config", None)) if c}
-    old = {key: c._attn_implementation for key, c in configs.items()}
-    token = _STATE.set(state)
-    try:
-        for c in configs.values():
-            c._attn_implementation = IMPLEMENTATION
-        yield
-    finally:
-        for key, c in configs.items():
-            c._attn_implementation = old[key]
-        _STATE.reset(token)
+    with _SWAP_LOCK:
+        old = {key: c._attn_implementation for key, c in configs.items()}
+        token = _STATE.set(state)
+        try:
+            for c in configs.values():
+                c._attn_implementation = IMPLEMENTATION
+            yield
+        finally:
+            for key, c in configs.items():
+                c._attn_implementation = old[key]
+            _STATE.reset(token)
 
 
 def _decoder(model: Any) -> Any:
