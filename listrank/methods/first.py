@@ -6,7 +6,8 @@ APIs (truncated top-k) are served alike. Identifiers must each be exactly one to
 backend's tokenizer; that is checked at construction and fails loudly (never a fallback to
 generation). Order: scored identifiers by score, descending, ties by input position; then
 identifiers the backend did not return (truncated top-k) or returned as NaN, in input order.
-Those are ``filled`` in the Judgement and listed in the call record's ``extra``.
+Those are ``filled`` in the Judgement, scored NaN ("not scored", as wrappers expect) and listed
+in the call record's ``extra``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class FirstMethod(Method):
     """Listwise ranking from the logits of single-token identifiers."""
 
     name = "first"
+    produces_scores = True
 
     def __init__(
         self,
@@ -140,9 +142,7 @@ class FirstMethod(Method):
             unscored = set(missing) | set(nan)
             if result.error is not None:
                 unscored = set(range(n))
-            scores = [
-                float("-inf") if i in unscored else float(cast(float, raw[i])) for i in range(n)
-            ]
+            scores = [math.nan if i in unscored else float(cast(float, raw[i])) for i in range(n)]
             order = rank_scores(scores, unscored)
             scored = [scores[i] for i in range(n) if i not in unscored]
             record = CallRecord(

@@ -7,6 +7,11 @@ document token t, s(t) is the attention from the query-span tokens to t, average
 tokens and summed over heads and layers. With calibration c(t) = s_q(t) − s_NA(t); within each
 document the tokens with c(t) ≤ mean − 2·std are dropped (as the reference implementation
 does, per document) and the score is Σ c(t) over the rest. Without calibration it is Σ s_q(t).
+
+Options: ``calibration_query`` (default "N/A"; None turns calibration off), ``layers`` (sum only
+some layers: a list, "a:b" as a Python slice, or "i,j,k"; layers after the last chosen one are
+not computed at all, so "0:15" of 30 roughly halves the cost), ``best_last`` (show the block
+reversed so the first-stage best sits next to the query, as the reference does for BEIR).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class ICRMethod(Method):
     """Attention-based reranking; needs a backend with the "attention" capability (HF)."""
 
     name = "icr"
+    produces_scores = True
 
     def __init__(
         self,
@@ -68,7 +74,7 @@ class ICRMethod(Method):
         template: str | PromptTemplate = "icr",
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
-        calibrate: bool = True,
+        calibration_query: str | None = CALIBRATION_QUERY,
         layers: LayerSpec = None,
         best_last: bool = False,
     ) -> None:
@@ -86,7 +92,12 @@ class ICRMethod(Method):
             raise ConfigError("max_passage_words and min_passage_words must be >= 1")
         self.max_passage_words = max_passage_words
         self.min_passage_words = min(min_passage_words, max_passage_words)
-        self.calibrate = calibrate
+        if calibration_query is not None and not calibration_query.strip():
+            raise ConfigError(
+                "calibration_query must be non-empty text, or None for no calibration"
+            )
+        self.calibration_query = calibration_query
+        """The content-free query of ICR's calibration pass; None scores with s_q alone."""
         self.layers = parse_layers(layers, self.backend.num_layers)
         self.best_last = best_last
         """Show the block reversed, so the first-stage best sits next to the query (the
@@ -95,7 +106,7 @@ class ICRMethod(Method):
     # -- prompt -------------------------------------------------------------------------
     def _fit(self, query: Query, block: Sequence[Candidate]) -> Fitted[_Prompt]:
         # the calibration suffix may be longer than a short query: reserve its length
-        reserve = self.backend.count_tokens(CALIBRATION_QUERY) + 1
+        reserve = self.backend.count_tokens(self.calibration_query or "") + 1
         return fit_prompt(
             [passage_text(c) for c in self._shown(block)],
             lambda texts: (self.template.render(query.text, texts), texts),
@@ -133,8 +144,8 @@ class ICRMethod(Method):
         # the query span: from the first non-blank character after the last passage to the end
         q_start = len(text) - len(text[pos:].lstrip())
         suffixes = [text[q_start:]]
-        if self.calibrate:
-            calib = self._text(self.template.render(CALIBRATION_QUERY, texts))
+        if self.calibration_query is not None:
+            calib = self._text(self.template.render(self.calibration_query, texts))
             if calib[:q_start] != text[:q_start]:
                 raise TemplateError(
                     f"{self.template.source}: the query must come after all passages so the "
@@ -198,7 +209,7 @@ class ICRMethod(Method):
             scores=tuple(scores),
             extra={
                 **result.extra,
-                "calibrated": self.calibrate,
+                "calibration_query": self.calibration_query,
                 "prefix_tokens": result.prefix_tokens,
                 "suffix_tokens": list(result.suffix_tokens),
                 "nan": nan,
@@ -214,7 +225,7 @@ class ICRMethod(Method):
         if b <= a:
             return float("nan")
         s_q = result.scores[0][a:b]
-        if not self.calibrate:
+        if self.calibration_query is None:
             return float(sum(s_q))
         c = [x - y for x, y in zip(s_q, result.scores[1][a:b], strict=True)]
         if len(c) < 2:

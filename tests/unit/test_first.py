@@ -94,7 +94,7 @@ def test_identifiers_missing_from_top_k_go_last_in_input_order() -> None:
     assert judgement.filled == frozenset({1, 3, 4})
     assert judgement.record.extra["missing_identifiers"] == ["B", "D", "E"]
     assert judgement.scores is not None and judgement.scores[:1] == (-1.0,)
-    assert all(math.isinf(judgement.scores[i]) for i in (1, 3, 4))
+    assert all(math.isnan(judgement.scores[i]) for i in (1, 3, 4))
 
 
 def test_nan_and_ties_are_deterministic_and_counted() -> None:

@@ -84,7 +84,7 @@ def _reference_doc_scores(
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma"])
 @pytest.mark.parametrize("calibrate", [True, False])
 def test_scores_equal_naive_full_attention_reference(arch: str, calibrate: bool) -> None:
-    method = ICRMethod(_backend(arch), calibrate=calibrate)
+    method = ICRMethod(_backend(arch), calibration_query="N/A" if calibrate else None)
     (judgement,) = method.judge(QUERY, [BLOCK])
     expected = _reference_doc_scores(arch, 2, calibrate)
     assert judgement.scores == pytest.approx(expected, rel=1e-4, abs=1e-6)
@@ -173,8 +173,8 @@ def test_parse_layers_rejects_bad_specs(spec: Any) -> None:
 
 def test_best_last_shows_the_block_reversed_and_maps_scores_back() -> None:
     backend = _backend("llama")
-    (plain,) = ICRMethod(backend, calibrate=False).judge(QUERY, [BLOCK])
-    (flipped,) = ICRMethod(backend, calibrate=False, best_last=True).judge(
+    (plain,) = ICRMethod(backend, calibration_query=None).judge(QUERY, [BLOCK])
+    (flipped,) = ICRMethod(backend, calibration_query=None, best_last=True).judge(
         QUERY, [list(reversed(BLOCK))]
     )
     # the same prompt either way, so the same score per document
@@ -197,4 +197,4 @@ def test_reranker_with_strategies_returns_permutation_and_full_trace(
         assert record.method == "icr" and record.scores is not None
         assert len(record.scores) == len(record.docids)
         assert all(math.isfinite(s) for s in record.scores)
-        assert record.extra["calibrated"] is True
+        assert record.extra["calibration_query"] == "N/A"
