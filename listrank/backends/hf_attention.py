@@ -291,6 +291,7 @@ def prefix_attention(backend: Any, requests: Sequence[AttentionRequest]) -> list
                 suffix_tokens=[len(s) for s in suffix_ids],
                 latency_s=latency,
                 extra={
+                    "forward_passes": 2,  # the prefix, then all suffixes in one batch
                     "peak_attention_bytes": state.peak_bytes,
                     "layers": len(layers),
                 },
