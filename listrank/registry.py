@@ -37,6 +37,8 @@ _BUILTIN: dict[str, dict[str, str]] = {
     },
     "method": {
         "rankgpt": "listrank.methods.permutation:PermutationMethod",
+        "first": "listrank.methods.first:FirstMethod",
+        "icr": "listrank.methods.icr:ICRMethod",
     },
     "strategy": {
         "single": "listrank.strategies.window:SingleWindow",

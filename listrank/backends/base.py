@@ -87,6 +87,45 @@ class SupportsNextTokenLogprobs(Backend, Protocol):
     def token_ids(self, text: str) -> list[int]: ...
 
 
+@dataclass(frozen=True)
+class AttentionRequest:
+    """Attention from each suffix's tokens to the tokens of a shared prefix (ICR).
+
+    The backend encodes ``prefix`` once and runs every suffix on its cached keys/values.
+    ``segments`` are character spans ``[start, end)`` of ``prefix``; the backend reports which
+    prefix tokens start inside each one. ``layers`` limits the layers summed (None: all)."""
+
+    prefix: str
+    suffixes: Sequence[str]
+    segments: Sequence[tuple[int, int]] = ()
+    layers: Sequence[int] | None = None
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    scores: list[list[float]]
+    """Per suffix, per prefix token: attention from the suffix tokens to that token, averaged
+    over the suffix tokens and summed over heads and the selected layers."""
+    token_spans: list[tuple[int, int]]
+    """Token index span ``[start, end)`` of every requested segment."""
+    prefix_tokens: int
+    suffix_tokens: list[int]
+    latency_s: float
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SupportsAttention(Backend, Protocol):
+    """Attention weights from in-process weights (only the transformers backend)."""
+
+    @property
+    def num_layers(self) -> int: ...
+
+    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str: ...
+
+    def prefix_attention(self, requests: Sequence[AttentionRequest]) -> list[AttentionResult]: ...
+
+
 CAPABILITY_BACKENDS: dict[str, list[str]] = {
     "generate": ["hf", "vllm", "openai", "fake"],
     "next_token_logprobs": ["hf", "vllm", "openai", "fake"],

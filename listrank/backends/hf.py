@@ -3,12 +3,15 @@ generation, next-token logprobs over chosen tokens."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from listrank.backends.base import (
+    AttentionRequest,
+    AttentionResult,
     ChatMessage,
     GenerationRequest,
     GenerationResult,
@@ -76,6 +79,7 @@ class HFBackend:
         self.tokenizer.padding_side = "left"
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
         self._context_length = int(context_length or limit)
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
     # -- tokens -------------------------------------------------------------------------
     @property
@@ -152,7 +156,9 @@ class HFBackend:
             batch, positions = self.encode_prompts(texts)
             start = time.perf_counter()
             with torch.inference_mode():
-                logits = self.model(**batch, position_ids=positions).logits[:, -1, :]
+                # only the last position's logits are read: skip the LM head elsewhere
+                keep = {"logits_to_keep": 1} if self._keeps_logits else {}
+                logits = self.model(**batch, position_ids=positions, **keep).logits[:, -1, :]
                 logprobs = torch.log_softmax(logits.float(), dim=-1)
             share = (time.perf_counter() - start) / len(chunk)
             prompt_lens = batch["attention_mask"].sum(-1).tolist()
@@ -168,6 +174,18 @@ class HFBackend:
                     scores[tok] = float(logprobs[j, ids[0]])
                 out.append(LogprobResult(scores, int(prompt_lens[j]), share))
         return out
+
+    # -- attention query rows (ICR); the work lives in hf_attention -----------------------
+    @property
+    def num_layers(self) -> int:
+        from listrank.backends.hf_attention import num_layers
+
+        return num_layers(self.model)
+
+    def prefix_attention(self, requests: Sequence[AttentionRequest]) -> list[AttentionResult]:
+        from listrank.backends.hf_attention import prefix_attention
+
+        return prefix_attention(self, requests)
 
 
 def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tuple[Any, Any]:

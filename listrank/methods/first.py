@@ -1,0 +1,179 @@
+"""FIRST single-token scoring (Reddy et al., 2024): one forward pass per block, the ranking read
+from the next-token scores of the identifiers after the answer prefix "[".
+
+Written against the "next-token logprobs" capability, so in-process models (all logits) and
+APIs (truncated top-k) are served alike. Identifiers must each be exactly one token for the
+backend's tokenizer; that is checked at construction and fails loudly (never a fallback to
+generation). Order: scored identifiers by score, descending, ties by input position; then
+identifiers the backend did not return (truncated top-k) or returned as NaN, in input order.
+Those are ``filled`` in the Judgement, scored NaN ("not scored", as wrappers expect) and listed
+in the call record's ``extra``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import cast
+
+from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
+from listrank.budget import (
+    DEFAULT_MAX_PASSAGE_WORDS,
+    DEFAULT_MIN_PASSAGE_WORDS,
+    fit_prompt,
+    passage_text,
+)
+from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.methods.base import Method
+from listrank.prompts import PromptTemplate, RenderedPrompt, identifiers_for, load_template
+from listrank.types import CallRecord, Candidate, Judgement, Query
+
+ALPHA_MAX_BLOCK = 26
+DEFAULT_NUMERIC_MAX_BLOCK = 20
+_ANSWER_TOKENS = 1
+"""Only the next token is read."""
+
+
+class FirstMethod(Method):
+    """Listwise ranking from the logits of single-token identifiers."""
+
+    name = "first"
+    produces_scores = True
+
+    def __init__(
+        self,
+        backend: object,
+        *,
+        template: str | PromptTemplate = "first_alpha",
+        max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
+        min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        max_block: int | None = None,
+    ) -> None:
+        require(backend, SupportsNextTokenLogprobs, "next_token_logprobs", self.name)
+        self.backend = cast(SupportsNextTokenLogprobs, backend)
+        self.template = load_template(template)
+        if "first" not in self.template.methods:
+            raise ConfigError(
+                f"template {self.template.name!r} ({self.template.source}) is written for "
+                f"{list(self.template.methods)}, not for FIRST single-token scoring"
+            )
+        if max_passage_words < 1 or min_passage_words < 1:
+            raise ConfigError("max_passage_words and min_passage_words must be >= 1")
+        self.max_passage_words = max_passage_words
+        self.min_passage_words = min(min_passage_words, max_passage_words)
+        limit = ALPHA_MAX_BLOCK if self.template.identifiers == "alpha" else None
+        default = limit or DEFAULT_NUMERIC_MAX_BLOCK
+        self._max_block = default if max_block is None else max_block
+        if self._max_block < 2 or (limit is not None and self._max_block > limit):
+            raise ConfigError(
+                f"max_block must be between 2 and {limit or 'any'} for {self.template.identifiers}"
+                f" identifiers; got {self._max_block}"
+            )
+        self.identifiers = identifiers_for(self.template.identifiers, self._max_block)
+        self._check_single_tokens()
+
+    def _check_single_tokens(self) -> None:
+        ids = {ident: self.backend.token_ids(ident) for ident in self.identifiers}
+        bad = {ident: toks for ident, toks in ids.items() if len(toks) != 1}
+        if bad:
+            shown = ", ".join(f"{i!r} -> {t}" for i, t in bad.items())
+            raise TemplateError(
+                f"{self.template.source}: FIRST needs every identifier to be exactly one token "
+                f"for {self.backend.model_name}, but these are not: {shown}. Use an "
+                f"identifier scheme whose labels are single tokens (e.g. 'alpha') or a smaller "
+                f"max_block (now {self._max_block})"
+            )
+
+    @property
+    def max_block_size(self) -> int:
+        return self._max_block
+
+    def _check_block(self, block: Sequence[Candidate]) -> None:
+        if len(block) > self._max_block:
+            raise ConfigError(
+                f"FIRST with {self.template.identifiers} identifiers judges at most "
+                f"{self._max_block} candidates per block; got {len(block)}. Use a window <= "
+                f"{self._max_block}"
+            )
+
+    def _fit(self, query: Query, block: Sequence[Candidate], max_words: int) -> RenderedPrompt:
+        return self._fitted(query, block, max_words)[0]
+
+    def _fitted(
+        self, query: Query, block: Sequence[Candidate], max_words: int
+    ) -> tuple[RenderedPrompt, int]:
+        self._check_block(block)
+        fitted = fit_prompt(
+            [passage_text(c) for c in block],
+            lambda texts: self.template.render(query.text, texts),
+            lambda r: self.backend.count_prompt_tokens(r.messages, r.assistant_prefix),
+            context_length=self.backend.context_length,
+            reserve_tokens=_ANSWER_TOKENS,
+            max_words=max_words,
+            min_words=self.min_passage_words,
+        )
+        return fitted.prompt, fitted.prompt_tokens
+
+    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
+        return self._fitted(query, block, self.max_passage_words)[1]
+
+    def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
+        max_words = self.max_passage_words
+        while True:
+            prompts = [self._fit(query, b, max_words) for b in blocks]
+            requests = [
+                LogprobRequest(p.messages, tuple(p.identifiers), p.assistant_prefix)
+                for p in prompts
+            ]
+            try:
+                results = self.backend.next_token_logprobs(requests)  # one batched call
+                break
+            except ContextLengthError:
+                # the server counts differently from our estimate: shrink passages and retry
+                if max_words <= self.min_passage_words:
+                    raise
+                max_words = max(self.min_passage_words, max_words // 2)
+        judgements = []
+        for block, prompt, result in zip(blocks, prompts, results, strict=True):
+            n = len(block)
+            raw = [result.logprobs.get(ident) for ident in prompt.identifiers]
+            missing = [i for i in range(n) if raw[i] is None]
+            nan = [i for i in range(n) if raw[i] is not None and math.isnan(cast(float, raw[i]))]
+            unscored = set(missing) | set(nan)
+            if result.error is not None:
+                unscored = set(range(n))
+            scores = [math.nan if i in unscored else float(cast(float, raw[i])) for i in range(n)]
+            order = rank_scores(scores, unscored)
+            scored = [scores[i] for i in range(n) if i not in unscored]
+            record = CallRecord(
+                method=self.name,
+                docids=tuple(c.docid for c in block),
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=0,
+                output=" > ".join(f"[{prompt.identifiers[i]}]" for i in order),
+                latency_s=result.latency_s,
+                scores=tuple(scores),
+                cached=result.cached,
+                error=result.error,
+                extra={
+                    **result.extra,
+                    "missing_identifiers": [prompt.identifiers[i] for i in missing],
+                    "nan_identifiers": [prompt.identifiers[i] for i in nan],
+                    "ties": len(scored) - len(set(scored)),
+                },
+            )
+            judgements.append(
+                Judgement(
+                    order=tuple(order),
+                    record=record,
+                    scores=tuple(scores),
+                    filled=frozenset(unscored),
+                )
+            )
+        return judgements
+
+
+def rank_scores(scores: Sequence[float], unscored: set[int]) -> list[int]:
+    """Positions by score, descending, ties by position; ``unscored`` last in input order."""
+    scored = sorted((i for i in range(len(scores)) if i not in unscored), key=lambda i: -scores[i])
+    return scored + sorted(unscored)
