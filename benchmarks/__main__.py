@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("strategies", "debias", "serve_load")
+BENCHMARKS: tuple[str, ...] = ("methods", "strategies", "debias", "serve_load")
 
 
 def main(argv: list[str]) -> int:
