@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from listrank.errors import ConfigError
 
@@ -47,6 +47,7 @@ class RateLimiter:
         tokens_per_minute: float | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         for label, value in (
             ("requests_per_minute", requests_per_minute),
@@ -57,6 +58,7 @@ class RateLimiter:
         self._requests = _Bucket(requests_per_minute, clock) if requests_per_minute else None
         self._tokens = _Bucket(tokens_per_minute, clock) if tokens_per_minute else None
         self._lock: asyncio.Lock | None = None
+        self._sleep = sleep
 
     @property
     def active(self) -> bool:
@@ -78,7 +80,7 @@ class RateLimiter:
                 )
                 if delay <= 0:
                     break
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
                 waited += delay
             if self._requests:
                 self._requests.take(1)

@@ -17,7 +17,8 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_before_delay,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from listrank.errors import ConfigError, RetryExhaustedError
@@ -76,9 +77,9 @@ class _Wait:
     def __init__(
         self, policy: RetryPolicy, retry_after: Callable[[BaseException], float | None]
     ) -> None:
-        self._backoff = wait_exponential_jitter(
-            initial=policy.initial_backoff_s, max=policy.max_backoff_s, jitter=policy.jitter_s
-        )
+        self._backoff = wait_exponential(
+            multiplier=policy.initial_backoff_s, max=policy.max_backoff_s
+        ) + wait_random(0, policy.jitter_s)
         self._retry_after = retry_after
 
     def __call__(self, state: RetryCallState) -> float:
