@@ -14,6 +14,7 @@ The sync methods may be called from any thread, including one whose event loop i
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import time
@@ -76,7 +77,9 @@ class OpenAIBackend:
     """An OpenAI-compatible chat (or completions) endpoint.
 
     ``api_key`` defaults to ``OPENAI_API_KEY`` and ``base_url`` to ``OPENAI_BASE_URL``; a local
-    server without authentication needs only ``base_url``. ``timeout`` bounds one attempt,
+    server without authentication needs only ``base_url``. Several servers of one model (e.g.
+    vLLM replicas) may be given as a list or a comma-separated string: requests, and each
+    retry, go round-robin, so a retry may land on another replica. ``timeout`` bounds one attempt,
     ``max_attempts`` and ``max_retry_time`` one call (see RetryPolicy). ``prices`` maps model
     names to (dollars per 1M prompt tokens, per 1M completion tokens). ``tokenizer`` picks the
     token counter (see ``apitokens.py``); with ``use_completions=True`` requests go to
@@ -92,7 +95,7 @@ class OpenAIBackend:
         self,
         model: str | None = None,
         *,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         concurrency: int = 16,
         requests_per_minute: float | None = None,
@@ -122,7 +125,10 @@ class OpenAIBackend:
         if not 1 <= top_logprobs <= MAX_TOP_LOGPROBS:
             raise ConfigError(f"top_logprobs must be in 1..{MAX_TOP_LOGPROBS}")
         self.model_name = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        raw = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        urls = raw.split(",") if isinstance(raw, str) else list(raw or [])
+        self.base_urls = [u.strip() for u in urls if u.strip()]
+        self.base_url = self.base_urls[0] if self.base_urls else None
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url is None:
@@ -159,14 +165,22 @@ class OpenAIBackend:
         self.extra_body = dict(extra_body or {})
         self.usage = UsageMeter()
         self._io = LoopThread(f"listrank-openai-{model}")
-        self._client = openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0
-        )
+        targets: list[str | None] = [*self.base_urls] or [None]  # None: api.openai.com
+        self._clients = [
+            openai.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
+            for url in targets
+        ]
+        self._turn = itertools.count()
         self._sem: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:  # never the key
-        where = self.base_url or "api.openai.com"
+        where = ",".join(self.base_urls) or "api.openai.com"
         return f"OpenAIBackend(model={self.model_name!r}, base_url={where!r})"
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The next server, round-robin (one server: always it)."""
+        return self._clients[next(self._turn) % len(self._clients)]
 
     # -- tokens -------------------------------------------------------------------------
     @property
@@ -192,7 +206,11 @@ class OpenAIBackend:
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:
-        self._io.close(self._client.close())
+        async def close_all() -> None:
+            for client in self._clients:
+                await client.close()
+
+        self._io.close(close_all())
 
     def __enter__(self) -> OpenAIBackend:
         return self

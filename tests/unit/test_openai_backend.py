@@ -31,9 +31,14 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 def backend(srv: FakeOpenAIServer | FaultProxy, **kw: object) -> OpenAIBackend:
-    options: dict[str, object] = {"api_key": KEY, "timeout": 2.0, "backoff": 0.05}
+    options: dict[str, object] = {
+        "base_url": srv.url,
+        "api_key": KEY,
+        "timeout": 2.0,
+        "backoff": 0.05,
+    }
     options.update(kw)
-    return OpenAIBackend("fake-model", base_url=srv.url, **options)  # type: ignore[arg-type]
+    return OpenAIBackend("fake-model", **options)  # type: ignore[arg-type]
 
 
 def req(text: str = "[1] a [2] b [3] c", max_new: int = 20) -> GenerationRequest:
@@ -283,3 +288,13 @@ def test_token_counting_offline() -> None:
     assert local.count_prompt_tokens(msgs) > local.count_tokens("x" * 35)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="token ids"):
         local.token_ids("A")
+
+
+def test_several_servers_share_requests_and_retries() -> None:
+    with FakeOpenAIServer() as one, FakeOpenAIServer() as two:
+        two.add_faults([status(503)] * 3)
+        b = backend(one, base_url=f"{one.url},{two.url}")
+        out = b.generate([req(f"[1] a{i} [2] b") for i in range(6)])
+        assert all(o.text == "[2] > [1]" for o in out)
+        assert len(one.requests) >= 3 and len(two.requests) >= 3
+        assert KEY not in repr(b) and two.url in repr(b)
