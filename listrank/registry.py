@@ -34,6 +34,8 @@ _BUILTIN: dict[str, dict[str, str]] = {
     "backend": {
         "hf": "listrank.backends.hf:HFBackend",
         "fake": "listrank.backends.fake:FakeBackend",
+        "openai": "listrank.backends.openai:OpenAIBackend",
+        "vllm": "listrank.backends.vllm:VLLMBackend",
     },
     "method": {
         "rankgpt": "listrank.methods.permutation:PermutationMethod",

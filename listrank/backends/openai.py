@@ -1,0 +1,457 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, TGI, ...) through the ``openai`` SDK.
+
+Every request of one ``generate``/``next_token_logprobs`` call is in flight at once on a private
+event loop (see ``aio.py``), bounded by ``concurrency`` and an optional requests/tokens per
+minute limiter. Each request is retried on its own (tenacity, ``retry.py``); the SDK's own
+retries are off so there is one retry layer. When retries run out the call raises
+RetryExhaustedError, or with ``degrade=True`` returns a result with ``error`` set (the method
+then keeps that block's input order and the trace records the error).
+
+The sync methods may be called from any thread, including one whose event loop is running
+(they block it); async code can ``await`` ``agenerate`` / ``anext_token_logprobs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import openai
+
+from listrank.backends.aio import LoopThread
+from listrank.backends.apitokens import HFCounter, make_counter
+from listrank.backends.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    LogprobRequest,
+    LogprobResult,
+)
+from listrank.backends.openai_errors import (
+    Redactor,
+    is_transient,
+    retry_after_s,
+    translate,
+)
+from listrank.backends.ratelimit import RateLimiter
+from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
+from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
+from listrank.errors import ConfigError, ContextLengthError, ListrankError
+
+T = TypeVar("T")
+MAX_TOP_LOGPROBS = 20
+LOGIT_BIAS = 100
+DEFAULT_CONTEXT = 8192
+# known context windows by model-name prefix; anything else: pass context_length=
+_CONTEXT_BY_PREFIX = (
+    ("gpt-3.5-turbo", 16_385),
+    ("gpt-4o", 128_000),
+    ("gpt-4.1", 1_000_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4", 8_192),
+    ("gpt-5", 272_000),
+    ("o1", 128_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+)
+
+
+def _default_context(model: str) -> int:
+    for prefix, size in _CONTEXT_BY_PREFIX:
+        if model.startswith(prefix):
+            return size
+    return DEFAULT_CONTEXT
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+class OpenAIBackend:
+    """An OpenAI-compatible chat (or completions) endpoint.
+
+    ``api_key`` defaults to ``OPENAI_API_KEY`` and ``base_url`` to ``OPENAI_BASE_URL``; a local
+    server without authentication needs only ``base_url``. Several servers of one model (e.g.
+    vLLM replicas) may be given as a list or a comma-separated string: requests, and each
+    retry, go round-robin, so a retry may land on another replica. ``timeout`` bounds one attempt,
+    ``max_attempts`` and ``max_retry_time`` one call (see RetryPolicy). ``prices`` maps model
+    names to (dollars per 1M prompt tokens, per 1M completion tokens). ``tokenizer`` picks the
+    token counter (see ``apitokens.py``); with ``use_completions=True`` requests go to
+    ``/v1/completions`` with the prompt rendered by that tokenizer's chat template, which lets
+    an answer prefix be part of the prompt exactly as in-process backends do. ``logit_bias``
+    (default: when the tokenizer gives the served model's token ids) adds +100 to the
+    identifier tokens of logprob requests so they all appear in the top-k.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | Sequence[str] | None = None,
+        api_key: str | None = None,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        timeout: float = 60.0,
+        max_attempts: int = 6,
+        max_retry_time: float = 120.0,
+        backoff: float = 0.5,
+        degrade: bool = False,
+        prices: PriceTable | None = None,
+        tokenizer: str | None = None,
+        use_completions: bool = False,
+        context_length: int | None = None,
+        logit_bias: bool | None = None,
+        top_logprobs: int = MAX_TOP_LOGPROBS,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        model = model or os.environ.get("OPENAI_MODEL")
+        if not model:
+            raise ConfigError("the openai backend needs model= (or OPENAI_MODEL)")
+        if concurrency < 1:
+            raise ConfigError("concurrency must be >= 1")
+        if timeout <= 0:
+            raise ConfigError("timeout must be > 0 seconds")
+        if not 1 <= top_logprobs <= MAX_TOP_LOGPROBS:
+            raise ConfigError(f"top_logprobs must be in 1..{MAX_TOP_LOGPROBS}")
+        self.model_name = model
+        raw = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        urls = raw.split(",") if isinstance(raw, str) else list(raw or [])
+        self.base_urls = [u.strip() for u in urls if u.strip()]
+        self.base_url = self.base_urls[0] if self.base_urls else None
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            if self.base_url is None:
+                raise ConfigError(
+                    "no API key: pass api_key= or set OPENAI_API_KEY (a local server needs "
+                    "only base_url=)"
+                )
+            key = "none"  # the SDK insists on a key; local servers ignore it
+        self._redact = Redactor(key)
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.degrade = degrade
+        self.retry = RetryPolicy(
+            max_attempts=max_attempts,
+            max_total_s=max_retry_time,
+            initial_backoff_s=backoff,
+            max_backoff_s=max(backoff, 20.0),
+            jitter_s=backoff,
+        )
+        self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
+        self.prices = validate_prices(prices)
+        self.counter = make_counter(model, tokenizer)
+        if use_completions and not isinstance(self.counter, HFCounter):
+            raise ConfigError(
+                "use_completions=True renders the chat template locally: pass "
+                "tokenizer='hf:<folder or .gguf of the served model>'"
+            )
+        self.use_completions = use_completions
+        self._context_length = int(context_length or _default_context(model))
+        self.logit_bias = logit_bias
+        self.top_logprobs = top_logprobs
+        self.temperature = temperature
+        self.seed = seed
+        self.extra_body = dict(extra_body or {})
+        self.usage = UsageMeter()
+        self._io = LoopThread(f"listrank-openai-{model}")
+        targets: list[str | None] = [*self.base_urls] or [None]  # None: api.openai.com
+        self._clients = [
+            openai.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
+            for url in targets
+        ]
+        self._turn = itertools.count()
+        self._sem: asyncio.Semaphore | None = None
+
+    def __repr__(self) -> str:  # never the key
+        where = ",".join(self.base_urls) or "api.openai.com"
+        return f"OpenAIBackend(model={self.model_name!r}, base_url={where!r})"
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The next server, round-robin (one server: always it)."""
+        return self._clients[next(self._turn) % len(self._clients)]
+
+    # -- tokens -------------------------------------------------------------------------
+    @property
+    def context_length(self) -> int:
+        return self._context_length
+
+    def count_tokens(self, text: str) -> int:
+        return self.counter.count(text)
+
+    def count_prompt_tokens(
+        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
+    ) -> int:
+        return self.counter.count_messages(messages, assistant_prefix)
+
+    def token_ids(self, text: str) -> list[int]:
+        ids = self.counter.encode(text)
+        if ids is None:
+            raise ConfigError(
+                f"token ids of {self.model_name!r} are unknown ({self.counter.name}); pass "
+                "tokenizer='hf:<path>' or 'tiktoken:<encoding>' matching the served model"
+            )
+        return ids
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def close(self) -> None:
+        async def close_all() -> None:
+            for client in self._clients:
+                await client.close()
+
+        self._io.close(close_all())
+
+    def __enter__(self) -> OpenAIBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- capabilities -------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        return self._io.run(self._gather([self._generate_one(r) for r in requests]))
+
+    def next_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
+        return self._io.run(self._gather([self._logprobs_one(r) for r in requests]))
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        coro = self._gather([self._generate_one(r) for r in requests])
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._io.loop))
+
+    async def anext_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
+        coro = self._gather([self._logprobs_one(r) for r in requests])
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._io.loop))
+
+    # -- internals ----------------------------------------------------------------------
+    async def _gather(self, coros: Sequence[Awaitable[T]]) -> list[T]:
+        """All at once; the first failure cancels the rest and is raised as itself (a context
+        error first, so the method can shrink and retry the stage)."""
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.concurrency)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._bounded(c)) for c in coros]
+        except BaseExceptionGroup as eg:
+            errors = [e for e in eg.exceptions if isinstance(e, ListrankError)]
+            for kind in (ContextLengthError, ListrankError):
+                for e in errors:
+                    if isinstance(e, kind):
+                        raise e from None
+            raise
+        return [t.result() for t in tasks]
+
+    async def _bounded(self, coro: Awaitable[T]) -> T:
+        assert self._sem is not None
+        async with self._sem:
+            return await coro
+
+    async def _call(
+        self, kind: str, fn: Callable[[], Awaitable[Any]], tokens: int
+    ) -> tuple[Any, Attempts]:
+        async def attempt() -> Any:
+            await self.limiter.acquire(tokens)
+            return await fn()
+
+        try:
+            outcome = await call_with_retries(
+                attempt,
+                policy=self.retry,
+                is_transient=is_transient,
+                retry_after=retry_after_s,
+                describe=self._redact.describe,
+                what=f"{self.model_name} {kind} call",
+            )
+        except openai.OpenAIError as exc:
+            raise translate(exc, self._redact, self.model_name) from None
+        return outcome.value, outcome.attempts
+
+    def _record(
+        self,
+        kind: str,
+        prompt: int,
+        completion: int,
+        attempts: int,
+        latency: float,
+        *,
+        reported: bool,
+        waits: Sequence[float] = (),
+        error: str | None = None,
+    ) -> None:
+        cost = cost_of(self.prices, self.model_name, prompt, completion)
+        self.usage.add(
+            CallUsage(
+                kind, prompt, completion, attempts, latency, cost, reported, error, tuple(waits)
+            )
+        )
+
+    def _degraded(self, kind: str, exc: RetriesExhausted, latency: float) -> None:
+        waits = [w for w, _ in exc.attempts.waits]
+        self._record(
+            kind, 0, 0, exc.attempts.count, latency, reported=False, waits=waits, error=str(exc)
+        )
+
+    def _body(self, max_tokens: int, stop: Sequence[str] = ()) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+        }
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if stop:
+            body["stop"] = list(stop)
+        if self.extra_body:
+            body["extra_body"] = dict(self.extra_body)
+        return body
+
+    def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> str:
+        assert isinstance(self.counter, HFCounter)
+        return self.counter.prompt_text(messages, prefix)
+
+    async def _generate_one(self, r: GenerationRequest) -> GenerationResult:
+        start = time.perf_counter()
+        estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
+        body = self._body(r.max_new_tokens, r.stop)
+        if self.use_completions:
+            prompt = self._prompt(r.messages, r.assistant_prefix)
+
+            async def send() -> Any:
+                return await self._client.completions.create(prompt=prompt, **body)
+        else:
+            # chat APIs cannot pre-fill the answer: the prefix is dropped from the request and
+            # stripped from the answer if the model writes it itself
+            msgs: list[Any] = [dict(m) for m in r.messages]
+
+            async def send() -> Any:
+                return await self._client.chat.completions.create(messages=msgs, **body)
+
+        try:
+            resp, attempts = await self._call("generate", send, estimate + r.max_new_tokens)
+        except RetriesExhausted as exc:
+            if not self.degrade:
+                raise
+            latency = time.perf_counter() - start
+            self._degraded("generate", exc, latency)
+            return GenerationResult("", estimate, 0, latency, error=str(exc))
+        choice = resp.choices[0]
+        if self.use_completions:
+            text = choice.text or ""
+        else:
+            text = choice.message.content or ""
+            if r.assistant_prefix and text.startswith(r.assistant_prefix):
+                text = text[len(r.assistant_prefix) :]
+        usage = getattr(resp, "usage", None)
+        prompt_tokens = usage.prompt_tokens if usage else estimate
+        completion_tokens = usage.completion_tokens if usage else self.count_tokens(text)
+        latency = time.perf_counter() - start
+        waits = [w for w, _ in attempts.waits]
+        self._record(
+            "generate",
+            prompt_tokens,
+            completion_tokens,
+            attempts.count,
+            latency,
+            reported=usage is not None,
+            waits=waits,
+        )
+        return GenerationResult(text, prompt_tokens, completion_tokens, latency)
+
+    def _bias(self, tokens: Sequence[str]) -> dict[str, int] | None:
+        if self.logit_bias is False:
+            return None
+        ids = [self.counter.encode(t) for t in tokens]
+        if any(i is None or len(i) != 1 for i in ids):
+            if self.logit_bias:
+                raise ConfigError(
+                    "logit_bias=True needs a tokenizer of the served model in which every "
+                    f"identifier is one token; {self.counter.name} gives {ids}"
+                )
+            return None
+        return {str(i[0]): LOGIT_BIAS for i in ids if i is not None}
+
+    async def _logprobs_one(self, r: LogprobRequest) -> LogprobResult:
+        start = time.perf_counter()
+        estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
+        top_k = min(self.top_logprobs, MAX_TOP_LOGPROBS)
+        bias = self._bias(r.tokens)
+        if self.use_completions:
+            body = self._body(1)
+            prompt = self._prompt(r.messages, r.assistant_prefix)
+            if bias:
+                body["logit_bias"] = bias
+
+            async def send() -> Any:
+                return await self._client.completions.create(prompt=prompt, logprobs=top_k, **body)
+        else:
+            # without pre-fill the model may first echo the answer prefix ("["): allow those
+            # tokens and read the distribution after them
+            skip = 0 if bias or not r.assistant_prefix else self.count_tokens(r.assistant_prefix)
+            body = self._body(1 + skip)
+            if bias:
+                body["logit_bias"] = bias
+            msgs: list[Any] = [dict(m) for m in r.messages]
+
+            async def send() -> Any:
+                return await self._client.chat.completions.create(
+                    messages=msgs, logprobs=True, top_logprobs=top_k, **body
+                )
+
+        try:
+            resp, attempts = await self._call("logprobs", send, estimate + 1)
+        except RetriesExhausted as exc:
+            if not self.degrade:
+                raise
+            latency = time.perf_counter() - start
+            self._degraded("logprobs", exc, latency)
+            return LogprobResult({}, estimate, latency, error=str(exc))
+        top = self._top_entries(resp, r.assistant_prefix)
+        scores: dict[str, float] = {}
+        for tok in r.tokens:
+            # whitespace variants (" A", "A") are the same identifier: pool their probability
+            found = [lp for t, lp in top if t == tok or t.strip() == tok.strip()]
+            if found:
+                scores[tok] = _logsumexp(found)
+        usage = getattr(resp, "usage", None)
+        prompt_tokens = usage.prompt_tokens if usage else estimate
+        latency = time.perf_counter() - start
+        self._record(
+            "logprobs",
+            prompt_tokens,
+            usage.completion_tokens if usage else 1,
+            attempts.count,
+            latency,
+            reported=usage is not None,
+            waits=[w for w, _ in attempts.waits],
+        )
+        extra: dict[str, object] = {"attempts": attempts.count, "top": dict(top)}
+        return LogprobResult(scores, prompt_tokens, latency, extra=extra)
+
+    def _top_entries(self, resp: Any, prefix: str) -> list[tuple[str, float]]:
+        choice = resp.choices[0]
+        if self.use_completions:
+            tops = (choice.logprobs.top_logprobs or []) if choice.logprobs else []
+            first = tops[0] if tops else {}
+            return [(t, float(lp)) for t, lp in first.items()]
+        content = (choice.logprobs.content or []) if choice.logprobs else []
+        if not content:
+            return []
+        pos, echoed, want = 0, "", prefix.strip()
+        while (
+            pos < len(content) - 1 and want and want.startswith(echoed + content[pos].token.strip())
+        ):
+            echoed += content[pos].token.strip()
+            pos += 1
+            if echoed == want:
+                break
+        return [(t.token, float(t.logprob)) for t in content[pos].top_logprobs]

