@@ -91,4 +91,3 @@ class ShardCollector:
                 f"batch ended with {missing} queries unfinished in {len(self._buffers)} shard(s); "
                 "rerun the same command to resume"
             )
-

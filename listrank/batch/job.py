@@ -27,7 +27,7 @@ SUMMARY = "summary.json"
 class BatchJob:
     input: Path
     out_dir: Path
-    config: PipelineConfig = PipelineConfig()
+    config: PipelineConfig = field(default_factory=PipelineConfig)
     shard_size: int = 100
     fmt: ShardFormat = "jsonl"
     ray: bool = False
@@ -120,4 +120,3 @@ def _write_summary(out_dir: Path, report: BatchReport) -> None:
     with atomic_writer(out_dir / SUMMARY) as fh:
         json.dump(data, fh, indent=1)
         fh.write("\n")
-
