@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from listrank import errors
 from listrank.batch.collect import ShardCollector
 from listrank.batch.shards import Shard
 from listrank.batch.work import (
@@ -105,12 +107,11 @@ def run_on_ray(
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        ray.init(
-            address=job.address,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            configure_logging=True,
-        )
+        try:
+            ray.init(address=job.address, include_dashboard=False, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = job.address or "a new local cluster"
+            raise ConfigError(f"cannot start or join Ray ({where}): {exc}") from exc
         started = True
     try:
         _run(ray, requests, pending, job, factory, collector)
@@ -174,7 +175,9 @@ def _run(
 
 
 def _listrank_cause(exc: BaseException) -> ListrankError | None:
-    """The listrank error a worker raised, unwrapped from Ray's task-error wrappers."""
+    """The listrank error a worker raised, unwrapped from Ray's wrappers. An actor that died in
+    its constructor (e.g. a model that cannot load) only carries the remote traceback as text,
+    so its last ``listrank.errors.X: message`` line is rebuilt as that error."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -183,7 +186,20 @@ def _listrank_cause(exc: BaseException) -> ListrankError | None:
             return current
         nxt = getattr(current, "cause", None)
         current = nxt if isinstance(nxt, BaseException) else current.__cause__
+    found = _REMOTE_ERROR.findall(str(exc))
+    if not found:
+        return None
+    name, message = found[-1]
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, ListrankError):
+        try:
+            return cls(message)
+        except TypeError:  # errors whose constructor takes structured arguments
+            return ConfigError(message)
     return None
+
+
+_REMOTE_ERROR = re.compile(r"listrank\.errors\.(\w+): (.+)")
 
 
 def _warn_if_short(ray: Any, job: BatchJob, gpus: float) -> None:
