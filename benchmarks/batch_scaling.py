@@ -64,6 +64,7 @@ def measure(inp: Path, workers: int, cores: int) -> dict[str, float]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks batch_scaling")
     parser.add_argument("--queries", type=int, default=6)
+    parser.add_argument("--reverse", action="store_true", help="measure 2 workers first")
     args = parser.parse_args(argv)
     if not SOURCE.is_file():
         print(f"skipped: {SOURCE} not found")
@@ -79,7 +80,8 @@ def main(argv: list[str]) -> int:
         write_slice(inp, args.queries)
         ray.init(num_cpus=cores, include_dashboard=False, logging_level=logging.WARNING)
         try:
-            rows = [measure(inp, w, cores) for w in (1, 2)]
+            order = (2, 1) if args.reverse else (1, 2)
+            rows = sorted((measure(inp, w, cores) for w in order), key=lambda r: r["workers"])
         finally:
             ray.shutdown()
     print(f"\n{cores} CPU cores; {args.queries} DL19 queries x 20 BM25 candidates; RankGPT 20/10")
