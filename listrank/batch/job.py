@@ -1,0 +1,122 @@
+"""A batch job: validate the whole input, plan shards, skip the complete ones, run the rest
+in-process or on Ray, and report one run summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from listrank.batch.collect import ShardCollector
+from listrank.batch.shards import Manifest, ShardFormat, file_sha256, plan_shards
+from listrank.batch.stats import merge
+from listrank.batch.work import RerankerFactory, build_from_config
+from listrank.config import PipelineConfig
+from listrank.errors import ConfigError
+from listrank.io import atomic_writer, read_requests
+from listrank.summary import RunSummary
+
+SUMMARY = "summary.json"
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    input: Path
+    out_dir: Path
+    config: PipelineConfig = field(default_factory=PipelineConfig)
+    shard_size: int = 100
+    fmt: ShardFormat = "jsonl"
+    ray: bool = False
+    address: str | None = None
+    """Ray cluster to join ("auto", "ray://host:10001"); None starts a local one."""
+    workers: int = 1
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float | None = None
+    """None: derived from the config (vLLM: tensor_parallel_size; hf on cuda: 1)."""
+    progress: bool = True
+
+
+@dataclass
+class BatchReport:
+    summary: RunSummary
+    """Every shard of the job, including those completed by earlier runs."""
+    this_run: RunSummary
+    workers: dict[str, RunSummary]
+    shards: int
+    skipped: int
+    computed: int
+    repeats: int
+    files: list[Path] = field(default_factory=list)
+
+
+def job_identity(job: BatchJob, n_queries: int) -> dict[str, Any]:
+    """What must match for a rerun to reuse complete shards (not worker counts or addresses)."""
+    config = {k: v for k, v in asdict(job.config).items() if k != "source"}
+    identity = {
+        "input_sha256": file_sha256(job.input),
+        "queries": n_queries,
+        "shard_size": job.shard_size,
+        "format": job.fmt,
+        "config": config,
+    }
+    # as JSON reads it back (tuples become lists), so old and new compare equal
+    loaded: dict[str, Any] = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    return loaded
+
+
+def run_batch(job: BatchJob, factory: RerankerFactory = build_from_config) -> BatchReport:
+    if job.workers < 1:
+        raise ConfigError("--workers must be >= 1")
+    if job.workers > 1 and not job.ray:
+        raise ConfigError("--workers above 1 needs --ray (without it the job runs in-process)")
+    requests = read_requests(job.input)  # validate everything before any work
+    shards = plan_shards(len(requests), job.shard_size)
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.load_or_create(job.out_dir, job_identity(job, len(requests)))
+    pending = [s for s in shards if not manifest.is_complete(s, job.out_dir)]
+    total = sum(s.size for s in pending)
+    with tqdm(
+        total=total, desc="queries", unit="q", disable=not job.progress, file=sys.stderr
+    ) as bar:
+        collector = ShardCollector(job.out_dir, pending, job.fmt, manifest, bar)
+        if pending and job.ray:
+            from listrank.batch.ray_runner import run_on_ray
+
+            run_on_ray(requests, pending, job, factory, collector)
+        elif pending:
+            from listrank.batch.local import run_local
+
+            run_local(requests, pending, job.config, factory, collector)
+        collector.finish()
+    whole = merge(w for entry in manifest.shards.values() for w in entry["workers"].values())
+    report = BatchReport(
+        summary=whole,
+        this_run=collector.summary,
+        workers=collector.workers,
+        shards=len(shards),
+        skipped=len(shards) - len(pending),
+        computed=len(collector.written),
+        repeats=collector.repeats,
+        files=[job.out_dir / s.filename(job.fmt) for s in shards],
+    )
+    _write_summary(job.out_dir, report)
+    return report
+
+
+def _write_summary(out_dir: Path, report: BatchReport) -> None:
+    data = {
+        "summary": report.summary.as_dict(),
+        "this_run": report.this_run.as_dict(),
+        "workers": {w: s.as_dict() for w, s in sorted(report.workers.items())},
+        "shards": report.shards,
+        "skipped_shards": report.skipped,
+        "computed_shards": report.computed,
+        "repeated_results": report.repeats,
+    }
+    with atomic_writer(out_dir / SUMMARY) as fh:
+        json.dump(data, fh, indent=1)
+        fh.write("\n")

@@ -1,0 +1,147 @@
+"""Deterministic shards (by input order) and the manifest that makes an interrupted job resume.
+
+A shard is a contiguous slice of the input; its output file is written atomically once all of
+its queries are reranked, then the manifest records it. A shard counts as complete only when
+both agree, so a crash between the two merely recomputes that shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from listrank.errors import ConfigError, InputError
+from listrank.io import atomic_writer
+
+ShardFormat = Literal["jsonl", "parquet"]
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    start: int
+    stop: int
+    """Query positions [start, stop) in input order."""
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def filename(self, fmt: ShardFormat) -> str:
+        return f"shard-{self.index:05d}.{fmt}"
+
+
+def plan_shards(n_queries: int, shard_size: int) -> list[Shard]:
+    if shard_size < 1:
+        raise ConfigError("--shard-size must be >= 1")
+    return [
+        Shard(i, start, min(start + shard_size, n_queries))
+        for i, start in enumerate(range(0, n_queries, shard_size))
+    ]
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    return digest.hexdigest()
+
+
+@dataclass
+class Manifest:
+    """What the output folder holds. ``job`` identifies input, config and sharding: resuming
+    into a folder made by a different job is refused rather than mixing results."""
+
+    job: dict[str, Any]
+    shards: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Complete shards: file, queries, times computed, worker summaries."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "job": self.job,
+            "shards": {f"{i:05d}": entry for i, entry in sorted(self.shards.items())},
+        }
+
+    @classmethod
+    def load_or_create(cls, out_dir: Path, job: Mapping[str, Any]) -> Manifest:
+        path = out_dir / MANIFEST
+        if not path.exists():
+            return cls(dict(job))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            old_job, shards = data["job"], data["shards"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} is not a listrank batch manifest: {exc}") from exc
+        if old_job != dict(job):
+            changed = sorted(k for k in set(old_job) | set(job) if old_job.get(k) != job.get(k))
+            raise ConfigError(
+                f"{out_dir} holds results of a different job ({', '.join(changed)} differ); "
+                "use a new output directory"
+            )
+        return cls(dict(job), {int(k): v for k, v in shards.items()})
+
+    def save(self, out_dir: Path) -> None:
+        with atomic_writer(out_dir / MANIFEST) as fh:
+            json.dump(self.to_json(), fh, indent=1, sort_keys=True)
+            fh.write("\n")
+
+    def is_complete(self, shard: Shard, out_dir: Path) -> bool:
+        entry = self.shards.get(shard.index)
+        if entry is None or entry.get("queries") != shard.size:
+            return False
+        return (out_dir / str(entry["file"])).is_file()
+
+
+def write_shard(path: Path, records: list[dict[str, Any]], fmt: ShardFormat) -> None:
+    """One shard's results in input order, renamed into place only when complete."""
+    if fmt == "jsonl":
+        with atomic_writer(path) as fh:
+            for record in records:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    _write_parquet(path, records)
+
+
+def _write_parquet(path: Path, records: list[dict[str, Any]]) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ConfigError(
+            "--format parquet needs pyarrow: pip install 'listrank[ray]' (or pyarrow)"
+        ) from exc
+    # flat columns: nested raw candidate objects vary between inputs; JSONL keeps them all
+    rows = [
+        {
+            "qid": r["qid"],
+            "query": r["query"],
+            "docids": [str(c["docid"]) for c in r["candidates"]],
+            "scores": [float(c["score"]) for c in r["candidates"]],
+        }
+        for r in (_flat(rec) for rec in records)
+    ]
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _flat(record: Mapping[str, Any]) -> dict[str, Any]:
+    q = record["query"]
+    if isinstance(q, Mapping):  # rank_llm form
+        return {"qid": q["qid"], "query": q["text"], "candidates": record["candidates"]}
+    return dict(record)

@@ -1,0 +1,65 @@
+"""One unit of batch work, the same in-process and on Ray workers: rerank one request and
+return its output record with its statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from listrank.config import PipelineConfig
+from listrank.io import Request, parse_request, result_record
+from listrank.types import Candidate, Query, Ranking
+
+
+class RerankerLike(Protocol):
+    def rerank(self, query: Query, candidates: Sequence[Candidate]) -> Ranking: ...
+
+
+RerankerFactory = Callable[[PipelineConfig], RerankerLike]
+"""Builds a worker's pipeline once; the default is ``PipelineConfig.build``."""
+
+
+def build_from_config(config: PipelineConfig) -> RerankerLike:
+    return config.build()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    position: int
+    """The query's 0-based position in the input file."""
+    record: dict[str, Any]
+    stats: dict[str, Any]
+    """RunSummary fields for this one query (see listrank.batch.stats)."""
+    worker: str
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def request_payload(request: Request) -> str:
+    """A validated request as JSON text in its input form, to ship to a worker. The raw
+    candidate objects keep their input order, so re-parsing gives the identical request."""
+    candidates = list(request.raw_candidates.values())
+    q = request.query
+    obj: dict[str, Any]
+    if request.form == "rank_llm":
+        obj = {"query": {"qid": q.qid, "text": q.text}, "candidates": candidates}
+    else:
+        obj = {"qid": q.qid, "query": q.text, "candidates": candidates}
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def payload_request(payload: str) -> Request:
+    return parse_request(json.loads(payload))
+
+
+def rerank_one(reranker: RerankerLike, position: int, request: Request, worker: str) -> QueryResult:
+    from listrank.batch.stats import ranking_fields
+
+    ranking = reranker.rerank(request.query, request.candidates)
+    return QueryResult(position, result_record(request, ranking), ranking_fields(ranking), worker)
