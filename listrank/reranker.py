@@ -6,11 +6,14 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from listrank import registry
+from listrank.cache import CachedBackend
 from listrank.errors import ConfigError, InputError
 from listrank.methods.base import Method
+from listrank.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -85,6 +88,10 @@ class Reranker:
     generation and a sliding window of 20 with step 10. Components may be names or objects;
     ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
     ``batch_size=``).
+
+    ``prefilter`` (e.g. a :class:`~listrank.prefilter.CrossEncoderPrefilter`) scores all
+    candidates first and only its top k reach the LLM; the rest follow in prefilter order.
+    ``cache`` is a path to a persistent call cache (:mod:`listrank.cache`).
     """
 
     def __init__(
@@ -93,6 +100,9 @@ class Reranker:
         model: str | None = None,
         method: str | Method = DEFAULT_METHOD,
         strategy: str | Strategy = DEFAULT_STRATEGY,
+        *,
+        prefilter: Prefilter | None = None,
+        cache: str | Path | None = None,
         **options: Any,
     ) -> None:
         entries = {
@@ -107,7 +117,11 @@ class Reranker:
             backend = factory(*args, **routed["backend"])
         elif model is not None:
             raise ConfigError("pass model= only with a backend name, not a backend object")
+        if cache is not None:
+            # wrapped before the method sees it, so every model call goes through the cache
+            backend = CachedBackend(backend, cache)
         self.backend = backend
+        self.prefilter = prefilter
         if isinstance(method, str):
             method = entries["method"].load()(backend, **routed["method"])  # type: ignore[union-attr]
         if isinstance(strategy, str):
@@ -124,6 +138,8 @@ class Reranker:
     ) -> Plan:
         """The strategy's plan for n candidates; with a query and candidates, also the prompt
         tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
+        if self.prefilter is not None:
+            n = min(n, self.prefilter.k)
         plan = self.strategy.plan(n)
         if query is None or not candidates:
             return plan
@@ -139,11 +155,34 @@ class Reranker:
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
         cands = as_candidates(candidates)
-        records: list[CallRecord] = []
         stage_latency: dict[str, float] = {}
+        tail: list[Candidate] = []
+        if self.prefilter is not None:
+            start = time.perf_counter()
+            pf_scores = self.prefilter.scores(q, cands)
+            stage_latency["prefilter"] = time.perf_counter() - start
+            if len(pf_scores) != len(cands):
+                raise ConfigError(f"prefilter {self.prefilter.name} returned a wrong score count")
+            ordered = [cands[i] for i in prefilter_order(pf_scores)]
+            cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :]
+        ranking = self._rerank_llm(q, cands, stage_latency)
+        if not tail:
+            return ranking
+        # the tail sits strictly below the LLM-ranked head, in prefilter order
+        floor = min((r.score for r in ranking.ranked), default=0.0)
+        rest = tuple(RankedCandidate(c, floor - 1.0 - i) for i, c in enumerate(tail))
+        return dataclasses.replace(ranking, ranked=ranking.ranked + rest)
+
+    def _rerank_llm(
+        self, q: Query, cands: list[Candidate], stage_latency: dict[str, float]
+    ) -> Ranking:
+        records: list[CallRecord] = []
+        llm_stages = 0
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
-            stage = len(stage_latency)
+            nonlocal llm_stages
+            stage = llm_stages
+            llm_stages += 1
             start = time.perf_counter()
             judgements = self.method.judge(q, [[cands[i] for i in b] for b in blocks])
             stage_latency[f"llm.stage{stage}"] = time.perf_counter() - start

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 
 from listrank.errors import ListrankError
 
-_COMMANDS = ("listrank.cli.rerank", "listrank.cli.prompts_cmd", "listrank.cli.plan")
+_COMMANDS = (
+    "listrank.cli.rerank",
+    "listrank.cli.prompts_cmd",
+    "listrank.cli.plan",
+    "listrank.cli.eval",
+    "listrank.cli.ab",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
