@@ -209,7 +209,8 @@ def run_ab(
     if not judged:
         raise InputError("no input query has qrels: nothing to compare")
     seed_list: list[int | None] = (
-        [None] if shuffle_seed is None and seeds == 1
+        [None]
+        if shuffle_seed is None and seeds == 1
         else [(shuffle_seed or 0) + i for i in range(seeds)]
     )
     bar = tqdm(
@@ -231,7 +232,11 @@ def run_ab(
         for seed in seed_list:
             rankings = []
             for req in judged:
-                cands = req.candidates if seed is None else shuffled(req.candidates, seed, req.query.qid)
+                cands = (
+                    req.candidates
+                    if seed is None
+                    else shuffled(req.candidates, seed, req.query.qid)
+                )
                 ranking = reranker.rerank(req.query, cands)
                 summary.add(ranking)
                 rankings.append(ranking)

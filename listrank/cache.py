@@ -98,7 +98,13 @@ class CachedBackend:
             return super().__new__(cls)
         gen, lp = hasattr(inner, "generate"), hasattr(inner, "next_token_logprobs")
         target: type[CachedBackend] = (
-            _CachedBoth if gen and lp else _CachedGenerate if gen else _CachedLogprobs if lp else cls
+            _CachedBoth
+            if gen and lp
+            else _CachedGenerate
+            if gen
+            else _CachedLogprobs
+            if lp
+            else cls
         )
         return super().__new__(target)
 
@@ -136,7 +142,9 @@ class CachedBackend:
         return int(self.inner.count_prompt_tokens(messages, assistant_prefix))
 
     def key(self, kind: str, prompt: Mapping[str, Any]) -> str:
-        blob = json.dumps({**self._base, "kind": kind, "prompt": prompt}, sort_keys=True, default=str)
+        blob = json.dumps(
+            {**self._base, "kind": kind, "prompt": prompt}, sort_keys=True, default=str
+        )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def _through(

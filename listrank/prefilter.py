@@ -153,9 +153,13 @@ def build_prefilter(section: Mapping[str, Any] | None) -> Prefilter | None:
     }
     if kind not in factories:
         raise ConfigError(f"[prefilter] type {kind!r}: choose one of {', '.join(PREFILTER_KINDS)}")
-    allowed = {"model", "k", "batch_size", "device"} | ({"max_length"} if kind == "cross-encoder" else set())
+    allowed = {"model", "k", "batch_size", "device"} | (
+        {"max_length"} if kind == "cross-encoder" else set()
+    )
     unknown = set(options) - allowed
     if unknown:
-        raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise ConfigError(
+            f"[prefilter]: unknown option(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
     prefilter: Prefilter = factories[kind](**options)
     return prefilter

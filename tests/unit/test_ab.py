@@ -90,7 +90,9 @@ def _requests(tmp_path: Path, n_queries: int = 6, n_cands: int = 8) -> tuple[Pat
         lines.append(json.dumps({"qid": f"q{q}", "query": f"query {q}", "candidates": cands}))
         # relevance grows with input position: reversing the list helps
         qrels[f"q{q}"] = {f"d{q}-{i}": (1 if i >= n_cands - 2 else 0) for i in range(n_cands)}
-    lines.append(json.dumps({"qid": "unjudged", "query": "u", "candidates": [{"docid": "z", "text": "z"}]}))
+    lines.append(
+        json.dumps({"qid": "unjudged", "query": "u", "candidates": [{"docid": "z", "text": "z"}]})
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, qrels
 
@@ -100,8 +102,10 @@ def test_run_ab_compares_and_counts(tmp_path: Path) -> None:
     requests = read_requests(path)
     keep, rev = _keep_order(), _reverse()
     report = run_ab(
-        [("keep", Reranker(backend=keep, strategy="single")),
-         ("reverse", Reranker(backend=rev, strategy="single"))],
+        [
+            ("keep", Reranker(backend=keep, strategy="single")),
+            ("reverse", Reranker(backend=rev, strategy="single")),
+        ],
         requests,
         qrels,
         ["nDCG@10", "RR@10"],
@@ -117,7 +121,8 @@ def test_run_ab_compares_and_counts(tmp_path: Path) -> None:
     stats = {s.name: s for s in report.stats}
     assert stats["reverse"].model_calls == 6
     assert stats["reverse"].prompt_tokens == sum(
-        keep.count_prompt_tokens(r.messages) for r in rev.history  # type: ignore[union-attr]
+        keep.count_prompt_tokens(r.messages)
+        for r in rev.history  # type: ignore[union-attr]
     )
     json.dumps(report.as_dict())  # serialisable
 
@@ -126,8 +131,10 @@ def test_seeds_shuffle_identically_for_all_systems_and_report_spread(tmp_path: P
     path, qrels = _requests(tmp_path)
     keep_a, keep_b = _keep_order(), _keep_order()
     report = run_ab(
-        [("a", Reranker(backend=keep_a, strategy="single")),
-         ("b", Reranker(backend=keep_b, strategy="single"))],
+        [
+            ("a", Reranker(backend=keep_a, strategy="single")),
+            ("b", Reranker(backend=keep_b, strategy="single")),
+        ],
         read_requests(path),
         qrels,
         shuffle_seed=5,
@@ -152,8 +159,10 @@ def test_repeated_run_with_cache_makes_no_model_calls(tmp_path: Path) -> None:
     keep, rev = _keep_order(), _reverse()
 
     def systems() -> list[tuple[str, Reranker]]:
-        return [("keep", Reranker(backend=keep, strategy="single", cache=cache)),
-                ("rev", Reranker(backend=rev, strategy="single", cache=cache))]
+        return [
+            ("keep", Reranker(backend=keep, strategy="single", cache=cache)),
+            ("rev", Reranker(backend=rev, strategy="single", cache=cache)),
+        ]
 
     first = run_ab(systems(), requests, qrels, progress=False)
     served = len(keep.history) + len(rev.history)
@@ -179,9 +188,22 @@ def test_cli_writes_report_plot_and_runs_then_reruns_from_cache(
         )
         configs.append(str(toml))
     out = tmp_path / "ab"
-    argv = ["ab", *configs, "--input", str(repo / "examples" / "demo.jsonl"),
-            "--qrels", str(repo / "examples" / "demo.qrels"), "--metrics", "nDCG@10", "RR@10",
-            "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--no-progress"]
+    argv = [
+        "ab",
+        *configs,
+        "--input",
+        str(repo / "examples" / "demo.jsonl"),
+        "--qrels",
+        str(repo / "examples" / "demo.qrels"),
+        "--metrics",
+        "nDCG@10",
+        "RR@10",
+        "--out",
+        str(out),
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "W/T/L" in printed and "95% CI" in printed
@@ -205,8 +227,14 @@ def test_cli_checks_inputs_before_loading_models(
     good.write_text('[backend]\nname = "hf"\nmodel = "/nonexistent/model"\n', encoding="utf-8")
     bad = tmp_path / "b.toml"
     bad.write_text("[nonsense]\n", encoding="utf-8")
-    base = ["--input", str(repo / "examples" / "demo.jsonl"), "--qrels",
-            str(repo / "examples" / "demo.qrels"), "--out", str(tmp_path / "o")]
+    base = [
+        "--input",
+        str(repo / "examples" / "demo.jsonl"),
+        "--qrels",
+        str(repo / "examples" / "demo.qrels"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     assert main(["ab", str(good), str(bad), *base]) == 2
     assert "unknown section" in capsys.readouterr().err
     assert main(["ab", str(good), str(good), *base, "--metrics", "nDCG@@1"]) == 2

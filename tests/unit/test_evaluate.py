@@ -38,10 +38,15 @@ def _write_jsonl_and_trec(tmp_path: Path) -> tuple[Path, Path, Path]:
         "a 0 d1 2\na 0 d2 0\na 0 d3 1\nb 0 e1 1\nb 0 e4 3\nc 0 x 1\n", encoding="utf-8"
     )
     records = [
-        {"qid": "a", "query": "qa", "candidates": [{"docid": d, "score": 0.0} for d in
-                                                   ["d3", "d2", "d1", "d9"]]},
-        {"query": {"qid": "b", "text": "qb"},
-         "candidates": [{"docid": d, "score": 1.0} for d in ["e4", "e2", "e1"]]},
+        {
+            "qid": "a",
+            "query": "qa",
+            "candidates": [{"docid": d, "score": 0.0} for d in ["d3", "d2", "d1", "d9"]],
+        },
+        {
+            "query": {"qid": "b", "text": "qb"},
+            "candidates": [{"docid": d, "score": 1.0} for d in ["e4", "e2", "e1"]],
+        },
         {"qid": "z", "query": "unjudged", "candidates": [{"docid": "y"}]},
     ]
     jsonl = tmp_path / "out.jsonl"
@@ -75,8 +80,9 @@ def test_jsonl_output_is_read_in_stored_order(tmp_path: Path) -> None:
 
 def test_cli_prints_the_same_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jsonl, trec, qrels = _write_jsonl_and_trec(tmp_path)
-    code = main(["eval", str(jsonl), "--qrels", str(qrels), "--metrics", *METRICS, "--json",
-                 "--per-query"])
+    code = main(
+        ["eval", str(jsonl), "--qrels", str(qrels), "--metrics", *METRICS, "--json", "--per-query"]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["means"] == pytest.approx(_reference(trec, qrels), abs=1e-12)

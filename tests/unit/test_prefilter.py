@@ -44,16 +44,19 @@ def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-CANDS = [Candidate(str(i), t) for i, t in enumerate(
-    [
-        "Paris is the capital of France.",
-        "Bananas are rich in potassium.",
-        "The Eiffel Tower stands in Paris.",
-        "Stock markets fell on Monday.",
-        "France borders Spain and Italy.",
-        "A recipe for banana bread.",
-    ]
-)]
+CANDS = [
+    Candidate(str(i), t)
+    for i, t in enumerate(
+        [
+            "Paris is the capital of France.",
+            "Bananas are rich in potassium.",
+            "The Eiffel Tower stands in Paris.",
+            "Stock markets fell on Monday.",
+            "France borders Spain and Italy.",
+            "A recipe for banana bread.",
+        ]
+    )
+]
 QUERY = Query("what is the capital of France", "q1")
 
 
