@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ()
+BENCHMARKS: tuple[str, ...] = ("collections",)
 
 
 def main(argv: list[str]) -> int:
