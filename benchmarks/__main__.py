@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("collections",)
+BENCHMARKS: tuple[str, ...] = ("strategies", "debias", "serve_load", "collections")
 
 
 def main(argv: list[str]) -> int:

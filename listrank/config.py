@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from listrank.errors import ConfigError
+from listrank.fusion import Fusion
 from listrank.prefilter import build_prefilter
 from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 LAYERS = ("backend", "method", "strategy")
-EXTRA_SECTIONS: set[str] = set()
+EXTRA_SECTIONS: set[str] = {"fusion"}
 """Further sections that later pipeline stages register (e.g. "prefilter")."""
 EXTRA_SECTIONS.update({"prefilter", "cache"})
 """[prefilter]: type, model, k, batch_size, device (listrank.prefilter.build_prefilter);
@@ -123,6 +124,9 @@ class PipelineConfig:
     def build(self) -> Reranker:
         loose = dict(self.extra.get("_loose", {}))
         merged = {**self.backend.options, **self.method.options, **self.strategy.options, **loose}
+        if "fusion" in self.extra:
+            fusion = dict(self.extra["fusion"])
+            merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)
         try:
             return Reranker(
                 backend=self.backend.name,

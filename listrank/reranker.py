@@ -12,7 +12,9 @@ from typing import Any
 from listrank import registry
 from listrank.cache import CachedBackend
 from listrank.errors import ConfigError, InputError
+from listrank.fusion import Fusion
 from listrank.methods.base import Method
+from listrank.methods.wrappers import CalibratedMethod, PermutationAveraged
 from listrank.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
@@ -88,10 +90,6 @@ class Reranker:
     generation and a sliding window of 20 with step 10. Components may be names or objects;
     ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
     ``batch_size=``).
-
-    ``prefilter`` (e.g. a :class:`~listrank.prefilter.CrossEncoderPrefilter`) scores all
-    candidates first and only its top k reach the LLM; the rest follow in prefilter order.
-    ``cache`` is a path to a persistent call cache (:mod:`listrank.cache`).
     """
 
     def __init__(
@@ -101,6 +99,13 @@ class Reranker:
         method: str | Method = DEFAULT_METHOD,
         strategy: str | Strategy = DEFAULT_STRATEGY,
         *,
+        calibrate: bool = False,
+        permutations: int = 1,
+        permutation_seed: int = 0,
+        permutation_design: str = "cyclic",
+        fusion: str | Fusion | None = None,
+        fusion_weight: float = 0.5,
+        fusion_k: int = 60,
         prefilter: Prefilter | None = None,
         cache: str | Path | None = None,
         **options: Any,
@@ -127,6 +132,15 @@ class Reranker:
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
+        if calibrate:
+            method = CalibratedMethod(method)
+        if permutations != 1:
+            method = PermutationAveraged(
+                method, k=permutations, seed=permutation_seed, design=permutation_design
+            )
+        if isinstance(fusion, str):
+            fusion = Fusion(fusion, weight=fusion_weight, k=fusion_k)
+        self.fusion: Fusion | None = fusion
         self.method: Method = method
         self.strategy: Strategy = strategy
 
@@ -138,9 +152,7 @@ class Reranker:
     ) -> Plan:
         """The strategy's plan for n candidates; with a query and candidates, also the prompt
         tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
-        if self.prefilter is not None:
-            n = min(n, self.prefilter.k)
-        plan = self.strategy.plan(n)
+        plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
         if query is None or not candidates:
             return plan
         q, cands = as_query(query), as_candidates(candidates)
@@ -177,12 +189,12 @@ class Reranker:
         self, q: Query, cands: list[Candidate], stage_latency: dict[str, float]
     ) -> Ranking:
         records: list[CallRecord] = []
-        llm_stages = 0
+
+        stages = [0]
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
-            nonlocal llm_stages
-            stage = llm_stages
-            llm_stages += 1
+            stage = stages[0]
+            stages[0] += 1
             start = time.perf_counter()
             judgements = self.method.judge(q, [[cands[i] for i in b] for b in blocks])
             stage_latency[f"llm.stage{stage}"] = time.perf_counter() - start
@@ -200,18 +212,34 @@ class Reranker:
                 )
             return judgements
 
-        result = self.strategy.rank(len(cands), judge)
-        if sorted(result.order) != list(range(len(cands))):
-            raise ConfigError(f"strategy {self.strategy.name} lost or duplicated candidates")
         n = len(cands)
+        plan = self._plan(n)  # before judging: calibration priors are computed while judging
+        result = self.strategy.rank(n, judge)
+        if sorted(result.order) != list(range(n)):
+            raise ConfigError(f"strategy {self.strategy.name} lost or duplicated candidates")
         scores = result.scores or [float(n - r) for r in range(n)]
         ranked = tuple(
             RankedCandidate(cands[i], s) for i, s in zip(result.order, scores, strict=True)
         )
-        trace = Trace(
-            calls=tuple(records), plan=self.strategy.plan(n), stage_latency_s=stage_latency
-        )
+        if self.fusion is not None:
+            start = time.perf_counter()
+            ranked = tuple(self.fusion.fuse(cands, ranked))
+            stage_latency["fusion"] = time.perf_counter() - start
+        trace = Trace(calls=tuple(records), plan=plan, stage_latency_s=stage_latency)
         return Ranking(query=q, ranked=ranked, trace=trace)
+
+    def _plan(self, n: int) -> Plan:
+        """The strategy's plan, with the calls the method wrappers add (shuffles, priors)."""
+        plan = self.strategy.plan(n)
+        per_block = int(getattr(self.method, "calls_per_block", 1))
+        calls = plan.calls * per_block
+        if isinstance(self.method, CalibratedMethod | PermutationAveraged):
+            inner: Method = self.method
+            while isinstance(inner, PermutationAveraged):
+                inner = inner.inner
+            if isinstance(inner, CalibratedMethod):  # one prior per new block size
+                calls += len({s for s in plan.block_sizes if s >= 2} - set(inner.priors))
+        return dataclasses.replace(plan, calls=calls)
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from listrank.bias import BiasReport, bias_report
+from listrank.planning import check_trace
 from listrank.types import CallRecord, Ranking
 
 
@@ -24,11 +25,15 @@ class RunSummary:
     failed_calls: int = 0
     latencies_s: list[float] = field(default_factory=list)
     call_records: list[CallRecord] = field(default_factory=list)
+    off_plan: int = 0
+    """Queries whose calls or depth differ from the strategy's plan."""
 
     def add(self, ranking: Ranking) -> None:
         self.queries += 1
         self.latencies_s.append(ranking.trace.latency_s)
         self.call_records.extend(ranking.trace.calls)
+        if ranking.trace.plan is not None and not check_trace(ranking.trace).ok:
+            self.off_plan += 1
         for c in ranking.trace.calls:
             if c.cached:
                 self.cached_calls += 1
@@ -59,6 +64,7 @@ class RunSummary:
             "duplicate_ids": self.duplicate_ids,
             "out_of_range_ids": self.out_of_range_ids,
             "failed_calls": self.failed_calls,
+            "queries_off_plan": self.off_plan,
             "latency_s_total": round(total, 3),
             "latency_s_per_query": round(total / self.queries, 3) if self.queries else 0.0,
         }
@@ -75,5 +81,6 @@ class RunSummary:
             f"(malformed {d['malformed_outputs']}, prompt echoes {d['echoed_prompt']}, "
             f"missing ids {d['missing_ids']}, duplicates {d['duplicate_ids']}, "
             f"out of range {d['out_of_range_ids']}); failed calls: {d['failed_calls']}; "
-            f"{d['latency_s_per_query']} s/query\n{self.bias().format()}"
+            f"{d['latency_s_per_query']} s/query; queries off plan: {d['queries_off_plan']}\n"
+            f"{self.bias().format()}"
         )

@@ -70,6 +70,8 @@ class CallRecord:
     """Set when the call failed and the block kept its input order (declared degradation)."""
     order: tuple[int, ...] | None = None
     """The local order the call produced (positions in ``docids``), filled in by the Reranker."""
+    calls: int = 1
+    """Model calls this record stands for (a wrapper may merge several into one record)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -118,7 +120,7 @@ class Trace:
 
     @property
     def n_calls(self) -> int:
-        return sum(1 for c in self.calls if not c.cached)
+        return sum(c.calls for c in self.calls if not c.cached)
 
     @property
     def depth(self) -> int:

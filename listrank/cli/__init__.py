@@ -12,6 +12,7 @@ _COMMANDS = (
     "listrank.cli.rerank",
     "listrank.cli.prompts_cmd",
     "listrank.cli.plan",
+    "listrank.cli.serve",
     "listrank.cli.eval",
     "listrank.cli.ab",
 )

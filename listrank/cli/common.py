@@ -6,12 +6,17 @@ import argparse
 import json
 from typing import Any
 
+from listrank.config import PipelineConfig
 from listrank.errors import ConfigError
 from listrank.registry import names
 from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 # CLI flag -> Reranker option; None values are left to the component defaults
 _FLAG_OPTIONS = (
+    "calibrate",
+    "permutations",
+    "fusion",
+    "fusion_weight",
     "template",
     "window",
     "step",
@@ -24,10 +29,11 @@ _FLAG_OPTIONS = (
 
 def add_component_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
+    g.add_argument("--config", help="pipeline TOML file; the flags below override it")
     g.add_argument(
         "--backend",
-        default=DEFAULT_BACKEND,
-        help=f"model runner: {', '.join(names('backend'))} (default %(default)s)",
+        default=None,
+        help=f"model runner: {', '.join(names('backend'))} (default {DEFAULT_BACKEND})",
     )
     g.add_argument(
         "--model",
@@ -36,13 +42,13 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--method",
-        default=DEFAULT_METHOD,
-        help=f"block judge: {', '.join(names('method'))} (default %(default)s)",
+        default=None,
+        help=f"block judge: {', '.join(names('method'))} (default {DEFAULT_METHOD})",
     )
     g.add_argument(
         "--strategy",
-        default=DEFAULT_STRATEGY,
-        help=f"block plan: {', '.join(names('strategy'))} (default %(default)s)",
+        default=None,
+        help=f"block plan: {', '.join(names('strategy'))} (default {DEFAULT_STRATEGY})",
     )
     g.add_argument("--template", help="prompt template name (see `listrank prompts list`) or file")
     g.add_argument("--window", type=int, help="block size (sliding/single window)")
@@ -50,6 +56,22 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--passes", type=int, help="sliding window passes")
     g.add_argument("--batch-size", type=int, help="blocks per forward batch (hf backend)")
     g.add_argument("--max-passage-words", type=int, help="truncate passages to this many words")
+    g.add_argument(
+        "--calibrate",
+        action="store_true",
+        default=None,
+        help="subtract a per-slot prior measured on content-free passages "
+        "(score methods: first, icr)",
+    )
+    g.add_argument(
+        "--permutations", type=int, help="judge K orderings of every block and average the ranks"
+    )
+    g.add_argument(
+        "--fusion",
+        choices=("rrf", "linear"),
+        help="blend the LLM ranking with the first-stage order",
+    )
+    g.add_argument("--fusion-weight", type=float, help="weight of the LLM ranking (0.5)")
     g.add_argument("--device", help="hf backend device: auto, cpu, cuda, cuda:1 …")
     g.add_argument(
         "--option",
@@ -78,11 +100,17 @@ def component_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def build_reranker(args: argparse.Namespace) -> Reranker:
-    return Reranker(
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    """The pipeline from --config (or defaults), with command-line flags winning."""
+    base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+    return base.with_overrides(
         backend=args.backend,
         model=args.model,
         method=args.method,
         strategy=args.strategy,
-        **component_options(args),
+        options=component_options(args),
     )
+
+
+def build_reranker(args: argparse.Namespace) -> Reranker:
+    return pipeline_config(args).build()

@@ -9,6 +9,7 @@ from typing import Any
 
 from listrank.cli.common import add_component_options, build_reranker
 from listrank.io import read_requests
+from listrank.planning import describe_plan, placeholder_candidates
 from listrank.types import Candidate
 
 _SYNTHETIC_WORDS = 100
@@ -42,10 +43,9 @@ def run(args: argparse.Namespace) -> int:
             c = cands[len(cands) % len(req.candidates)]
             cands.append(Candidate(docid=f"{c.docid}#{len(cands)}", text=c.text))
     else:
-        query = "what is the synthetic query used for token estimates"
-        words = " ".join(["passage"] * _SYNTHETIC_WORDS)
-        cands = [Candidate(docid=str(i), text=words) for i in range(args.n)]
-        source = f"synthetic passages of {_SYNTHETIC_WORDS} words"
+        query = "what is the placeholder query used for token estimates"
+        cands = placeholder_candidates(args.n, _SYNTHETIC_WORDS)
+        source = f"placeholder passages of {_SYNTHETIC_WORDS} words"
     plan = reranker.plan(args.n, query, cands[: args.n])
     if args.json:
         print(
@@ -62,13 +62,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    bound = "" if plan.exact else " (upper bound: the strategy adapts to judgements)"
-    print(
-        f"strategy {plan.strategy} with method {reranker.method.name} on "
-        f"{reranker.backend.model_name if hasattr(reranker.backend, 'model_name') else '?'}, "
-        f"n={plan.n}{bound}"
-    )
-    print(f"  model calls       {plan.calls}")
-    print(f"  depth (stages)    {plan.depth}")
-    print(f"  prompt tokens     {plan.prompt_tokens}  ({source})")
+    print(f"method         {reranker.method.name}")
+    print(describe_plan(plan))
+    print(f"token source   {source}")
     return 0

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
 
 from tqdm import tqdm
 
-from listrank.cli.common import add_component_options, build_reranker, component_options
+from listrank.cli.common import add_component_options, pipeline_config
+from listrank.config import PipelineConfig
 from listrank.io import atomic_writer, read_requests, result_record, trec_lines
 from listrank.journal import Entry, Journal, fingerprint
-from listrank.reranker import Reranker
 from listrank.summary import RunSummary
 
 # options that do not change the output: a journal written under other values still resumes
@@ -41,22 +42,20 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _build(args: argparse.Namespace) -> Reranker:
-    if not args.cache:
-        return build_reranker(args)
-    return Reranker(
-        backend=args.backend,
-        model=args.model,
-        method=args.method,
-        strategy=args.strategy,
-        cache=args.cache,
-        **component_options(args),
-    )
+def _pipeline(args: argparse.Namespace) -> PipelineConfig:
+    cfg = pipeline_config(args)
+    if args.cache:
+        cfg = dataclasses.replace(cfg, extra={**cfg.extra, "cache": {"path": args.cache}})
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
     requests = read_requests(args.input)  # validate everything before loading a model
+    pipeline = _pipeline(args)
     options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
+    # the file's content, not its name, shapes the output
+    options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
+    options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
     # finished queries go to a journal as they finish, so a killed run resumes (same command)
     journal = Journal(
         f"{args.output}.journal", fingerprint(args.input, options), resume=not args.no_resume
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     todo = [r for r in requests if r.query.qid not in journal.done]
     this_run = RunSummary()
     if todo:
-        reranker = _build(args)
+        reranker = pipeline.build()
         for req in tqdm(todo, desc="queries", unit="q", disable=args.no_progress, file=sys.stderr):
             ranking = reranker.rerank(req.query, req.candidates)
             this_run.add(ranking)

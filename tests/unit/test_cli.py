@@ -176,3 +176,40 @@ def test_console_script_runs() -> None:
     exe = Path(sys.executable).parent / "listrank"
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "rerank" in proc.stdout
+
+
+def test_config_file_and_flag_overrides(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "pipe.toml"
+    cfg.write_text(
+        f'[backend]\nname = "hf"\nmodel = "{tiny_model_dir}"\n'
+        '[strategy]\nname = "sliding"\nwindow = 4\nstep = 2\n'
+    )
+    src = write(tmp_path / "in.jsonl", [flat("1", "q", 7)])
+    out = tmp_path / "o.jsonl"
+    assert main(["rerank", str(src), "-o", str(out), "--config", str(cfg), "--no-progress"]) == 0
+    assert " 3 model calls" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "rerank",
+                str(src),
+                "-o",
+                str(out),
+                "--config",
+                str(cfg),
+                "--no-progress",
+                "--window",
+                "3",
+                "--step",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert " 5 model calls" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[strategy]\nwindw = 3\n")
+    assert main(["rerank", str(src), "-o", str(out), "--config", str(bad)]) == 2
+    assert "bad.toml" in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""`listrank serve --config PIPELINE.toml`: the Cohere/Jina-compatible rerank service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from listrank.config import PipelineConfig
+from listrank.errors import ConfigError
+from listrank.server.settings import (
+    DEFAULT_MAX_DOCUMENTS,
+    DEFAULT_MAX_QUERY_CHARS,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_WORKERS,
+)
+
+API_KEY_ENV = "LISTRANK_API_KEY"
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="serve a pipeline over HTTP (Cohere/Jina /v1/rerank API)",
+        description="Serve POST /v1/rerank (Cohere v1/v2 and Jina request and response "
+        "format) and GET /health. The pipeline is built once from --config, as `rerank` "
+        "builds it. Needs the `serve` extra.",
+    )
+    p.add_argument("--config", help="pipeline TOML ([backend] [method] [strategy])")
+    p.add_argument("--model", help="override the config's model path or hub name")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    p.add_argument(
+        "--api-key",
+        help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}; unset = no auth)",
+    )
+    p.add_argument("--model-name", default="listrank", help="name reported in responses")
+    p.add_argument("--max-documents", type=int, default=DEFAULT_MAX_DOCUMENTS)
+    p.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES)
+    p.add_argument("--max-query-chars", type=int, default=DEFAULT_MAX_QUERY_CHARS)
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=DEFAULT_QUEUE_SIZE,
+        help="requests that may wait; more get 503 + Retry-After (default %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="requests on the model at once; keep 1 for a local model (default %(default)s)",
+    )
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from listrank.server import ServerSettings, create_app
+        from listrank.server.access_log import configure
+    except ImportError as exc:
+        raise ConfigError(
+            f"`listrank serve` needs the serve extra: pip install 'listrank[serve]' ({exc})"
+        ) from exc
+    import logging
+
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    settings = ServerSettings(
+        max_documents=args.max_documents,
+        max_request_bytes=args.max_request_bytes,
+        max_query_chars=args.max_query_chars,
+        queue_size=args.queue_size,
+        workers=args.workers,
+        api_key=api_key or None,
+        model_name=args.model_name,
+    )
+    cfg = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+    if args.model:
+        cfg = cfg.with_overrides(model=args.model)
+    reranker = cfg.build()  # once; every request shares it
+    configure(level=getattr(logging, args.log_level.upper()))
+    logging.getLogger("listrank.server").info(
+        "serving %s on http://%s:%d (auth %s)",
+        cfg.source,
+        args.host,
+        args.port,
+        "on" if settings.api_key else "off",
+    )
+    uvicorn.run(
+        create_app(reranker, settings),
+        host=args.host,
+        port=args.port,
+        access_log=False,  # ours is structured and carries the request id
+        log_level=args.log_level,
+    )
+    return 0
