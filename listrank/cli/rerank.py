@@ -82,13 +82,18 @@ def run(args: argparse.Namespace) -> int:
                 text = json.dumps(result_record(req, ranking), ensure_ascii=False) + "\n"
             journal.append(Entry(req.query.qid, text, ranking))
     summary = RunSummary()
+    stages: dict[str, list[float]] = {}
     with atomic_writer(args.output) as fh:
         for req in requests:
             entry = journal.done[req.query.qid]
             fh.write(entry.text)
             summary.add(entry.ranking)
+            for stage, seconds in entry.ranking.trace.stage_latency_s.items():
+                stages.setdefault(stage.split(".")[0], []).append(seconds)
     journal.remove()
     print(f"listrank: wrote {args.output}: {summary.format()}", file=sys.stderr)
+    per_stage = ", ".join(f"{k} {sum(v) / len(requests):.3f}" for k, v in stages.items())
+    print(f"listrank: stage latency, s/query: {per_stage}", file=sys.stderr)
     if resumed:
         print(
             f"listrank: this run: {this_run.queries} queries, {this_run.calls} model calls "

@@ -241,3 +241,42 @@ def test_cli_checks_inputs_before_loading_models(
     assert "unknown metric" in capsys.readouterr().err
     assert main(["ab", str(good), *base]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_real_model_two_templates_on_dl19_then_zero_calls(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's demo on the embedded model: two prompt templates over real DL19 queries."""
+    src = data_dir / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"
+    lines = []
+    with open(src, encoding="utf-8") as fh:
+        for line, _ in zip(fh, range(2), strict=False):
+            d = json.loads(line)
+            d["candidates"] = [
+                {**c, "text": " ".join(c["text"].split()[:30])} for c in d["candidates"][:5]
+            ]
+            lines.append(json.dumps(d))
+    inp = tmp_path / "dl19.jsonl"
+    inp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    configs = []
+    for template in ("rankgpt", "rankgpt_single"):
+        toml = tmp_path / f"{template}.toml"
+        toml.write_text(
+            f'[backend]\nname = "hf"\ndevice = "cpu"\n[method]\nname = "rankgpt"\n'
+            f'template = "{template}"\n[strategy]\nname = "single"\n',
+            encoding="utf-8",
+        )
+        configs.append(str(toml))
+    out = tmp_path / "ab"
+    argv = ["ab", *configs, "--input", str(inp), "--qrels",
+            str(data_dir / "trec-dl19-passage" / "qrels.dl19-passage.txt"),
+            "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    first = json.loads((out / "report.json").read_text())
+    assert [s["model_calls"] for s in first["systems_stats"]] == [2, 2]
+    assert main(argv) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert [s["model_calls"] for s in again["systems_stats"]] == [0, 0]
+    assert again["comparisons"] == first["comparisons"]
+    assert "W/T/L" in capsys.readouterr().out

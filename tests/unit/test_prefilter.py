@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,38 @@ def test_pipeline_config_builds_the_cascade(cross_encoder_dir: Path, tmp_path: P
 def test_bad_prefilter_sections(section: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build_prefilter(section)
+
+
+def test_cli_runs_the_cascade_from_a_config_file(
+    cross_encoder_dir: Path,
+    tiny_model_dir: Path,
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from listrank.cli import main
+
+    toml = tmp_path / "cascade.toml"
+    toml.write_text(
+        f'[backend]\nname = "hf"\nmodel = "{tiny_model_dir}"\ndevice = "cpu"\n'
+        '[method]\nname = "rankgpt"\nmax_new_tokens = 4\n[strategy]\nname = "single"\n'
+        f'[prefilter]\ntype = "cross-encoder"\nmodel = "{cross_encoder_dir}"\nk = 5\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    code = main(
+        ["rerank", str(repo / "examples" / "demo.jsonl"), "-o", str(out), "--config", str(toml),
+         "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert re.search(r"stage latency, s/query: prefilter \d+\.\d+, llm \d+\.\d+", err), err
+    assert "3 queries, 3 model calls" in err
+    src = [json.loads(x) for x in (repo / "examples" / "demo.jsonl").read_text().splitlines()]
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    for s, g in zip(src, got, strict=True):
+        assert sorted(c["docid"] for c in g["candidates"]) == sorted(
+            c["docid"] for c in s["candidates"]
+        )
