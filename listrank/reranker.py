@@ -6,13 +6,16 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from listrank import registry
+from listrank.cache import CachedBackend
 from listrank.errors import ConfigError, InputError
 from listrank.fusion import Fusion
 from listrank.methods.base import Method
 from listrank.methods.wrappers import CalibratedMethod, PermutationAveraged
+from listrank.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -103,6 +106,8 @@ class Reranker:
         fusion: str | Fusion | None = None,
         fusion_weight: float = 0.5,
         fusion_k: int = 60,
+        prefilter: Prefilter | None = None,
+        cache: str | Path | None = None,
         **options: Any,
     ) -> None:
         entries = {
@@ -117,7 +122,11 @@ class Reranker:
             backend = factory(*args, **routed["backend"])
         elif model is not None:
             raise ConfigError("pass model= only with a backend name, not a backend object")
+        if cache is not None:
+            # wrapped before the method sees it, so every model call goes through the cache
+            backend = CachedBackend(backend, cache)
         self.backend = backend
+        self.prefilter = prefilter
         if isinstance(method, str):
             method = entries["method"].load()(backend, **routed["method"])  # type: ignore[union-attr]
         if isinstance(strategy, str):
@@ -143,7 +152,7 @@ class Reranker:
     ) -> Plan:
         """The strategy's plan for n candidates; with a query and candidates, also the prompt
         tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
-        plan = self._plan(n)
+        plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
         if query is None or not candidates:
             return plan
         q, cands = as_query(query), as_candidates(candidates)
@@ -158,8 +167,28 @@ class Reranker:
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
         cands = as_candidates(candidates)
-        records: list[CallRecord] = []
         stage_latency: dict[str, float] = {}
+        tail: list[Candidate] = []
+        if self.prefilter is not None:
+            start = time.perf_counter()
+            pf_scores = self.prefilter.scores(q, cands)
+            stage_latency["prefilter"] = time.perf_counter() - start
+            if len(pf_scores) != len(cands):
+                raise ConfigError(f"prefilter {self.prefilter.name} returned a wrong score count")
+            ordered = [cands[i] for i in prefilter_order(pf_scores)]
+            cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :]
+        ranking = self._rerank_llm(q, cands, stage_latency)
+        if not tail:
+            return ranking
+        # the tail sits strictly below the LLM-ranked head, in prefilter order
+        floor = min((r.score for r in ranking.ranked), default=0.0)
+        rest = tuple(RankedCandidate(c, floor - 1.0 - i) for i, c in enumerate(tail))
+        return dataclasses.replace(ranking, ranked=ranking.ranked + rest)
+
+    def _rerank_llm(
+        self, q: Query, cands: list[Candidate], stage_latency: dict[str, float]
+    ) -> Ranking:
+        records: list[CallRecord] = []
 
         stages = [0]
 

@@ -14,6 +14,8 @@ _COMMANDS = (
     "listrank.cli.plan",
     "listrank.cli.serve",
     "listrank.cli.batch",
+    "listrank.cli.eval",
+    "listrank.cli.ab",
 )
 
 

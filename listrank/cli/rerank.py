@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from typing import Any
 
 from tqdm import tqdm
 
-from listrank.cli.common import add_component_options, build_reranker
-from listrank.io import read_requests, write_results
+from listrank.cli.common import add_component_options, pipeline_config
+from listrank.config import PipelineConfig
+from listrank.io import atomic_writer, read_requests, result_record, trec_lines
+from listrank.journal import Entry, Journal, fingerprint
 from listrank.summary import RunSummary
+
+# options that do not change the output: a journal written under other values still resumes
+_NOT_IN_FINGERPRINT = {"run", "no_progress", "no_resume", "cache"}
 
 
 def add_parser(sub: Any) -> None:
@@ -25,19 +32,72 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=("jsonl", "trec"), default="jsonl")
     p.add_argument("--run-tag", default="listrank", help="run tag for TREC output")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--cache", help="persistent model-call cache (SQLite file, owner-only)")
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="start over even if OUTPUT.journal holds finished queries of this same command",
+    )
     add_component_options(p)
     p.set_defaults(run=run)
 
 
+def _pipeline(args: argparse.Namespace) -> PipelineConfig:
+    cfg = pipeline_config(args)
+    if args.cache:
+        cfg = dataclasses.replace(cfg, extra={**cfg.extra, "cache": {"path": args.cache}})
+    return cfg
+
+
 def run(args: argparse.Namespace) -> int:
     requests = read_requests(args.input)  # validate everything before loading a model
-    reranker = build_reranker(args)
+    pipeline = _pipeline(args)
+    options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
+    # the file's content, not its name, shapes the output
+    options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
+    options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
+    # finished queries go to a journal as they finish, so a killed run resumes (same command)
+    journal = Journal(
+        f"{args.output}.journal", fingerprint(args.input, options), resume=not args.no_resume
+    )
+    resumed = sum(1 for r in requests if r.query.qid in journal.done)
+    if resumed:
+        print(
+            f"listrank: resuming: {resumed} of {len(requests)} queries already done "
+            f"in {journal.path}",
+            file=sys.stderr,
+        )
+    elif journal.discarded:
+        print(f"listrank: {journal.path} was from another command: starting over", file=sys.stderr)
+    todo = [r for r in requests if r.query.qid not in journal.done]
+    this_run = RunSummary()
+    if todo:
+        reranker = pipeline.build()
+        for req in tqdm(todo, desc="queries", unit="q", disable=args.no_progress, file=sys.stderr):
+            ranking = reranker.rerank(req.query, req.candidates)
+            this_run.add(ranking)
+            if args.format == "trec":
+                text = "".join(trec_lines(ranking, args.run_tag))
+            else:
+                text = json.dumps(result_record(req, ranking), ensure_ascii=False) + "\n"
+            journal.append(Entry(req.query.qid, text, ranking))
     summary = RunSummary()
-    pairs = []
-    for req in tqdm(requests, desc="queries", unit="q", disable=args.no_progress, file=sys.stderr):
-        ranking = reranker.rerank(req.query, req.candidates)
-        summary.add(ranking)
-        pairs.append((req, ranking))
-    write_results(args.output, pairs, fmt=args.format, tag=args.run_tag)
+    stages: dict[str, list[float]] = {}
+    with atomic_writer(args.output) as fh:
+        for req in requests:
+            entry = journal.done[req.query.qid]
+            fh.write(entry.text)
+            summary.add(entry.ranking)
+            for stage, seconds in entry.ranking.trace.stage_latency_s.items():
+                stages.setdefault(stage.split(".")[0], []).append(seconds)
+    journal.remove()
     print(f"listrank: wrote {args.output}: {summary.format()}", file=sys.stderr)
+    per_stage = ", ".join(f"{k} {sum(v) / len(requests):.3f}" for k, v in stages.items())
+    print(f"listrank: stage latency, s/query: {per_stage}", file=sys.stderr)
+    if resumed:
+        print(
+            f"listrank: this run: {this_run.queries} queries, {this_run.calls} model calls "
+            f"({this_run.cached_calls} cached); {resumed} queries taken from the journal",
+            file=sys.stderr,
+        )
     return 0

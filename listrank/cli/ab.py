@@ -1,0 +1,100 @@
+"""`listrank ab CONFIG_A CONFIG_B [...] --input IN.jsonl --qrels QRELS`: paired comparison of
+pipelines (TOML pipeline configs) on the same queries."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from listrank.ab import format_report, plot_differences, run_ab
+from listrank.config import PipelineConfig
+from listrank.io import atomic_writer, read_requests, trec_lines
+from listrank.metrics import per_query, read_qrels
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "ab",
+        help="compare pipelines on the same queries with paired statistics",
+        description="Run each pipeline config on the same judged queries and compare each with "
+        "the first: means, mean difference, paired t-test p-value, bootstrap 95%% CI, "
+        "win/tie/loss; calls, tokens, latency and repairs per system. Writes report.json, "
+        "differences.png and the runs to --out.",
+    )
+    p.add_argument("configs", nargs="+", metavar="CONFIG", help="pipeline TOML files (2 or more)")
+    p.add_argument("--input", required=True, help="input JSONL (queries and candidates)")
+    p.add_argument("--qrels", required=True, help="TREC qrels")
+    p.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="METRIC")
+    p.add_argument("--out", default="ab-results", help="output folder (default %(default)s)")
+    p.add_argument(
+        "--shuffle-seed",
+        type=int,
+        default=None,
+        help="shuffle every query's candidates with this seed (same order for all systems)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="repeat with this many shuffle seeds (from --shuffle-seed, default 0) and report "
+        "the spread",
+    )
+    p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap CI")
+    p.add_argument("--cache", help="persistent model-call cache (SQLite) shared by all systems")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(run=run)
+
+
+def _names(paths: list[str]) -> list[str]:
+    stems = [Path(p).stem for p in paths]
+    return stems if len(set(stems)) == len(stems) else [str(Path(p)) for p in paths]
+
+
+def run(args: argparse.Namespace) -> int:
+    from listrank.errors import InputError
+
+    if len(args.configs) < 2:
+        raise InputError("give at least two pipeline configs")
+    # everything that can be wrong is checked before any model loads
+    configs = [PipelineConfig.from_file(p) for p in args.configs]
+    if args.cache:
+        configs = [
+            dataclasses.replace(c, extra={**c.extra, "cache": {"path": args.cache}})
+            for c in configs
+        ]
+    requests = read_requests(args.input)
+    qrels = read_qrels(args.qrels)
+    per_query({}, {}, args.metrics)  # raises ConfigError on an unknown metric
+    names = _names(args.configs)
+    report = run_ab(
+        [(n, c.build) for n, c in zip(names, configs, strict=True)],
+        requests,
+        qrels,
+        args.metrics,
+        shuffle_seed=args.shuffle_seed,
+        seeds=args.seeds,
+        bootstrap_seed=args.bootstrap_seed,
+        progress=not args.no_progress,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = report.as_dict()
+    data["configs"] = dict(zip(names, args.configs, strict=True))
+    with atomic_writer(out / "report.json") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    plot_differences(report, out / "differences.png")
+    for name, per_seed in report.rankings.items():
+        for seed, rankings in zip(report.seeds, per_seed, strict=True):
+            suffix = "" if seed is None else f".seed{seed}"
+            safe = name.replace("/", "_")
+            with atomic_writer(out / "runs" / f"{safe}{suffix}.trec") as fh:
+                for r in rankings:
+                    fh.writelines(trec_lines(r, tag=safe))
+    print(format_report(report))
+    print(f"listrank: wrote {out / 'report.json'}, {out / 'differences.png'}", file=sys.stderr)
+    return 0
