@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from listrank.batch import BatchJob, run_batch
-from listrank.cli.common import add_component_options, component_options
-from listrank.config import PipelineConfig
+from listrank.cli.common import add_component_options, pipeline_config
 
 
 def add_parser(sub: Any) -> None:
@@ -23,7 +22,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("input", help="input JSONL (same forms as `listrank rerank`)")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--config", help="pipeline TOML ([backend] [method] [strategy])")
     p.add_argument("--shard-size", type=int, default=100, help="queries per shard (default 100)")
     p.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -45,20 +43,8 @@ def add_parser(sub: Any) -> None:
         type=float,
         help="GPUs each actor reserves (default: vLLM tensor_parallel_size, 1 for hf on cuda)",
     )
-    add_component_options(p)
-    # flags override the config file only when given: no defaults here
-    p.set_defaults(run=run, backend=None, method=None, strategy=None)
-
-
-def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
-    return base.with_overrides(
-        backend=args.backend,
-        model=args.model,
-        method=args.method,
-        strategy=args.strategy,
-        options=component_options(args),
-    )
+    add_component_options(p)  # --config and the flags that override it
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
