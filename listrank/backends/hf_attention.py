@@ -84,21 +84,20 @@ def _accumulate(
 ) -> None:
     import torch
 
-    q = query.float()
+    # group query heads by their key/value head instead of copying keys per query head (GQA)
+    b, heads, q_len, dim = query.shape
+    kv_heads, kv_len = key.shape[1], key.shape[2]
+    q = query.float().reshape(b, kv_heads, (heads // kv_heads) * q_len, dim)
     k = key.float()
-    groups = q.shape[1] // k.shape[1]
-    if groups > 1:
-        k = k.repeat_interleave(groups, dim=1)
-    scale = scaling if scaling is not None else q.shape[-1] ** -0.5
-    logits = torch.matmul(q, k.transpose(-1, -2)) * scale  # (b, h, q, kv)
+    scale = scaling if scaling is not None else dim**-0.5
+    logits = torch.matmul(q, k.transpose(-1, -2)).mul_(scale).view(b, heads, q_len, kv_len)
     softcap = kwargs.get("softcap")
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
-    q_len, kv_len = logits.shape[-2], logits.shape[-1]
     if mask is None:
         # SDPA skipped the mask (pure causal, no cache): rebuild it, aligned bottom-right
-        rows = torch.arange(q_len, device=q.device)[:, None] + (kv_len - q_len)
-        cols = torch.arange(kv_len, device=q.device)[None, :]
+        rows = torch.arange(q_len, device=query.device)[:, None] + (kv_len - q_len)
+        cols = torch.arange(kv_len, device=query.device)[None, :]
         allowed = cols <= rows
         window = kwargs.get("sliding_window")
         if window:
