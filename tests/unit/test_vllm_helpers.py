@@ -42,4 +42,4 @@ def test_backend_without_vllm_is_a_clear_config_error() -> None:
         with pytest.raises(ConfigError, match="vllm"):
             VLLMBackend()
     else:
-        pytest.skip("vLLM is installed here; tests/vllm covers the backend")
+        pytest.skip("vLLM is installed here; tests/vllm_backend covers the backend")
