@@ -5,7 +5,27 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from listrank.errors import ConfigError
+from listrank.prompts import PromptTemplate, load_template
 from listrank.types import Candidate, Judgement, Query
+
+
+def template_for(template: str | PromptTemplate, kind: str, purpose: str) -> PromptTemplate:
+    """Load a template and check it is written for this kind of method."""
+    loaded = load_template(template)
+    if kind not in loaded.methods:
+        raise ConfigError(
+            f"template {loaded.name!r} ({loaded.source}) is written for "
+            f"{list(loaded.methods)}, not for {purpose}"
+        )
+    return loaded
+
+
+def passage_word_limits(max_words: int, min_words: int) -> tuple[int, int]:
+    """Validated (max, min) passage word limits; min never exceeds max."""
+    if max_words < 1 or min_words < 1:
+        raise ConfigError("max_passage_words and min_passage_words must be >= 1")
+    return max_words, min(min_words, max_words)
 
 
 class Method(ABC):

@@ -24,8 +24,8 @@ from listrank.budget import (
     passage_text,
 )
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
-from listrank.methods.base import Method
-from listrank.prompts import PromptTemplate, RenderedPrompt, identifiers_for, load_template
+from listrank.methods.base import Method, passage_word_limits, template_for
+from listrank.prompts import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 ALPHA_MAX_BLOCK = 26
@@ -51,16 +51,10 @@ class FirstMethod(Method):
     ) -> None:
         require(backend, SupportsNextTokenLogprobs, "next_token_logprobs", self.name)
         self.backend = cast(SupportsNextTokenLogprobs, backend)
-        self.template = load_template(template)
-        if "first" not in self.template.methods:
-            raise ConfigError(
-                f"template {self.template.name!r} ({self.template.source}) is written for "
-                f"{list(self.template.methods)}, not for FIRST single-token scoring"
-            )
-        if max_passage_words < 1 or min_passage_words < 1:
-            raise ConfigError("max_passage_words and min_passage_words must be >= 1")
-        self.max_passage_words = max_passage_words
-        self.min_passage_words = min(min_passage_words, max_passage_words)
+        self.template = template_for(template, "first", "FIRST single-token scoring")
+        self.max_passage_words, self.min_passage_words = passage_word_limits(
+            max_passage_words, min_passage_words
+        )
         limit = ALPHA_MAX_BLOCK if self.template.identifiers == "alpha" else None
         default = limit or DEFAULT_NUMERIC_MAX_BLOCK
         self._max_block = default if max_block is None else max_block

@@ -29,8 +29,8 @@ from listrank.budget import (
     passage_text,
 )
 from listrank.errors import BackendError, ConfigError, TemplateError
-from listrank.methods.base import Method
-from listrank.prompts import PromptTemplate, RenderedPrompt, load_template, neutralize
+from listrank.methods.base import Method, passage_word_limits, template_for
+from listrank.prompts import PromptTemplate, RenderedPrompt, neutralize
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 CALIBRATION_QUERY = "N/A"
@@ -80,18 +80,12 @@ class ICRMethod(Method):
     ) -> None:
         require(backend, SupportsAttention, "attention", self.name)
         self.backend = cast(SupportsAttention, backend)
-        self.template = load_template(template)
-        if "icr" not in self.template.methods:
-            raise ConfigError(
-                f"template {self.template.name!r} ({self.template.source}) is written for "
-                f"{list(self.template.methods)}, not for ICR"
-            )
+        self.template = template_for(template, "icr", "ICR")
         if self.template.uses_turns:
             raise TemplateError(f"{self.template.source}: ICR needs passages inline ({{passages}})")
-        if max_passage_words < 1 or min_passage_words < 1:
-            raise ConfigError("max_passage_words and min_passage_words must be >= 1")
-        self.max_passage_words = max_passage_words
-        self.min_passage_words = min(min_passage_words, max_passage_words)
+        self.max_passage_words, self.min_passage_words = passage_word_limits(
+            max_passage_words, min_passage_words
+        )
         if calibration_query is not None and not calibration_query.strip():
             raise ConfigError(
                 "calibration_query must be non-empty text, or None for no calibration"

@@ -16,10 +16,10 @@ from listrank.budget import (
     fit_prompt,
     passage_text,
 )
-from listrank.errors import ConfigError, ContextLengthError
-from listrank.methods.base import Method
+from listrank.errors import ContextLengthError
+from listrank.methods.base import Method, passage_word_limits, template_for
 from listrank.parsing import parse_permutation
-from listrank.prompts import PromptTemplate, RenderedPrompt, load_template
+from listrank.prompts import PromptTemplate, RenderedPrompt
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 _ANSWER_SLACK_TOKENS = 8
@@ -41,16 +41,10 @@ class PermutationMethod(Method):
     ) -> None:
         require(backend, SupportsGenerate, "generate", self.name)
         self.backend = cast(SupportsGenerate, backend)
-        self.template = load_template(template)
-        if "permutation" not in self.template.methods:
-            raise ConfigError(
-                f"template {self.template.name!r} ({self.template.source}) is written for "
-                f"{list(self.template.methods)}, not for permutation generation"
-            )
-        if max_passage_words < 1 or min_passage_words < 1:
-            raise ConfigError("max_passage_words and min_passage_words must be >= 1")
-        self.max_passage_words = max_passage_words
-        self.min_passage_words = min(min_passage_words, max_passage_words)
+        self.template = template_for(template, "permutation", "permutation generation")
+        self.max_passage_words, self.min_passage_words = passage_word_limits(
+            max_passage_words, min_passage_words
+        )
         self.max_new_tokens = max_new_tokens
 
     def _answer_tokens(self, n: int) -> int:
