@@ -18,6 +18,7 @@ from listrank.backends.base import (
     LogprobRequest,
     LogprobResult,
 )
+from listrank.backends.chat import render_chat
 from listrank.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
 
@@ -94,14 +95,7 @@ class HFBackend:
 
     def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
         """The exact text the model reads: chat template, generation prompt, answer prefix."""
-        msgs = [dict(m) for m in messages]
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                msgs, tokenize=False, add_generation_prompt=True
-            )
-        else:  # base models without a chat template: a plain transcript
-            text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
-        return str(text) + assistant_prefix
+        return render_chat(self.tokenizer, messages, assistant_prefix)
 
     def count_prompt_tokens(
         self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
