@@ -45,6 +45,8 @@ RUN = DATA / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"
 N_QUERIES, N_CANDIDATES, WORDS = 20, 6, 15
 # generous: two cores are shared, and the server answers one request at a time
 TIMEOUT_S = 300.0
+# float noise between batchings of one prompt; answers to different prompts differ by > 0.2
+LOGPROB_NOISE = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +183,19 @@ def test_concurrent_requests_all_answered_identically(
     requests = first_prompts(rows[:6])
     concurrent = api(server, concurrency=6).next_token_logprobs(requests)
     one_by_one = api(server, concurrency=1).next_token_logprobs(requests)
-    for a, b in zip(concurrent, one_by_one, strict=True):
+
+    def distance(a: Any, b: Any) -> float:
         assert a.logprobs.keys() == b.logprobs.keys()
-        assert all(abs(a.logprobs[t] - b.logprobs[t]) < 1e-3 for t in a.logprobs)
+        return max(abs(a.logprobs[t] - b.logprobs[t]) for t in a.logprobs)
+
+    # llama.cpp reuses the KV cache of whatever prompt it served last, so the order requests
+    # arrive in changes how the rest is batched and moves logprobs by float noise (~1e-3 nats
+    # on some CPUs). What must hold: every answer is its own request's, never another's.
+    for i, a in enumerate(concurrent):
+        to_each = [distance(a, b) for b in one_by_one]
+        assert to_each[i] < LOGPROB_NOISE, f"request {i}: off by {to_each[i]:.4f} nats"
+        nearest = min(range(len(to_each)), key=to_each.__getitem__)
+        assert nearest == i, f"request {i} got the answer of request {nearest}: {to_each}"
 
 
 def rerank_all(reranker: Any, rows: list[dict[str, Any]]) -> list[Any]:
