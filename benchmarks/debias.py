@@ -7,6 +7,7 @@ re-blend the stored LLM ranking with the first stage (exactly what the pipeline'
 does), so they cost no extra model calls.
 
     python -m benchmarks debias            # defaults: 20 queries per collection, top-20
+    python benchmarks/debias.py --collections dl19 --depth 100 --queries 10
     python benchmarks/debias.py --queries 43 --collections dl19
 """
 
@@ -26,6 +27,7 @@ from listrank import Reranker
 from listrank.bias import bias_report
 from listrank.fusion import Fusion
 from listrank.io import Request, read_requests
+from listrank.methods.calibration import CalibrationPool
 from listrank.metrics import per_query, read_qrels, run_from_order
 from listrank.types import Ranking
 
@@ -46,11 +48,15 @@ CONFIGS: list[tuple[str, str, dict[str, Any]]] = [
     ("rankgpt", "rankgpt", {}),
     ("first", "first", {}),
     ("first +calibrate", "first", {"calibrate": True}),
+    ("first +calibrate=reference", "first", {"calibrate": "reference"}),
     ("first +avg3", "first", {"permutations": 3}),
     ("first +calibrate +avg3", "first", {"calibrate": True, "permutations": 3}),
     ("icr", "icr", {}),
     ("icr +calibrate", "icr", {"calibrate": True}),
+    ("icr +calibrate=reference", "icr", {"calibrate": "reference"}),
 ]
+"""``calibrate="reference"`` draws its prior from the collection's own (unlabelled) top-k
+passages and queries, as ``listrank rerank --calibrate reference`` does with its input file."""
 FUSIONS = [("+rrf", Fusion("rrf", weight=0.5)), ("+linear0.3", Fusion("linear", weight=0.3))]
 
 
@@ -85,6 +91,12 @@ def run_config(
     options: dict[str, Any],
     depth: int,
 ) -> tuple[list[Ranking], float]:
+    if options.get("calibrate") == "reference":
+        pool = CalibrationPool(
+            queries=tuple(r.query.text for r in reqs),
+            passages=tuple(c.text for r in reqs for c in r.candidates[:depth]),
+        )
+        options = {**options, "calibration_pool": pool}
     reranker = Reranker(method=method, strategy="sliding", window=20, step=10, **options)
     rankings, start = [], time.perf_counter()
     for req in reqs:
@@ -98,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--depth", type=int, default=20, help="candidates per query (top-k)")
     ap.add_argument("--collections", nargs="+", default=list(COLLECTIONS))
     ap.add_argument("--configs", nargs="+", help="labels to run (default: all)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "debias.md"))
+    ap.add_argument("--out", help="markdown file (default results/debias-top{depth}.md)")
     args = ap.parse_args(argv)
+    args.out = args.out or str(Path(__file__).parent / "results" / f"debias-top{args.depth}.md")
     if not DATA.is_dir():
         print(f"test collections not found at {DATA}; nothing to run")
         return

@@ -121,9 +121,22 @@ class PipelineConfig:
             cfg = replace(cfg, extra={**cfg.extra, "_loose": dict(options)})
         return cfg
 
-    def build(self) -> Reranker:
+    def options(self) -> dict[str, Any]:
+        """Every component option in effect, command-line ones winning."""
         loose = dict(self.extra.get("_loose", {}))
-        merged = {**self.backend.options, **self.method.options, **self.strategy.options, **loose}
+        return {**self.backend.options, **self.method.options, **self.strategy.options, **loose}
+
+    def with_calibration_pool(self, path: str | Path) -> PipelineConfig:
+        """Reference calibration draws its prior from the file being reranked unless the
+        pipeline names another pool; other pipelines are returned unchanged."""
+        options = self.options()
+        if options.get("calibrate") != "reference" or "calibration_pool" in options:
+            return self
+        loose = {**self.extra.get("_loose", {}), "calibration_pool": str(path)}
+        return replace(self, extra={**self.extra, "_loose": loose})
+
+    def build(self) -> Reranker:
+        merged = self.options()
         if "fusion" in self.extra:
             fusion = dict(self.extra["fusion"])
             merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)

@@ -7,14 +7,19 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.cache import CachedBackend
 from listrank.errors import ConfigError, InputError
 from listrank.fusion import Fusion
 from listrank.methods.base import Method
-from listrank.methods.wrappers import CalibratedMethod, PermutationAveraged
+from listrank.methods.calibration import (
+    DEFAULT_REFERENCE_BLOCKS,
+    CalibratedMethod,
+    CalibrationPool,
+)
+from listrank.methods.wrappers import PermutationAveraged
 from listrank.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
@@ -27,6 +32,9 @@ from listrank.types import (
     Ranking,
     Trace,
 )
+
+if TYPE_CHECKING:
+    from listrank.io import Request
 
 DEFAULT_BACKEND = "hf"
 DEFAULT_METHOD = "rankgpt"
@@ -90,6 +98,11 @@ class Reranker:
     generation and a sliding window of 20 with step 10. Components may be names or objects;
     ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
     ``batch_size=``).
+
+    ``calibrate=True`` (or ``"content-free"``) subtracts a per-slot prior measured on "N/A"
+    passages; ``calibrate="reference"`` measures it on ``calibration_blocks`` random blocks
+    drawn from ``calibration_pool`` (unlabelled requests of the collection being reranked, or
+    a JSONL file of them). Both need a method that scores each slot (first, icr).
     """
 
     def __init__(
@@ -99,7 +112,10 @@ class Reranker:
         method: str | Method = DEFAULT_METHOD,
         strategy: str | Strategy = DEFAULT_STRATEGY,
         *,
-        calibrate: bool = False,
+        calibrate: bool | str = False,
+        calibration_pool: CalibrationPool | Sequence[Request] | str | Path | None = None,
+        calibration_blocks: int = DEFAULT_REFERENCE_BLOCKS,
+        calibration_seed: int = 0,
         permutations: int = 1,
         permutation_seed: int = 0,
         permutation_design: str = "cyclic",
@@ -133,7 +149,15 @@ class Reranker:
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
         if calibrate:
-            method = CalibratedMethod(method)
+            method = CalibratedMethod(
+                method,
+                calibration="content-free" if calibrate is True else str(calibrate),
+                pool=calibration_pool,
+                blocks=calibration_blocks,
+                seed=calibration_seed,
+            )
+        elif calibration_pool is not None:
+            raise ConfigError("calibration_pool given without calibrate='reference'")
         if permutations != 1:
             method = PermutationAveraged(
                 method, k=permutations, seed=permutation_seed, design=permutation_design
@@ -238,7 +262,8 @@ class Reranker:
             while isinstance(inner, PermutationAveraged):
                 inner = inner.inner
             if isinstance(inner, CalibratedMethod):  # one prior per new block size
-                calls += len({s for s in plan.block_sizes if s >= 2} - set(inner.priors))
+                new_sizes = {s for s in plan.block_sizes if s >= 2} - set(inner.priors)
+                calls += len(new_sizes) * inner.calls_per_prior
         return dataclasses.replace(plan, calls=calls)
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:

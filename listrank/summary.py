@@ -35,10 +35,11 @@ class RunSummary:
         if ranking.trace.plan is not None and not check_trace(ranking.trace).ok:
             self.off_plan += 1
         for c in ranking.trace.calls:
+            # one record may stand for several calls (permutations, calibration priors)
             if c.cached:
-                self.cached_calls += 1
+                self.cached_calls += c.calls
             else:
-                self.calls += 1
+                self.calls += c.calls
             self.prompt_tokens += c.prompt_tokens
             self.completion_tokens += c.completion_tokens
             self.repaired += int(c.repair.repaired)

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     job = BatchJob(
         input=Path(args.input),
         out_dir=Path(args.output),
-        config=pipeline_config(args),
+        config=pipeline_config(args).with_calibration_pool(Path(args.input).resolve()),
         shard_size=args.shard_size,
         fmt=args.format,
         ray=args.ray,

@@ -8,12 +8,15 @@ from typing import Any
 
 from listrank.config import PipelineConfig
 from listrank.errors import ConfigError
+from listrank.methods.calibration import CALIBRATIONS
 from listrank.registry import names
 from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 # CLI flag -> Reranker option; None values are left to the component defaults
 _FLAG_OPTIONS = (
     "calibrate",
+    "calibration_pool",
+    "calibration_blocks",
     "permutations",
     "fusion",
     "fusion_weight",
@@ -58,10 +61,23 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-passage-words", type=int, help="truncate passages to this many words")
     g.add_argument(
         "--calibrate",
-        action="store_true",
+        nargs="?",
+        const="content-free",
+        choices=CALIBRATIONS,
         default=None,
-        help="subtract a per-slot prior measured on content-free passages "
-        "(score methods: first, icr)",
+        help="subtract a per-slot position prior (score methods: first, icr): measured on "
+        "'N/A' passages (content-free, the default), or on random blocks of real passages "
+        "(reference; drawn from --calibration-pool, by default the input file)",
+    )
+    g.add_argument(
+        "--calibration-pool",
+        metavar="FILE",
+        help="JSONL requests whose queries and passages the reference prior is drawn from",
+    )
+    g.add_argument(
+        "--calibration-blocks",
+        type=int,
+        help="random blocks the reference prior averages over (default 8)",
     )
     g.add_argument(
         "--permutations", type=int, help="judge K orderings of every block and average the ranks"

@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _pipeline(args: argparse.Namespace) -> PipelineConfig:
-    cfg = pipeline_config(args)
+    cfg = pipeline_config(args).with_calibration_pool(args.input)
     if args.cache:
         cfg = dataclasses.replace(cfg, extra={**cfg.extra, "cache": {"path": args.cache}})
     return cfg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -46,3 +47,13 @@ class Method(ABC):
     def max_block_size(self) -> int | None:
         """The largest block this method can judge, or None for no fixed limit."""
         return None
+
+
+def order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:
+    """Best first; NaN last; ties keep input position (deterministic)."""
+
+    def key(i: int) -> tuple[bool, float, int]:
+        s = scores[i]
+        return (math.isnan(s), -s if not math.isnan(s) else 0.0, i)
+
+    return tuple(sorted(range(len(scores)), key=key))

@@ -1,9 +1,7 @@
-"""Method wrappers that make small, position-biased judges more useful. Each wraps any Method
-and is itself a Method, so it works with every strategy.
+"""Permutation averaging, a method wrapper that makes small, position-biased judges more
+useful; it wraps any Method and is itself one, so it works with every strategy (calibration,
+the other such wrapper, is in ``listrank.methods.calibration``).
 
-- ``CalibratedMethod``: subtracts a per-slot prior measured on content-free passages ("N/A"
-  for every passage and the query), once per block size — contextual calibration for score
-  methods (FIRST logprobs, ICR attention).
 - ``PermutationAveraged``: judges k seeded shuffles of each block in one batch and averages the
   ranks each candidate gets (self-consistency over orderings).
 """
@@ -11,86 +9,12 @@ and is itself a Method, so it works with every strategy.
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 from collections.abc import Sequence
 
 from listrank.errors import ConfigError
-from listrank.methods.base import Method
-from listrank.types import CallRecord, Candidate, Judgement, Query
-
-CONTENT_FREE = "N/A"
-
-
-def _order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:
-    """Best first; NaN last; ties keep input position (deterministic)."""
-
-    def key(i: int) -> tuple[bool, float, int]:
-        s = scores[i]
-        return (math.isnan(s), -s if not math.isnan(s) else 0.0, i)
-
-    return tuple(sorted(range(len(scores)), key=key))
-
-
-class CalibratedMethod(Method):
-    """Score − prior(slot), the prior being the inner method's scores on a block of
-    content-free passages of the same size (computed once per size and kept)."""
-
-    def __init__(self, inner: Method) -> None:
-        if not getattr(inner, "produces_scores", False):
-            raise ConfigError(
-                f"calibration needs a method that scores each position (first, icr); "
-                f"{inner.name!r} only returns an order"
-            )
-        self.inner = inner
-        self.name = f"{inner.name}+calibrated"
-        self.priors: dict[int, tuple[float, ...]] = {}
-        self.prior_records: list[CallRecord] = []
-        self.produces_scores = True
-
-    @property
-    def max_block_size(self) -> int | None:
-        return self.inner.max_block_size
-
-    def prior(self, size: int) -> tuple[float, ...]:
-        if size not in self.priors:
-            block = [Candidate(docid=f"content-free-{i}", text=CONTENT_FREE) for i in range(size)]
-            (j,) = self.inner.judge(Query(CONTENT_FREE, qid="content-free"), [block])
-            if j.scores is None:
-                raise ConfigError(f"{self.inner.name} returned no scores for the prior")
-            # a slot the backend did not score (truncated top-k) gets no correction
-            self.priors[size] = tuple(0.0 if math.isnan(s) else s for s in j.scores)
-            self.prior_records.append(j.record)
-        return self.priors[size]
-
-    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
-        return self.inner.estimate_prompt_tokens(query, block)
-
-    def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        out = []
-        for block, j in zip(blocks, self.inner.judge(query, blocks), strict=True):
-            raw = j.scores
-            if raw is None or len(block) < 2:
-                out.append(j)
-                continue
-            new_priors = len(self.prior_records)
-            prior = self.prior(len(block))
-            # the prior's own model call is charged to the judgement that needed it
-            for rec in self.prior_records[new_priors:]:
-                j = dataclasses.replace(
-                    j,
-                    record=dataclasses.replace(
-                        j.record,
-                        calls=j.record.calls + rec.calls,
-                        prompt_tokens=j.record.prompt_tokens + rec.prompt_tokens,
-                    ),
-                )
-            scores = tuple(s - p for s, p in zip(raw, prior, strict=True))
-            order = _order_from_scores(scores)
-            extra = {**j.record.extra, "prior": prior, "raw_scores": raw}
-            record = dataclasses.replace(j.record, scores=scores, extra=extra)
-            out.append(Judgement(order=order, record=record, scores=scores, filled=j.filled))
-        return out
+from listrank.methods.base import Method, order_from_scores
+from listrank.types import Candidate, Judgement, Query
 
 
 class PermutationAveraged(Method):
@@ -156,7 +80,7 @@ class PermutationAveraged(Method):
                 for local in j.filled:
                     filled_votes[perm[local]] += 1
             scores = tuple(-r / self.k for r in rank_sum)  # higher is better
-            order = _order_from_scores(scores)
+            order = order_from_scores(scores)
             filled = frozenset(i for i in range(n) if filled_votes[i] == self.k)
             first = records[0]
             record = dataclasses.replace(

@@ -213,3 +213,26 @@ def test_config_file_and_flag_overrides(
     bad.write_text("[strategy]\nwindw = 3\n")
     assert main(["rerank", str(src), "-o", str(out), "--config", str(bad)]) == 2
     assert "bad.toml" in capsys.readouterr().err
+
+
+def test_reference_calibration_draws_its_prior_from_the_input_file(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = write(tmp_path / "in.jsonl", [flat("1", "first query", 4), flat("2", "second", 4)])
+    base = ["rerank", str(src), "--model", str(tiny_model_dir), "--method", "first"]
+    base += ["--strategy", "single", "--no-progress"]
+    assert main([*base, "-o", str(tmp_path / "plain.jsonl")]) == 0
+    plain = capsys.readouterr().err
+    out = tmp_path / "calibrated.jsonl"
+    assert (
+        main([*base, "-o", str(out), "--calibrate", "reference", "--calibration-blocks", "3"]) == 0
+    )
+    calibrated = capsys.readouterr().err
+    assert "2 model calls" in plain and "5 model calls" in calibrated  # + 3 prior blocks
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [sorted(c["docid"] for c in r["candidates"]) for r in rows] == [
+        [f"{q}-{i}" for i in range(4)] for q in "12"
+    ]
+    # the default method only returns an order: calibrating it is a clean error
+    code = main([*base[:4], "--no-progress", "-o", str(tmp_path / "x"), "--calibrate"])
+    assert code == 2 and "scores each position" in capsys.readouterr().err

@@ -43,3 +43,14 @@ def test_bad_configs_name_the_file(tmp_path: Path, body: str, needle: str) -> No
     with pytest.raises(ConfigError) as err:
         PipelineConfig.from_file(p).build()
     assert needle in str(err.value) and str(p) in str(err.value)
+
+
+def test_reference_calibration_pool_defaults_to_the_given_file() -> None:
+    plain = PipelineConfig().with_overrides(options={"calibrate": "reference"})
+    assert plain.with_calibration_pool("in.jsonl").options()["calibration_pool"] == "in.jsonl"
+    named = PipelineConfig.from_dict(
+        {"method": {"name": "first", "calibrate": "reference", "calibration_pool": "pool.jsonl"}}
+    )
+    assert named.with_calibration_pool("in.jsonl").options()["calibration_pool"] == "pool.jsonl"
+    content_free = PipelineConfig().with_overrides(options={"calibrate": True})
+    assert "calibration_pool" not in content_free.with_calibration_pool("in.jsonl").options()

@@ -10,7 +10,8 @@ from listrank import Candidate, ConfigError, Reranker
 from listrank.backends.fake import FakeBackend
 from listrank.fusion import Fusion
 from listrank.methods.base import Method
-from listrank.methods.wrappers import CalibratedMethod, PermutationAveraged
+from listrank.methods.calibration import CalibratedMethod, CalibrationPool
+from listrank.methods.wrappers import PermutationAveraged
 from listrank.strategies.window import SingleWindow, SlidingWindow
 from listrank.types import CallRecord, Judgement, Query, RankedCandidate
 
@@ -164,3 +165,98 @@ def test_fusion_in_the_pipeline_and_bad_settings() -> None:
         Fusion("max")
     with pytest.raises(ConfigError):
         Fusion("rrf", weight=2.0)
+
+
+class ContentFreeMisleads(BiasedScorer):
+    """Like a small LLM: the slot bias on real passages is not the one it shows on "N/A"
+    passages (there it prefers the last slot), so a content-free prior over-corrects."""
+
+    def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
+        out = []
+        for j, block in zip(super().judge(query, blocks), blocks, strict=True):
+            if all(c.text == "N/A" for c in block):
+                n = len(block)
+                scores = tuple(3.0 * i / (n - 1) for i in range(n))
+                order = tuple(sorted(range(n), key=lambda i: (-scores[i], i)))
+                j = Judgement(order, j.record, scores=scores)
+            out.append(j)
+        return out
+
+
+def pool(rels: Sequence[float]) -> CalibrationPool:
+    return CalibrationPool(queries=("q1", "q2"), passages=tuple(f"text {r}" for r in rels))
+
+
+def test_content_free_prior_fails_where_reference_prior_recovers_the_order() -> None:
+    def rerank(**kw: object) -> list[str]:
+        method = ContentFreeMisleads(FIRST_SLOT_BIAS)
+        r = Reranker(backend=FakeBackend(), method=method, strategy=SingleWindow(), **kw)  # type: ignore[arg-type]
+        return r.rerank("q", cands(RELS)).docids
+
+    assert rerank(calibrate=True) != TRUE
+    # a pool of equally relevant passages: its mean per slot is exactly constant + bias
+    assert rerank(calibrate="reference", calibration_pool=pool([0.5] * 20)) == TRUE
+
+
+def test_reference_prior_from_a_varied_pool_is_the_bias_up_to_sampling_noise() -> None:
+    rels = [i / 99 for i in range(100)]
+    method = CalibratedMethod(
+        ContentFreeMisleads(FIRST_SLOT_BIAS), calibration="reference", pool=pool(rels), blocks=400
+    )
+    prior = method.prior(8)
+    assert len(method.prior_records) == 400
+    mean_rel = sum(rels) / len(rels)
+    for p, b in zip(prior, FIRST_SLOT_BIAS, strict=True):
+        assert abs(p - (b + mean_rel)) < 0.05
+    # another block size gets its own prior; a known one costs nothing
+    method.prior(8)
+    method.prior(4)
+    assert sorted(method.priors) == [4, 8] and len(method.prior_records) == 800
+
+
+def test_reference_prior_calls_are_planned_counted_and_seeded() -> None:
+    inner = ContentFreeMisleads(FIRST_SLOT_BIAS)
+    r = Reranker(
+        backend=FakeBackend(),
+        method=inner,
+        strategy=SingleWindow(),
+        calibrate="reference",
+        calibration_pool=pool([0.5] * 20),
+        calibration_blocks=5,
+    )
+    assert r.plan(8).calls == 1 + 5
+    ranking = r.rerank("q", cands(RELS))
+    assert ranking.trace.n_calls == 6 == inner.calls
+    assert ranking.trace.calls[0].extra["calibration"] == "reference"
+    assert r.plan(8).calls == 1  # the prior for 8 is known now
+
+    def drawn(seed: int) -> list[tuple[str, list[str]]]:
+        m = CalibratedMethod(inner, calibration="reference", pool=pool(RELS * 3), seed=seed)
+        return [(q, [c.text for c in b]) for q, b in m._prior_blocks(8)]
+
+    assert drawn(1) == drawn(1) and drawn(1) != drawn(2)
+
+
+def test_small_pool_is_drawn_with_replacement() -> None:
+    m = CalibratedMethod(BiasedScorer([0.0] * 8), calibration="reference", pool=pool([0.5] * 3))
+    assert all(len(b) == 8 for _, b in m._prior_blocks(8))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"calibrate": "reference"}, "needs calibration_pool"),
+        ({"calibrate": "platt"}, "unknown calibration"),
+        ({"calibrate": True, "calibration_pool": pool([0.5])}, "only used by"),
+        ({"calibration_pool": pool([0.5])}, "without calibrate"),
+        ({"calibrate": "reference", "calibration_pool": []}, "at least one"),
+    ],
+)
+def test_calibration_option_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Reranker(
+            backend=FakeBackend(),
+            method=BiasedScorer([0.0] * 8),
+            strategy=SingleWindow(),
+            **options,  # type: ignore[arg-type]
+        )
