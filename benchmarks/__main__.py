@@ -13,7 +13,7 @@ BENCHMARKS: tuple[str, ...] = (
     "api_concurrency",
     "serve_load",
     "batch_scaling",
-    "collections",
+    "cascade",
 )
 
 

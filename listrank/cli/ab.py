@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if len(args.configs) < 2:
         raise InputError("give at least two pipeline configs")
     # everything that can be wrong is checked before any model loads
-    configs = [PipelineConfig.from_file(p) for p in args.configs]
+    # a reference-calibrated pipeline draws its prior from the queries under test by default
+    configs = [PipelineConfig.from_file(p).with_calibration_pool(args.input) for p in args.configs]
     if args.cache:
         configs = [
             dataclasses.replace(c, extra={**c.extra, "cache": {"path": args.cache}})

