@@ -247,3 +247,19 @@ def test_cli_batch_runs_in_process_and_resumes(tmp_path: Path, tiny_model_dir: P
     assert main([*args, "--no-progress"]) == 0  # nothing left to do: the manifest is unchanged
     assert json.loads((out / "manifest.json").read_text())["shards"] == json.loads(before)["shards"]
     assert main([*args, "--workers", "2"]) == 2  # needs --ray
+
+
+def test_reference_calibration_draws_from_the_whole_input_in_every_shard(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from listrank.cli import main
+
+    inp = make_input(tmp_path / "in.jsonl", 3, "flat")
+    flags = ["--model", str(tiny_model_dir), "--method", "first", "--strategy", "single"]
+    flags += ["--calibrate", "reference", "--calibration-blocks", "2", "--no-progress"]
+    out = tmp_path / "out"
+    assert main(["batch", str(inp), "-o", str(out), "--shard-size", "1", *flags]) == 0
+    rerank_out = tmp_path / "rerank.jsonl"
+    assert main(["rerank", str(inp), "-o", str(rerank_out), *flags]) == 0
+    # one prior from the whole file, so one-query shards order exactly as one process does
+    assert read_out(out) == [json.loads(x) for x in rerank_out.read_text().splitlines()]
