@@ -145,18 +145,23 @@ def main(argv: Sequence[str] | None = None) -> None:
                     fused[req.query.qid] = ndcg_of(qrels, req.query.qid, order)
                 rows.append(Row(name, f"{label} {suffix}", fused, calls, seconds / len(reqs), ""))
             print(table([x for x in rows if x.collection == name], base), flush=True)
+            write_results(
+                Path(args.out), rows, args.depth, args.queries
+            )  # a stopped run keeps its rows
+    print(f"\nwritten to {args.out}")
+
+
+def write_results(out: Path, rows: list[Row], depth: int, queries: int) -> None:
     text = "\n\n".join(
         table([x for x in rows if x.collection == c], rows_base(rows, c))
         for c in dict.fromkeys(x.collection for x in rows)
     )
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        f"# Debiasing benchmark (embedded SmolLM2-135M, top-{args.depth}, "
-        f"{args.queries} queries per collection)\n\n{text}\n",
+        f"# Debiasing benchmark (embedded SmolLM2-135M, top-{depth}, "
+        f"{queries} queries per collection)\n\n{text}\n",
         encoding="utf-8",
     )
-    print(f"\nwritten to {out}")
 
 
 def rows_base(rows: list[Row], collection: str) -> dict[str, float]:
