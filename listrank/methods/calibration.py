@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,8 @@ class CalibratedMethod(Method):
         self.name = f"{inner.name}+calibrated"
         self.priors: dict[int, tuple[float, ...]] = {}
         self.prior_records: list[CallRecord] = []
+        # the service shares one method between request threads: one prior per size, charged once
+        self._prior_lock = threading.Lock()
         self.produces_scores = True
 
     @property
@@ -178,10 +181,12 @@ class CalibratedMethod(Method):
             if raw is None or len(block) < 2:
                 out.append(j)
                 continue
-            new_priors = len(self.prior_records)
-            prior = self.prior(len(block))
+            with self._prior_lock:
+                new_priors = len(self.prior_records)
+                prior = self.prior(len(block))
+                charged = self.prior_records[new_priors:]
             # the prior's own model calls are charged to the judgement that needed them
-            for rec in self.prior_records[new_priors:]:
+            for rec in charged:
                 j = dataclasses.replace(
                     j,
                     record=dataclasses.replace(

@@ -260,3 +260,21 @@ def test_calibration_option_errors(options: dict[str, object], message: str) -> 
             strategy=SingleWindow(),
             **options,  # type: ignore[arg-type]
         )
+
+
+def test_concurrent_queries_share_one_prior_charged_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    r = Reranker(
+        backend=FakeBackend(),
+        method=ContentFreeMisleads(FIRST_SLOT_BIAS),
+        strategy=SingleWindow(),
+        calibrate="reference",
+        calibration_pool=pool([0.5] * 20),
+        calibration_blocks=5,
+    )
+    with ThreadPoolExecutor(8) as ex:
+        rankings = list(ex.map(lambda i: r.rerank(f"q{i}", cands(RELS)), range(8)))
+    assert all(x.docids == TRUE for x in rankings)
+    assert sum(x.trace.n_calls for x in rankings) == 8 + 5
+    assert isinstance(r.method, CalibratedMethod) and len(r.method.prior_records) == 5
