@@ -24,7 +24,7 @@ from listrank.budget import (
     passage_text,
 )
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
-from listrank.methods.base import Method, passage_word_limits, template_for
+from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
 from listrank.prompts import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
@@ -137,7 +137,7 @@ class FirstMethod(Method):
             if result.error is not None:
                 unscored = set(range(n))
             scores = [math.nan if i in unscored else float(cast(float, raw[i])) for i in range(n)]
-            order = rank_scores(scores, unscored)
+            order = order_from_scores(scores)  # unscored slots are NaN: last, in input order
             scored = [scores[i] for i in range(n) if i not in unscored]
             record = CallRecord(
                 method=self.name,
@@ -158,16 +158,10 @@ class FirstMethod(Method):
             )
             judgements.append(
                 Judgement(
-                    order=tuple(order),
+                    order=order,
                     record=record,
                     scores=tuple(scores),
                     filled=frozenset(unscored),
                 )
             )
         return judgements
-
-
-def rank_scores(scores: Sequence[float], unscored: set[int]) -> list[int]:
-    """Positions by score, descending, ties by position; ``unscored`` last in input order."""
-    scored = sorted((i for i in range(len(scores)) if i not in unscored), key=lambda i: -scores[i])
-    return scored + sorted(unscored)

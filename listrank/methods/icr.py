@@ -29,7 +29,7 @@ from listrank.budget import (
     passage_text,
 )
 from listrank.errors import BackendError, ConfigError, TemplateError
-from listrank.methods.base import Method, passage_word_limits, template_for
+from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
 from listrank.prompts import PromptTemplate, RenderedPrompt, neutralize
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
@@ -190,8 +190,7 @@ class ICRMethod(Method):
         n = len(block)
         scores = list(reversed(shown_scores)) if self.best_last else shown_scores
         nan = [i for i in range(n) if math.isnan(scores[i])]
-        # best first; ties keep input order; NaN scores go last in input order
-        order = sorted(range(n), key=lambda i: (1, 0.0, i) if i in nan else (0, -scores[i], i))
+        order = order_from_scores(scores)
         prompt_tokens = result.prefix_tokens + sum(result.suffix_tokens)
         record = CallRecord(
             method=self.name,
@@ -210,9 +209,7 @@ class ICRMethod(Method):
                 "ties": n - len(set(scores)),
             },
         )
-        return Judgement(
-            order=tuple(order), record=record, scores=tuple(scores), filled=frozenset(nan)
-        )
+        return Judgement(order=order, record=record, scores=tuple(scores), filled=frozenset(nan))
 
     def _doc_score(self, result: AttentionResult, span: tuple[int, int]) -> float:
         a, b = span
