@@ -1,4 +1,5 @@
-"""Render chat messages to the exact text a local model reads, with its tokenizer's template."""
+"""Render chat messages to the exact text a local model reads, with its tokenizer's template,
+and count its tokens: shared by the backends that hold a Hugging Face tokenizer (hf, vllm)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,30 @@ def render_chat(tokenizer: Any, messages: Sequence[ChatMessage], assistant_prefi
     else:
         text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
     return str(text) + assistant_prefix
+
+
+class LocalTokenizer:
+    """Token counting and prompt rendering for a backend with a Hugging Face ``tokenizer``
+    and a known ``_context_length``."""
+
+    tokenizer: Any
+    _context_length: int
+
+    @property
+    def context_length(self) -> int:
+        return self._context_length
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def token_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
+        """The exact text the model reads: chat template, generation prompt, answer prefix."""
+        return render_chat(self.tokenizer, messages, assistant_prefix)
+
+    def count_prompt_tokens(
+        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
+    ) -> int:
+        return self.count_tokens(self.prompt_text(messages, assistant_prefix))

@@ -12,13 +12,12 @@ from typing import Any
 from listrank.backends.base import (
     AttentionRequest,
     AttentionResult,
-    ChatMessage,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
     LogprobResult,
 )
-from listrank.backends.chat import render_chat
+from listrank.backends.chat import LocalTokenizer
 from listrank.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
 
@@ -33,7 +32,7 @@ def _resolve_device(device: str) -> str:
     return device
 
 
-class HFBackend:
+class HFBackend(LocalTokenizer):
     """An in-process transformers causal LM.
 
     ``model`` is None (the embedded SmolLM2), a local folder, a ``.gguf`` file or a hub name.
@@ -83,25 +82,6 @@ class HFBackend:
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
     # -- tokens -------------------------------------------------------------------------
-    @property
-    def context_length(self) -> int:
-        return self._context_length
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def token_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
-        """The exact text the model reads: chat template, generation prompt, answer prefix."""
-        return render_chat(self.tokenizer, messages, assistant_prefix)
-
-    def count_prompt_tokens(
-        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
-    ) -> int:
-        return self.count_tokens(self.prompt_text(messages, assistant_prefix))
-
     def encode_prompts(self, texts: Sequence[str]) -> Any:
         """Left-padded batch with position ids that ignore the padding."""
         batch = self.tokenizer(

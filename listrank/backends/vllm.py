@@ -31,7 +31,7 @@ from listrank.backends.base import (
     LogprobRequest,
     LogprobResult,
 )
-from listrank.backends.chat import render_chat
+from listrank.backends.chat import LocalTokenizer
 from listrank.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
 
@@ -85,7 +85,7 @@ def permutation_regex(identifiers: Sequence[str], prefix: str = "") -> str | Non
     return None
 
 
-class VLLMBackend:
+class VLLMBackend(LocalTokenizer):
     """An in-process ``vllm.LLM``. ``model`` is None (the embedded SmolLM2, exported to a bf16
     safetensors folder), a local folder or a hub name. Other options pass to ``vllm.LLM``."""
 
@@ -144,24 +144,6 @@ class VLLMBackend:
         self._vllm = vllm
 
     # -- tokens -------------------------------------------------------------------------
-    @property
-    def context_length(self) -> int:
-        return self._context_length
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def token_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
-        return render_chat(self.tokenizer, messages, assistant_prefix)
-
-    def count_prompt_tokens(
-        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
-    ) -> int:
-        return self.count_tokens(self.prompt_text(messages, assistant_prefix))
-
     def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> dict[str, Any]:
         # token ids, so the template's special tokens are not added twice
         return {"prompt_token_ids": self.token_ids(self.prompt_text(messages, prefix))}
