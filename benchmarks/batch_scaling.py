@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from listrank.batch import BatchJob, run_batch
-from listrank.config import PipelineConfig
+from listrank.pipeline.config import PipelineConfig
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 SOURCE = DATA / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from listrank import registry
-from listrank.metrics import Qrels, mean, per_query, read_qrels, run_from_order
-from listrank.prefilter import BiEncoderPrefilter, prefilter_order
-from listrank.reranker import Reranker
-from listrank.summary import RunSummary
+from listrank.evaluation.metrics import Qrels, mean, per_query, read_qrels, run_from_order
+from listrank.evaluation.summary import RunSummary
+from listrank.pipeline.prefilter import BiEncoderPrefilter, prefilter_order
+from listrank.pipeline.reranker import Reranker
 from listrank.types import Candidate, Query
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,11 +24,11 @@ from typing import Any
 from scipy import stats
 
 from listrank import Reranker
-from listrank.bias import bias_report
-from listrank.fusion import Fusion
-from listrank.io import Request, read_requests
+from listrank.evaluation.bias import bias_report
+from listrank.evaluation.metrics import per_query, read_qrels, run_from_order
 from listrank.methods.calibration import CalibrationPool
-from listrank.metrics import per_query, read_qrels, run_from_order
+from listrank.pipeline.fusion import Fusion
+from listrank.runs.io import Request, read_requests
 from listrank.types import Ranking
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -30,7 +30,7 @@ import uvicorn
 
 from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
-from listrank.reranker import Reranker
+from listrank.pipeline.reranker import Reranker
 from listrank.server import ServerSettings, create_app
 
 _PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.S)

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from listrank import Reranker
-from listrank.io import Request, read_requests
-from listrank.metrics import Qrels, mean, per_query, read_qrels, run_from_order
-from listrank.summary import RunSummary
+from listrank.evaluation.metrics import Qrels, mean, per_query, read_qrels, run_from_order
+from listrank.evaluation.summary import RunSummary
+from listrank.runs.io import Request, read_requests
 
 HERE = Path(__file__).resolve().parent
 

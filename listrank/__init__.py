@@ -13,9 +13,9 @@ from listrank.errors import (
     TemplateError,
     UnknownComponentError,
 )
-from listrank.parsing import ParseResult, parse_permutation
-from listrank.prompts import PromptTemplate, load_template, template_names
-from listrank.reranker import Reranker
+from listrank.pipeline.reranker import Reranker
+from listrank.prompting.parsing import ParseResult, parse_permutation
+from listrank.prompting.templates import PromptTemplate, load_template, template_names
 from listrank.types import (
     CallRecord,
     Candidate,

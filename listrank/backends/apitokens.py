@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from listrank.backends.base import ChatMessage
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.types import ChatMessage
 
 _CHARS_PER_TOKEN = 3.5
 # OpenAI's documented chat accounting: every message costs its content plus ~3-4 tokens of
@@ -175,7 +175,7 @@ def make_counter(model: str, spec: str | None) -> TokenCounter:
         return TiktokenCounter(enc, exact=own, ids_valid=own)
     if kind == "hf" and arg:
         if arg in ("embedded", "smollm2"):
-            from listrank.embedded import embedded_model_dir
+            from listrank.backends.embedded import embedded_model_dir
 
             arg = str(embedded_model_dir())
         return HFCounter(_hf_tokenizer(arg), spec)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from listrank.backends.base import ChatMessage
+from listrank.types import ChatMessage
 
 
 def render_chat(tokenizer: Any, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:

@@ -7,13 +7,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 from listrank.backends.base import (
-    ChatMessage,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
     LogprobResult,
 )
 from listrank.errors import BackendError
+from listrank.types import ChatMessage
 
 
 class FakeBackend:

@@ -18,7 +18,7 @@ from listrank.backends.base import (
     LogprobResult,
 )
 from listrank.backends.chat import LocalTokenizer
-from listrank.embedded import EMBEDDED_NAME, embedded_model_dir
+from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})

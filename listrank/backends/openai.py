@@ -26,7 +26,6 @@ import openai
 from listrank.backends.aio import LoopThread
 from listrank.backends.apitokens import HFCounter, make_counter
 from listrank.backends.base import (
-    ChatMessage,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -42,6 +41,7 @@ from listrank.backends.ratelimit import RateLimiter
 from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
 from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
 from listrank.errors import ConfigError, ContextLengthError, ListrankError
+from listrank.types import ChatMessage
 
 T = TypeVar("T")
 MAX_TOP_LOGPROBS = 20

@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from listrank.backends.base import (
-    ChatMessage,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
     LogprobResult,
 )
 from listrank.backends.chat import LocalTokenizer
-from listrank.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
+from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.types import ChatMessage
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
 MAX_LOGPROBS = 20

@@ -3,6 +3,7 @@
 from listrank.batch import BatchJob, run_batch
 """
 
-from listrank.batch.job import BatchJob, BatchReport, run_batch
+from listrank.batch.job import BatchReport, run_batch
+from listrank.batch.spec import BatchJob
 
 __all__ = ["BatchJob", "BatchReport", "run_batch"]

@@ -15,7 +15,7 @@ from listrank.batch.shards import Manifest, Shard, ShardFormat, write_shard
 from listrank.batch.stats import merge_into, summary_fields
 from listrank.batch.work import QueryResult
 from listrank.errors import ListrankError
-from listrank.summary import RunSummary
+from listrank.evaluation.summary import RunSummary
 
 
 class Progress(Protocol):

@@ -12,32 +12,15 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.batch.collect import ShardCollector
-from listrank.batch.shards import Manifest, ShardFormat, file_sha256, plan_shards
+from listrank.batch.shards import Manifest, file_sha256, plan_shards
+from listrank.batch.spec import BatchJob
 from listrank.batch.stats import merge
 from listrank.batch.work import RerankerFactory, build_from_config
-from listrank.config import PipelineConfig
 from listrank.errors import ConfigError
-from listrank.io import atomic_writer, read_requests
-from listrank.summary import RunSummary
+from listrank.evaluation.summary import RunSummary
+from listrank.runs.io import atomic_writer, read_requests
 
 SUMMARY = "summary.json"
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    input: Path
-    out_dir: Path
-    config: PipelineConfig = field(default_factory=PipelineConfig)
-    shard_size: int = 100
-    fmt: ShardFormat = "jsonl"
-    ray: bool = False
-    address: str | None = None
-    """Ray cluster to join ("auto", "ray://host:10001"); None starts a local one."""
-    workers: int = 1
-    cpus_per_worker: float = 1.0
-    gpus_per_worker: float | None = None
-    """None: derived from the config (vLLM: tensor_parallel_size; hf on cuda: 1)."""
-    progress: bool = True
 
 
 @dataclass

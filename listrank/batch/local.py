@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from listrank.batch.collect import ShardCollector
 from listrank.batch.shards import Shard
 from listrank.batch.work import RerankerFactory, rerank_one, worker_id
-from listrank.config import PipelineConfig
-from listrank.io import Request
+from listrank.pipeline.config import PipelineConfig
+from listrank.runs.io import Request
 
 
 def run_local(

@@ -28,12 +28,12 @@ from listrank.batch.work import (
     rerank_one,
     worker_id,
 )
-from listrank.config import PipelineConfig
 from listrank.errors import BackendError, ConfigError, ListrankError
-from listrank.io import Request
+from listrank.pipeline.config import PipelineConfig
+from listrank.runs.io import Request
 
 if TYPE_CHECKING:
-    from listrank.batch.job import BatchJob
+    from listrank.batch.spec import BatchJob
 
 INSTALL_HINT = "pip install 'listrank[ray]'"
 MAX_ROWS_PER_BLOCK = 16

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from listrank.errors import ConfigError, InputError
-from listrank.io import atomic_writer
+from listrank.runs.io import atomic_writer
 
 ShardFormat = Literal["jsonl", "parquet"]
 MANIFEST = "manifest.json"

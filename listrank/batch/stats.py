@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
-from listrank.summary import RunSummary
+from listrank.evaluation.summary import RunSummary
 from listrank.types import CallRecord, Ranking, RepairStats
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from listrank.config import PipelineConfig
-from listrank.io import Request, parse_request, result_record
+from listrank.pipeline.config import PipelineConfig
+from listrank.runs.io import Request, parse_request, result_record
 from listrank.types import Candidate, Query, Ranking
 
 

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from listrank.ab import format_report, plot_differences, run_ab
-from listrank.config import PipelineConfig
-from listrank.io import atomic_writer, read_requests, trec_lines
-from listrank.metrics import per_query, read_qrels
+from listrank.evaluation.ab import format_report, plot_differences, run_ab
+from listrank.evaluation.metrics import per_query, read_qrels
+from listrank.pipeline.config import PipelineConfig
+from listrank.runs.io import atomic_writer, read_requests, trec_lines
 
 
 def add_parser(sub: Any) -> None:

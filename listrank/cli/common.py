@@ -6,11 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from listrank.config import PipelineConfig
 from listrank.errors import ConfigError
 from listrank.methods.calibration import CALIBRATIONS
+from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 from listrank.registry import names
-from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 # CLI flag -> Reranker option; None values are left to the component defaults
 _FLAG_OPTIONS = (

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from listrank.evaluate import DEFAULT_METRICS, evaluate_files, format_table
+from listrank.evaluation.evaluate import DEFAULT_METRICS, evaluate_files, format_table
 
 
 def add_parser(sub: Any) -> None:

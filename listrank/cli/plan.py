@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 from listrank.cli.common import add_component_options, build_reranker
-from listrank.io import read_requests
-from listrank.planning import describe_plan, placeholder_candidates
+from listrank.runs.io import read_requests
+from listrank.strategies.planning import describe_plan, placeholder_candidates
 from listrank.types import Candidate
 
 _SYNTHETIC_WORDS = 100

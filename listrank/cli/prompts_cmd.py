@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from listrank.budget import passage_text, truncate_words
-from listrank.io import read_requests
-from listrank.prompts import load_template, template_names
+from listrank.prompting.budget import passage_text, truncate_words
+from listrank.prompting.templates import load_template, template_names
+from listrank.runs.io import read_requests
 
 
 def add_parser(sub: Any) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, pipeline_config
-from listrank.config import PipelineConfig
-from listrank.io import atomic_writer, read_requests, result_record, trec_lines
-from listrank.journal import Entry, Journal, fingerprint
-from listrank.summary import RunSummary
+from listrank.evaluation.summary import RunSummary
+from listrank.pipeline.config import PipelineConfig
+from listrank.runs.io import atomic_writer, read_requests, result_record, trec_lines
+from listrank.runs.journal import Entry, Journal, fingerprint
 
 # options that do not change the output: a journal written under other values still resumes
 _NOT_IN_FINGERPRINT = {"run", "no_progress", "no_resume", "cache"}

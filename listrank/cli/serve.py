@@ -6,8 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from listrank.config import PipelineConfig
 from listrank.errors import ConfigError
+from listrank.pipeline.config import PipelineConfig
 from listrank.server.settings import (
     DEFAULT_MAX_DOCUMENTS,
     DEFAULT_MAX_QUERY_CHARS,

@@ -32,6 +32,6 @@ def rerank_texts(
 
 
 def reranker_from_config(path: str | Path, **overrides: Any) -> SupportsRerank:
-    from listrank.config import PipelineConfig
+    from listrank.pipeline.config import PipelineConfig
 
     return PipelineConfig.from_file(path).with_overrides(**overrides).build()

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from listrank.errors import ConfigError
-from listrank.prompts import PromptTemplate, load_template
+from listrank.prompting.templates import PromptTemplate, load_template
 from listrank.types import Candidate, Judgement, Query
 
 

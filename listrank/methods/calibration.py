@@ -31,7 +31,7 @@ from listrank.methods.base import Method, order_from_scores
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 if TYPE_CHECKING:
-    from listrank.io import Request
+    from listrank.runs.io import Request
 
 CONTENT_FREE = "N/A"
 CALIBRATIONS = ("content-free", "reference")
@@ -63,7 +63,7 @@ class CalibrationPool:
     @classmethod
     def from_file(cls, path: str | Path) -> CalibrationPool:
         """A JSONL file in the rerank input format (e.g. the very file being reranked)."""
-        from listrank.io import read_requests
+        from listrank.runs.io import read_requests
 
         return cls.from_requests(read_requests(path))
 

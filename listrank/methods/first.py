@@ -17,15 +17,15 @@ from collections.abc import Sequence
 from typing import cast
 
 from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
-from listrank.budget import (
+from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
+from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
     fit_prompt,
     passage_text,
 )
-from listrank.errors import ConfigError, ContextLengthError, TemplateError
-from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
-from listrank.prompts import PromptTemplate, RenderedPrompt, identifiers_for
+from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 ALPHA_MAX_BLOCK = 26

@@ -21,16 +21,16 @@ from collections.abc import Sequence
 from typing import cast
 
 from listrank.backends.base import AttentionRequest, AttentionResult, SupportsAttention, require
-from listrank.budget import (
+from listrank.errors import BackendError, ConfigError, TemplateError
+from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
+from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
     Fitted,
     fit_prompt,
     passage_text,
 )
-from listrank.errors import BackendError, ConfigError, TemplateError
-from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
-from listrank.prompts import PromptTemplate, RenderedPrompt, neutralize
+from listrank.prompting.templates import PromptTemplate, RenderedPrompt, neutralize
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 CALIBRATION_QUERY = "N/A"

@@ -10,16 +10,16 @@ from listrank.backends.base import (
     SupportsGenerate,
     require,
 )
-from listrank.budget import (
+from listrank.errors import ContextLengthError
+from listrank.methods.base import Method, passage_word_limits, template_for
+from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
     fit_prompt,
     passage_text,
 )
-from listrank.errors import ContextLengthError
-from listrank.methods.base import Method, passage_word_limits, template_for
-from listrank.parsing import parse_permutation
-from listrank.prompts import PromptTemplate, RenderedPrompt
+from listrank.prompting.parsing import parse_permutation
+from listrank.prompting.templates import PromptTemplate, RenderedPrompt
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 _ANSWER_SLACK_TOKENS = 8

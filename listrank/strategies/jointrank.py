@@ -1,21 +1,26 @@
 """JointRank: judge overlapping blocks in one parallel stage, then aggregate comparisons.
 
 Every block's order yields its pairwise comparisons "earlier beats later" (items only placed by
-repair never win); an aggregator (``listrank.aggregate``) turns them into one ranking. Items no
+repair never win); an aggregator (``strategies.aggregate``) turns them into one ranking. Items no
 block compared go last in input order.
 """
 
 from __future__ import annotations
 
-from listrank.aggregate import AGGREGATORS, Comparison, comparisons_from_order, rank_items
-from listrank.designs import DESIGNS, Design, build_design
 from listrank.errors import ConfigError
+from listrank.strategies.aggregate import (
+    AGGREGATORS,
+    Comparison,
+    comparisons_from_order,
+    rank_items,
+)
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
+from listrank.strategies.designs import DESIGNS, Design, build_design
 from listrank.types import Plan
 
 
 class JointRank(Strategy):
-    """``design`` (see ``listrank.designs``) decides the blocks of ``block_size`` items, each
+    """``design`` (see ``strategies.designs``) decides the blocks of ``block_size`` items, each
     item in ``replication`` blocks (Latin-square and triangular designs fix it at 2);
     ``aggregator`` is one of winrate, pagerank, bradley_terry, elo, rank_centrality."""
 

@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 
 from listrank.errors import ConfigError
-from listrank.planning import scripted_judgement
+from listrank.strategies.planning import scripted_judgement
 from listrank.types import Judgement
 
 

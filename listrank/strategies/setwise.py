@@ -10,8 +10,8 @@ that beat it.
 from __future__ import annotations
 
 from listrank.errors import ConfigError
-from listrank.planning import simulate
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
+from listrank.strategies.planning import simulate
 from listrank.types import Plan
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from itertools import zip_longest
 
 from listrank.errors import ConfigError
-from listrank.planning import simulate
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
+from listrank.strategies.planning import simulate
 from listrank.types import Plan
 
 

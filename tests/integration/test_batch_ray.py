@@ -17,9 +17,9 @@ from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
 from listrank.batch import BatchJob, run_batch
 from listrank.cli import main
-from listrank.config import PipelineConfig
-from listrank.io import read_requests, result_record
-from listrank.reranker import Reranker
+from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.reranker import Reranker
+from listrank.runs.io import read_requests, result_record
 from listrank.types import Candidate, Query, Ranking
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'listrank[ray]')")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from listrank import Reranker
-from listrank.io import read_requests
+from listrank.runs.io import read_requests
 
 pytestmark = pytest.mark.integration
 

@@ -94,8 +94,8 @@ def hf() -> Any:
 
 def first_prompts(rows: list[dict[str, Any]]) -> list[Any]:
     from listrank.backends.base import LogprobRequest
-    from listrank.budget import truncate_words
-    from listrank.prompts import load_template
+    from listrank.prompting.budget import truncate_words
+    from listrank.prompting.templates import load_template
 
     template = load_template("first_alpha")
     out = []

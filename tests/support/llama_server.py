@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 def gguf_path() -> Path:
-    from listrank.embedded import gguf_path as packaged
+    from listrank.backends.embedded import gguf_path as packaged
 
     return packaged()
 

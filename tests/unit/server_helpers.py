@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
-from listrank.reranker import Reranker
+from listrank.pipeline.reranker import Reranker
 from listrank.server import ServerSettings
 
 _PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.S)

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from listrank.ab import paired_comparison, run_ab, shuffled
 from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
 from listrank.cli import main
 from listrank.errors import InputError
-from listrank.io import read_requests
-from listrank.reranker import Reranker
+from listrank.evaluation.ab import paired_comparison, run_ab, shuffled
+from listrank.pipeline.reranker import Reranker
+from listrank.runs.io import read_requests
 from listrank.types import Candidate
 
 scipy_stats = pytest.importorskip("scipy.stats")

@@ -7,7 +7,8 @@ from itertools import combinations
 
 import pytest
 
-from listrank.aggregate import (
+from listrank.errors import ConfigError
+from listrank.strategies.aggregate import (
     AGGREGATORS,
     bradley_terry,
     comparisons_from_order,
@@ -15,7 +16,6 @@ from listrank.aggregate import (
     rank_items,
     winrate,
 )
-from listrank.errors import ConfigError
 
 NAMES = sorted(AGGREGATORS)
 # a total order 3 > 1 > 4 > 0 > 2, every pair compared once

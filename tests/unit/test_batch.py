@@ -16,10 +16,10 @@ from listrank.batch import BatchJob, run_batch
 from listrank.batch.collect import ShardCollector
 from listrank.batch.shards import Manifest, plan_shards
 from listrank.batch.work import QueryResult, payload_request, request_payload
-from listrank.config import PipelineConfig
 from listrank.errors import ConfigError, InputError
-from listrank.io import read_requests, result_record
-from listrank.reranker import Reranker
+from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.reranker import Reranker
+from listrank.runs.io import read_requests, result_record
 from listrank.types import Candidate, Query, Ranking
 
 CONFIG = PipelineConfig.from_dict({"strategy": {"name": "sliding", "window": 4, "step": 2}})

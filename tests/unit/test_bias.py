@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from listrank.bias import bias_report, spearman_identity
+from listrank.evaluation.bias import bias_report, spearman_identity
 from listrank.types import CallRecord, RepairStats
 
 

@@ -13,10 +13,10 @@ from listrank.backends.base import (
     SupportsGenerate,
     SupportsNextTokenLogprobs,
 )
+from listrank.backends.cache import CachedBackend, CallCache
 from listrank.backends.fake import FakeBackend
-from listrank.cache import CachedBackend, CallCache
 from listrank.errors import CapabilityError, ConfigError
-from listrank.reranker import Reranker
+from listrank.pipeline.reranker import Reranker
 
 
 class CountingBackend(FakeBackend):

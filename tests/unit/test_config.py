@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from listrank import ConfigError
-from listrank.config import PipelineConfig
+from listrank.pipeline.config import PipelineConfig
 
 
 def test_file_builds_the_pipeline(tmp_path: Path) -> None:

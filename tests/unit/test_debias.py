@@ -8,10 +8,10 @@ import pytest
 
 from listrank import Candidate, ConfigError, Reranker
 from listrank.backends.fake import FakeBackend
-from listrank.fusion import Fusion
 from listrank.methods.base import Method
 from listrank.methods.calibration import CalibratedMethod, CalibrationPool
 from listrank.methods.wrappers import PermutationAveraged
+from listrank.pipeline.fusion import Fusion
 from listrank.strategies.window import SingleWindow, SlidingWindow
 from listrank.types import CallRecord, Judgement, Query, RankedCandidate
 

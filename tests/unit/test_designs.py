@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listrank.designs import DESIGNS, build_design
 from listrank.errors import ConfigError
+from listrank.strategies.designs import DESIGNS, build_design
 
 
 def pair_counts(blocks: tuple[tuple[int, ...], ...]) -> Counter[frozenset[int]]:

@@ -9,7 +9,7 @@ import pytest
 
 from listrank.cli import main
 from listrank.errors import InputError
-from listrank.evaluate import evaluate_files, read_run
+from listrank.evaluation.evaluate import evaluate_files, read_run
 
 ir_measures = pytest.importorskip("ir_measures")
 METRICS = ["nDCG@10", "RR@10", "R@100", "AP", "P@5"]

@@ -14,7 +14,7 @@ from listrank.backends.fake import FakeBackend
 from listrank.backends.hf import HFBackend
 from listrank.errors import ConfigError, TemplateError
 from listrank.methods.first import FirstMethod
-from listrank.prompts import PromptTemplate, load_template
+from listrank.prompting.templates import PromptTemplate, load_template
 from listrank.testing import tiny_backend
 from listrank.types import Candidate, Query
 

@@ -14,7 +14,7 @@ from listrank.backends.fake import FakeBackend
 from listrank.backends.hf import HFBackend
 from listrank.errors import CapabilityError, ConfigError, TemplateError
 from listrank.methods.icr import ICRMethod, parse_layers
-from listrank.prompts import PromptTemplate, load_template, neutralize
+from listrank.prompting.templates import PromptTemplate, load_template, neutralize
 from listrank.testing import embedded_tokenizer, tiny_model
 from listrank.types import Candidate, Query
 

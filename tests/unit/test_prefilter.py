@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from listrank.backends.fake import FakeBackend
-from listrank.config import PipelineConfig
 from listrank.errors import ConfigError
-from listrank.prefilter import (
+from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.prefilter import (
     BiEncoderPrefilter,
     CrossEncoderPrefilter,
     build_prefilter,
     prefilter_order,
 )
-from listrank.reranker import Reranker
+from listrank.pipeline.reranker import Reranker
 from listrank.types import Candidate, Query
 
 pytest.importorskip("sentence_transformers", reason="needs the prefilter extra")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from listrank import TemplateError, UnknownComponentError, load_template, template_names
-from listrank.prompts import PromptTemplate
+from listrank.prompting.templates import PromptTemplate
 
 
 def test_library_templates_load_and_render() -> None:

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from listrank.journal import Entry, Journal, fingerprint
+from listrank.runs.journal import Entry, Journal, fingerprint
 from listrank.types import CallRecord, Query, Ranking, RepairStats, Trace
 
 

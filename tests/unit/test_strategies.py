@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listrank import registry
-from listrank.aggregate import AGGREGATORS
 from listrank.errors import ConfigError
-from listrank.planning import check_trace, describe_plan
+from listrank.strategies.aggregate import AGGREGATORS
 from listrank.strategies.base import Strategy
 from listrank.strategies.jointrank import JointRank
 from listrank.strategies.oracle import OracleJudge
+from listrank.strategies.planning import check_trace, describe_plan
 from listrank.strategies.setwise import Setwise
 from listrank.strategies.tdpart import TDPart
 from listrank.strategies.tournament import Tournament
@@ -273,7 +273,7 @@ def test_describe_plan_and_check_trace() -> None:
 def test_reranker_plan_estimates_tokens_and_the_run_matches() -> None:
     from listrank import Reranker
     from listrank.backends.fake import FakeBackend
-    from listrank.planning import placeholder_candidates
+    from listrank.strategies.planning import placeholder_candidates
 
     backend = FakeBackend(responder=lambda request: "[2] > [1]")
     reranker = Reranker(backend=backend, strategy="jointrank", block_size=10, replication=2)

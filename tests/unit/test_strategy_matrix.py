@@ -13,7 +13,7 @@ from listrank import Reranker, registry
 from listrank.backends.base import GenerationRequest, LogprobRequest
 from listrank.backends.fake import FakeBackend
 from listrank.errors import CapabilityError
-from listrank.planning import check_trace
+from listrank.strategies.planning import check_trace
 
 N = 9
 CANDIDATES = [

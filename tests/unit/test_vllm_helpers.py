@@ -9,7 +9,7 @@ import pytest
 
 from listrank.backends.vllm import identifiers_in, permutation_regex
 from listrank.errors import ConfigError
-from listrank.prompts import load_template
+from listrank.prompting.templates import load_template
 
 
 @pytest.mark.parametrize("template", ["rankgpt", "rankgpt_single", "first_alpha"])

@@ -18,8 +18,8 @@ pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm sets i
 from listrank import Reranker, registry
 from listrank.backends.base import LogprobRequest
 from listrank.backends.vllm import VLLMBackend, identifiers_in
-from listrank.budget import truncate_words
-from listrank.prompts import load_template
+from listrank.prompting.budget import truncate_words
+from listrank.prompting.templates import load_template
 
 pytestmark = pytest.mark.integration
 RUN = (

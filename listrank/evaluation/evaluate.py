@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listrank.errors import InputError
-from listrank.io import iter_lines, read_trec_run
-from listrank.metrics import Qrels, Run, mean, per_query, read_qrels, run_from_order
+from listrank.evaluation.metrics import Qrels, Run, mean, per_query, read_qrels, run_from_order
+from listrank.runs.io import iter_lines, read_trec_run
 
 DEFAULT_METRICS = ("nDCG@10", "nDCG@5", "RR@10", "R@100", "AP")
 

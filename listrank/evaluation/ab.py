@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from listrank.errors import InputError
-from listrank.io import Request
-from listrank.metrics import Qrels, mean, per_query, run_from_rankings
-from listrank.reranker import Reranker
-from listrank.summary import RunSummary
+from listrank.evaluation.metrics import Qrels, mean, per_query, run_from_rankings
+from listrank.evaluation.summary import RunSummary
+from listrank.pipeline.reranker import Reranker
+from listrank.runs.io import Request
 from listrank.types import Candidate, Ranking
 
 TIE_EPS = 1e-9

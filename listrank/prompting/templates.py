@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from listrank.backends.base import ChatMessage
 from listrank.errors import TemplateError, UnknownComponentError
+from listrank.types import ChatMessage
 
 IDENTIFIER_SCHEMES = ("numeric", "alpha")
 MESSAGE_PLACEHOLDERS = frozenset({"query", "num", "passages", "first_id", "last_id"})
@@ -243,7 +243,7 @@ def _library_dir() -> Path:
     if packaged.is_dir():
         return Path(str(packaged))
     # editable/source checkout: the library lives at the repository root
-    return Path(__file__).resolve().parent.parent / "prompts"
+    return Path(__file__).resolve().parents[2] / "prompts"
 
 
 def template_names() -> list[str]:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from listrank import registry
-from listrank.cache import CachedBackend
+from listrank.backends.cache import CachedBackend
 from listrank.errors import ConfigError, InputError
-from listrank.fusion import Fusion
 from listrank.methods.base import Method
 from listrank.methods.calibration import (
     DEFAULT_REFERENCE_BLOCKS,
@@ -20,7 +19,8 @@ from listrank.methods.calibration import (
     CalibrationPool,
 )
 from listrank.methods.wrappers import PermutationAveraged
-from listrank.prefilter import Prefilter, prefilter_order
+from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -34,7 +34,7 @@ from listrank.types import (
 )
 
 if TYPE_CHECKING:
-    from listrank.io import Request
+    from listrank.runs.io import Request
 
 DEFAULT_BACKEND = "hf"
 DEFAULT_METHOD = "rankgpt"

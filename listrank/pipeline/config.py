@@ -25,16 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from listrank.errors import ConfigError
-from listrank.fusion import Fusion
-from listrank.prefilter import build_prefilter
-from listrank.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.prefilter import build_prefilter
+from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 
 LAYERS = ("backend", "method", "strategy")
 EXTRA_SECTIONS: set[str] = {"fusion"}
 """Further sections that later pipeline stages register (e.g. "prefilter")."""
 EXTRA_SECTIONS.update({"prefilter", "cache"})
-"""[prefilter]: type, model, k, batch_size, device (listrank.prefilter.build_prefilter);
-[cache]: path of the persistent call cache (listrank.cache)."""
+"""[prefilter]: type, model, k, batch_size, device (listrank.pipeline.prefilter.build_prefilter);
+[cache]: path of the persistent call cache (listrank.backends.cache)."""
 
 
 @dataclass(frozen=True)

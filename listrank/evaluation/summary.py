@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from listrank.bias import BiasReport, bias_report
-from listrank.planning import check_trace
+from listrank.evaluation.bias import BiasReport, bias_report
+from listrank.strategies.planning import check_trace
 from listrank.types import CallRecord, Ranking
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from listrank.backends.base import (
-    ChatMessage,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
     LogprobResult,
 )
 from listrank.errors import ConfigError
+from listrank.types import ChatMessage
 
 _DECODING_ATTRS = ("temperature", "top_p", "top_k", "seed", "dtype", "logprobs_top_k")
 """Backend attributes that change answers; whichever the inner backend has join the key."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from listrank.backends.embedded import embedded_model_dir
 from listrank.backends.hf import HFBackend
-from listrank.embedded import embedded_model_dir
 
 TINY_ARCHITECTURES = ("llama", "qwen2", "gemma")
 

@@ -1,0 +1,1 @@
+"""Measuring runs: metrics, evaluation, A/B comparison, position bias, run summaries."""

@@ -1,0 +1,1 @@
+"""The pipeline that composes the layers: prefilter, strategy(method(backend)), fusion, config."""

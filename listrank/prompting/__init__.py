@@ -1,0 +1,1 @@
+"""Prompt templates as data: loading, rendering, the answer budget, and reading answers."""

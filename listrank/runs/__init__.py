@@ -1,0 +1,1 @@
+"""Run files: input formats, output writers, and the resume journal."""
