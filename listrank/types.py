@@ -39,6 +39,9 @@ class RepairStats:
     """The answer named no usable identifier at all."""
     echo: bool = False
     """The answer repeated the prompt's own pattern (e.g. "Received passage [21].")."""
+    truncated: bool = False
+    """The answer was cut at the answer budget (finish_reason "length"), so repair filled in
+    what the model might still have written."""
 
     @property
     def repaired(self) -> bool:
@@ -51,6 +54,7 @@ class RepairStats:
             out_of_range=self.out_of_range + other.out_of_range,
             malformed=self.malformed or other.malformed,
             echo=self.echo or other.echo,
+            truncated=self.truncated or other.truncated,
         )
 
 
@@ -142,6 +146,10 @@ class Trace:
     @property
     def repaired_calls(self) -> int:
         return sum(1 for c in self.calls if c.repair.repaired)
+
+    @property
+    def truncated_calls(self) -> int:
+        return sum(1 for c in self.calls if c.repair.truncated)
 
     @property
     def malformed_calls(self) -> int:

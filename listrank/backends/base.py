@@ -32,6 +32,8 @@ class GenerationResult:
     cached: bool = False
     error: str | None = None
     """Set only when the backend degraded a failed call instead of raising."""
+    truncated: bool = False
+    """The answer stopped at ``max_new_tokens`` (finish_reason "length"), not by itself."""
 
 
 @dataclass(frozen=True)

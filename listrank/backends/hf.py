@@ -117,7 +117,13 @@ class HFBackend(LocalTokenizer):
                 new = generated[j, width:][: r.max_new_tokens]
                 text = self.tokenizer.decode(new, skip_special_tokens=True)
                 n_new = int((new != self.tokenizer.pad_token_id).sum())
-                out.append(GenerationResult(text, int(prompt_lens[j]), n_new, share))
+                # stopped by the budget, not by an end token: the answer may be cut
+                eos = self.tokenizer.eos_token_id
+                ended = eos is not None and bool((new == eos).any())
+                truncated = n_new >= r.max_new_tokens and not ended
+                out.append(
+                    GenerationResult(text, int(prompt_lens[j]), n_new, share, truncated=truncated)
+                )
         return out
 
     def next_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:

@@ -187,6 +187,12 @@ class OpenAIBackend:
     def context_length(self) -> int:
         return self._context_length
 
+    @property
+    def exact_token_counts(self) -> bool:
+        """False when counts are an estimate or a stand-in encoding (answer budgets then use a
+        tokenizer-free upper bound)."""
+        return bool(self.counter.exact)
+
     def count_tokens(self, text: str) -> int:
         return self.counter.count(text)
 
@@ -365,7 +371,10 @@ class OpenAIBackend:
             reported=usage is not None,
             waits=waits,
         )
-        return GenerationResult(text, prompt_tokens, completion_tokens, latency)
+        truncated = getattr(choice, "finish_reason", None) == "length"
+        return GenerationResult(
+            text, prompt_tokens, completion_tokens, latency, truncated=truncated
+        )
 
     def _bias(self, tokens: Sequence[str]) -> dict[str, int] | None:
         if self.logit_bias is False:

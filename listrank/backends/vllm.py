@@ -175,7 +175,11 @@ class VLLMBackend(LocalTokenizer):
         outputs, share = self._run(prompts, params)
         return [
             GenerationResult(
-                o.outputs[0].text, len(o.prompt_token_ids), len(o.outputs[0].token_ids), share
+                o.outputs[0].text,
+                len(o.prompt_token_ids),
+                len(o.outputs[0].token_ids),
+                share,
+                truncated=getattr(o.outputs[0], "finish_reason", None) == "length",
             )
             for o in outputs
         ]

@@ -19,6 +19,8 @@ class RunSummary:
     repaired: int = 0
     malformed: int = 0
     echoes: int = 0
+    truncated: int = 0
+    """Answers cut at the answer budget (their tail was filled in by repair)."""
     missing_ids: int = 0
     duplicate_ids: int = 0
     out_of_range_ids: int = 0
@@ -45,6 +47,7 @@ class RunSummary:
             self.repaired += int(c.repair.repaired)
             self.malformed += int(c.repair.malformed)
             self.echoes += int(c.repair.echo)
+            self.truncated += int(c.repair.truncated)
             self.missing_ids += c.repair.missing
             self.duplicate_ids += c.repair.duplicates
             self.out_of_range_ids += c.repair.out_of_range
@@ -61,6 +64,7 @@ class RunSummary:
             "repaired_outputs": self.repaired,
             "malformed_outputs": self.malformed,
             "echoed_prompt": self.echoes,
+            "truncated_outputs": self.truncated,
             "missing_ids": self.missing_ids,
             "duplicate_ids": self.duplicate_ids,
             "out_of_range_ids": self.out_of_range_ids,
@@ -80,6 +84,7 @@ class RunSummary:
             f"{d['prompt_tokens']} prompt + {d['completion_tokens']} completion tokens; "
             f"repaired outputs: {d['repaired_outputs']} of {d['calls'] + d['cached_calls']} "
             f"(malformed {d['malformed_outputs']}, prompt echoes {d['echoed_prompt']}, "
+            f"cut at the answer budget {d['truncated_outputs']}, "
             f"missing ids {d['missing_ids']}, duplicates {d['duplicate_ids']}, "
             f"out of range {d['out_of_range_ids']}); failed calls: {d['failed_calls']}; "
             f"{d['latency_s_per_query']} s/query; queries off plan: {d['queries_off_plan']}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import cast
 
@@ -15,14 +16,13 @@ from listrank.methods.base import Method, passage_word_limits, template_for
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
+    answer_budget,
     fit_prompt,
     passage_text,
 )
 from listrank.prompting.parsing import parse_permutation
-from listrank.prompting.templates import PromptTemplate, RenderedPrompt
+from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query
-
-_ANSWER_SLACK_TOKENS = 8
 
 
 class PermutationMethod(Method):
@@ -50,7 +50,11 @@ class PermutationMethod(Method):
     def _answer_tokens(self, n: int) -> int:
         if self.max_new_tokens is not None:
             return self.max_new_tokens
-        return self.backend.count_tokens(self.template.example_answer(n)) + _ANSWER_SLACK_TOKENS
+        # a backend that only estimates its tokens (an API model tiktoken does not know) would
+        # cut answers short: it gets the tokenizer-free upper bound instead
+        exact = bool(getattr(self.backend, "exact_token_counts", True))
+        ids = identifiers_for(self.template.identifiers, n)
+        return answer_budget(ids, self.backend.count_tokens if exact else None)
 
     def _fit(
         self, query: Query, block: Sequence[Candidate], max_words: int
@@ -110,7 +114,7 @@ class PermutationMethod(Method):
                 completion_tokens=result.completion_tokens,
                 output=result.text,
                 latency_s=result.latency_s,
-                repair=stats,
+                repair=dataclasses.replace(stats, truncated=result.truncated),
                 cached=result.cached,
                 error=result.error,
             )

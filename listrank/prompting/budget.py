@@ -64,3 +64,32 @@ def fit_prompt(
                 "a longer context, or a lower min_passage_words"
             )
         words = max(min_words, int(words * min(_SHRINK, budget / tokens)))
+
+
+ANSWER_SLACK_TOKENS = 8
+"""Room beyond the ranking itself: a short preamble, a trailing full stop, the end token."""
+_BOUND_TOKENS_PER_ID = 4
+"""Tokens per identifier besides its own characters: "[", "]", " >" and a space at most. Each
+ASCII character of the identifier is at most one token in byte-level BPE and SentencePiece
+vocabularies alike (tested on SmolLM2, cl100k and o200k for blocks of 2-100)."""
+
+
+def example_answers(identifiers: Sequence[str]) -> list[str]:
+    """Complete answers "[1] > [2] > …" in input and reversed order; a real answer's token count
+    lies within a token of the larger of the two on the tokenizers we measured."""
+    forward = " > ".join(f"[{i}]" for i in identifiers)
+    backward = " > ".join(f"[{i}]" for i in reversed(identifiers))
+    return [forward, backward]
+
+
+def answer_token_bound(identifiers: Sequence[str]) -> int:
+    """An upper bound on the tokens of a complete answer that needs no tokenizer."""
+    return sum(len(i) + _BOUND_TOKENS_PER_ID for i in identifiers) + ANSWER_SLACK_TOKENS
+
+
+def answer_budget(identifiers: Sequence[str], count: Callable[[str], int] | None) -> int:
+    """``max_new_tokens`` for a complete ranking of ``identifiers``: counted with the model's own
+    tokenizer when ``count`` is given, else the tokenizer-free bound."""
+    if count is None:
+        return answer_token_bound(identifiers)
+    return max(count(a) for a in example_answers(identifiers)) + ANSWER_SLACK_TOKENS

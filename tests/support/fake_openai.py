@@ -88,6 +88,9 @@ class FakeOpenAIServer:
     position_tops: list[dict[str, float]] | None = None
     """Per-position top entries for chat logprobs (else ``top_logprobs`` at every position)."""
     max_prompt_chars: int | None = None
+    answer_tokens: Callable[[str], list[str]] | None = None
+    """When set, answers are cut to the request's ``max_tokens`` of these tokens (text pieces)
+    and reported with finish_reason "length", as a real server enforces its budget."""
     send_usage: bool = True
     requests: list[Seen] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
@@ -139,6 +142,11 @@ class FakeOpenAIServer:
                 }
             }
         text = self.responder(path, body)
+        finish = "stop"
+        if self.answer_tokens is not None and body.get("max_tokens") is not None:
+            pieces = self.answer_tokens(text)
+            if len(pieces) > int(body["max_tokens"]):
+                text, finish = "".join(pieces[: int(body["max_tokens"])]), "length"
         usage = {
             "prompt_tokens": len(prompt.split()),
             "completion_tokens": len(text.split()),
@@ -149,7 +157,7 @@ class FakeOpenAIServer:
             choice: dict[str, Any] = {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
             if body.get("logprobs"):
                 k = int(body.get("top_logprobs") or 0)
@@ -163,7 +171,7 @@ class FakeOpenAIServer:
                 choice["logprobs"] = {"content": content}
             kind = "chat.completion"
         else:
-            choice = {"index": 0, "text": text, "finish_reason": "stop"}
+            choice = {"index": 0, "text": text, "finish_reason": finish}
             if body.get("logprobs"):
                 k = int(body["logprobs"])
                 choice["logprobs"] = {
