@@ -11,6 +11,7 @@ from listrank.errors import ListrankError
 _COMMANDS = (
     "listrank.cli.rerank",
     "listrank.cli.prompts_cmd",
+    "listrank.cli.presets_cmd",
     "listrank.cli.plan",
     "listrank.cli.serve",
     "listrank.cli.batch",

@@ -10,6 +10,8 @@ from listrank.errors import ConfigError
 from listrank.methods.calibration import CALIBRATIONS
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+from listrank.prompting.parsing import PARSE_MODES
+from listrank.prompting.templates import BRACKET_RULES, CLEANERS
 from listrank.registry import names
 
 # CLI flag -> Reranker option; None values are left to the component defaults
@@ -27,12 +29,42 @@ _FLAG_OPTIONS = (
     "batch_size",
     "max_passage_words",
     "device",
+    "parse",
+    "brackets",
+    "clean_text",
+    "top_k_candidates",
 )
 
 
 def add_component_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     g.add_argument("--config", help="pipeline TOML file; the flags below override it")
+    g.add_argument(
+        "--preset",
+        help="a known checkpoint's or paper's setup (see `listrank presets list`); the flags "
+        "below override it",
+    )
+    g.add_argument(
+        "--parse",
+        choices=PARSE_MODES,
+        help="how answers are read: listrank (bracketed ids when present; default) or rankgpt "
+        "(every digit run, as the reference code)",
+    )
+    g.add_argument(
+        "--brackets",
+        choices=BRACKET_RULES,
+        help="'[' ']' in passages: neutralize (to '(' ')', default), numbers (only '[12]', as "
+        "rank_llm), keep (as the original RankGPT)",
+    )
+    g.add_argument(
+        "--clean-text", choices=CLEANERS, help="repair mojibake with ftfy (as rank_llm) or not"
+    )
+    g.add_argument(
+        "--top-k-candidates",
+        type=int,
+        metavar="K",
+        help="rerank only the first K candidates; the rest follow below them in input order",
+    )
     g.add_argument(
         "--backend",
         default=None,
@@ -118,7 +150,13 @@ def component_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     """The pipeline from --config (or defaults), with command-line flags winning."""
-    base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+    preset = getattr(args, "preset", None)
+    if preset and args.config:
+        raise ConfigError("--preset and --config both set the pipeline; use one of them")
+    if preset:
+        base = PipelineConfig.from_preset(preset)
+    else:
+        base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
     return base.with_overrides(
         backend=args.backend,
         model=args.model,

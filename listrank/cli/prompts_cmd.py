@@ -1,4 +1,4 @@
-"""`listrank prompts list | show NAME | render NAME --input FILE`."""
+"""`listrank prompts list | show NAME | render (NAME | --preset NAME) --input FILE`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from listrank.errors import ConfigError
 from listrank.prompting.budget import passage_text, truncate_words
+from listrank.prompting.presets import load_preset
 from listrank.prompting.templates import load_template, template_names
 from listrank.runs.io import read_requests
 
@@ -19,8 +21,11 @@ def add_parser(sub: Any) -> None:
     show.add_argument("name")
     show.set_defaults(run=run_show)
     render = ps.add_parser("render", help="show exactly what the model sees for one query")
-    render.add_argument("name")
-    render.add_argument("--input", required=True, help="a JSONL request file")
+    render.add_argument("name", nargs="?", help="template name or file")
+    render.add_argument(
+        "--preset", help="render the preset's template with its text handling instead"
+    )
+    render.add_argument("--input", required=True, help="a request file (JSONL or rank_llm JSON)")
     render.add_argument("--qid", help="which query (default: the first)")
     render.add_argument("--window", type=int, default=20, help="passages shown (default 20)")
     render.add_argument("--max-passage-words", type=int, default=300)
@@ -47,7 +52,14 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    t = load_template(args.name)
+    if (args.name is None) == (args.preset is None):
+        raise ConfigError("prompts render: give a template NAME or --preset NAME (one of them)")
+    if args.preset is not None:
+        preset = load_preset(args.preset)
+        t = load_template(preset.template or "rankgpt")
+        args.window = int(preset.strategy.get("window", args.window))
+    else:
+        t = load_template(args.name)
     requests = read_requests(args.input)
     req = (
         next((r for r in requests if r.query.qid == args.qid), requests[0])

@@ -13,6 +13,8 @@ from tqdm import tqdm
 from listrank.cli.common import add_component_options, pipeline_config
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
+from listrank.errors import ConfigError
+from listrank.runs.formats import read_trec_with_corpus
 from listrank.runs.io import atomic_writer, read_requests, result_record, trec_lines
 from listrank.runs.journal import Entry, Journal, fingerprint
 
@@ -27,7 +29,13 @@ def add_parser(sub: Any) -> None:
         description="Rerank each query's candidates. Input lines use rank_llm's request format "
         "or the flat form {qid, query, candidates: [{docid, text, score}]}.",
     )
-    p.add_argument("input", help="input JSONL")
+    p.add_argument(
+        "input",
+        help="input: JSONL requests, rank_llm's retrieve_results JSON array, or a TREC run "
+        "(with --corpus and --topics)",
+    )
+    p.add_argument("--corpus", help="with a TREC run input: docid -> text (TSV or JSONL)")
+    p.add_argument("--topics", help="with a TREC run input: qid<TAB>query (TSV)")
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
     p.add_argument("--format", choices=("jsonl", "trec"), default="jsonl")
     p.add_argument("--run-tag", default="listrank", help="run tag for TREC output")
@@ -50,7 +58,13 @@ def _pipeline(args: argparse.Namespace) -> PipelineConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    requests = read_requests(args.input)  # validate everything before loading a model
+    # validate everything before loading a model
+    if args.corpus or args.topics:
+        if not (args.corpus and args.topics):
+            raise ConfigError("a TREC run input needs both --corpus and --topics")
+        requests = read_trec_with_corpus(args.input, args.corpus, args.topics)
+    else:
+        requests = read_requests(args.input)
     pipeline = _pipeline(args)
     options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
     # the file's content, not its name, shapes the output

@@ -11,9 +11,17 @@ from listrank.prompting.templates import PromptTemplate, load_template
 from listrank.types import Candidate, Judgement, Query
 
 
-def template_for(template: str | PromptTemplate, kind: str, purpose: str) -> PromptTemplate:
-    """Load a template and check it is written for this kind of method."""
-    loaded = load_template(template)
+def template_for(
+    template: str | PromptTemplate,
+    kind: str,
+    purpose: str,
+    *,
+    brackets: str | None = None,
+    clean_text: str | None = None,
+) -> PromptTemplate:
+    """Load a template and check it is written for this kind of method; ``brackets`` and
+    ``clean_text`` override the template's text rules (None keeps them)."""
+    loaded = load_template(template).with_text_rules(brackets, clean_text)
     if kind not in loaded.methods:
         raise ConfigError(
             f"template {loaded.name!r} ({loaded.source}) is written for "

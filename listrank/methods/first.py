@@ -47,11 +47,19 @@ class FirstMethod(Method):
         template: str | PromptTemplate = "first_alpha",
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        brackets: str | None = None,
+        clean_text: str | None = None,
         max_block: int | None = None,
     ) -> None:
         require(backend, SupportsNextTokenLogprobs, "next_token_logprobs", self.name)
         self.backend = cast(SupportsNextTokenLogprobs, backend)
-        self.template = template_for(template, "first", "FIRST single-token scoring")
+        self.template = template_for(
+            template,
+            "first",
+            "FIRST single-token scoring",
+            brackets=brackets,
+            clean_text=clean_text,
+        )
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words
         )

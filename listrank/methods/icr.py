@@ -30,7 +30,7 @@ from listrank.prompting.budget import (
     fit_prompt,
     passage_text,
 )
-from listrank.prompting.templates import PromptTemplate, RenderedPrompt, neutralize
+from listrank.prompting.templates import PromptTemplate, RenderedPrompt
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 CALIBRATION_QUERY = "N/A"
@@ -74,13 +74,17 @@ class ICRMethod(Method):
         template: str | PromptTemplate = "icr",
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        brackets: str | None = None,
+        clean_text: str | None = None,
         calibration_query: str | None = CALIBRATION_QUERY,
         layers: LayerSpec = None,
         best_last: bool = False,
     ) -> None:
         require(backend, SupportsAttention, "attention", self.name)
         self.backend = cast(SupportsAttention, backend)
-        self.template = template_for(template, "icr", "ICR")
+        self.template = template_for(
+            template, "icr", "ICR", brackets=brackets, clean_text=clean_text
+        )
         if self.template.uses_turns:
             raise TemplateError(f"{self.template.source}: ICR needs passages inline ({{passages}})")
         self.max_passage_words, self.min_passage_words = passage_word_limits(
@@ -129,7 +133,7 @@ class ICRMethod(Method):
         docs: list[tuple[int, int]] = []
         pos = 0
         for ident, body in zip(prompt.identifiers, texts, strict=True):
-            shown = self.template.passage.format(id=ident, passage=neutralize(body))
+            shown = self.template.passage.format(id=ident, passage=self.template.prepare(body))
             at = text.find(shown, pos)
             if at < 0:
                 raise TemplateError(f"{self.template.source}: passage [{ident}] not found verbatim")

@@ -11,7 +11,7 @@ from listrank.backends.base import (
     SupportsGenerate,
     require,
 )
-from listrank.errors import ContextLengthError
+from listrank.errors import ConfigError, ContextLengthError
 from listrank.methods.base import Method, passage_word_limits, template_for
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
@@ -20,7 +20,7 @@ from listrank.prompting.budget import (
     fit_prompt,
     passage_text,
 )
-from listrank.prompting.parsing import parse_permutation
+from listrank.prompting.parsing import PARSE_MODES, parse_permutation
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
@@ -37,15 +37,27 @@ class PermutationMethod(Method):
         template: str | PromptTemplate = "rankgpt",
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        brackets: str | None = None,
+        clean_text: str | None = None,
+        parse: str = "listrank",
         max_new_tokens: int | None = None,
     ) -> None:
         require(backend, SupportsGenerate, "generate", self.name)
         self.backend = cast(SupportsGenerate, backend)
-        self.template = template_for(template, "permutation", "permutation generation")
+        self.template = template_for(
+            template,
+            "permutation",
+            "permutation generation",
+            brackets=brackets,
+            clean_text=clean_text,
+        )
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words
         )
         self.max_new_tokens = max_new_tokens
+        if parse not in PARSE_MODES:
+            raise ConfigError(f"parse={parse!r}: use one of {PARSE_MODES}")
+        self.parse = parse
 
     def _answer_tokens(self, n: int) -> int:
         if self.max_new_tokens is not None:
@@ -101,6 +113,7 @@ class PermutationMethod(Method):
                 n,
                 identifiers=self.template.identifiers,
                 echo=self.template.echo,
+                mode=self.parse,
             )
             if result.error is not None:
                 order, filled = list(range(n)), frozenset(range(n))

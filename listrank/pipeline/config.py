@@ -28,6 +28,7 @@ from listrank.errors import ConfigError
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.prefilter import build_prefilter
 from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+from listrank.prompting.presets import load_preset
 
 LAYERS = ("backend", "method", "strategy")
 EXTRA_SECTIONS: set[str] = {"fusion"}
@@ -85,6 +86,12 @@ class PipelineConfig:
             extra=extra,
             source=source,
         )
+
+    @classmethod
+    def from_preset(cls, name: str) -> PipelineConfig:
+        """The preset's method and strategy (``listrank presets show NAME``)."""
+        preset = load_preset(name)
+        return cls.from_dict(preset.pipeline(), f"preset {preset.name}")
 
     @classmethod
     def from_file(cls, path: str | Path) -> PipelineConfig:

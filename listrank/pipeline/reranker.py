@@ -21,6 +21,7 @@ from listrank.methods.calibration import (
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
+from listrank.prompting.presets import load_preset
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -124,6 +125,7 @@ class Reranker:
         fusion_k: int = 60,
         prefilter: Prefilter | None = None,
         cache: str | Path | None = None,
+        top_k_candidates: int | None = None,
         **options: Any,
     ) -> None:
         entries = {
@@ -143,6 +145,9 @@ class Reranker:
             backend = CachedBackend(backend, cache)
         self.backend = backend
         self.prefilter = prefilter
+        if top_k_candidates is not None and top_k_candidates < 1:
+            raise ConfigError(f"top_k_candidates must be >= 1; got {top_k_candidates}")
+        self.top_k_candidates = top_k_candidates
         if isinstance(method, str):
             method = entries["method"].load()(backend, **routed["method"])  # type: ignore[union-attr]
         if isinstance(strategy, str):
@@ -168,6 +173,25 @@ class Reranker:
         self.method: Method = method
         self.strategy: Strategy = strategy
 
+    @classmethod
+    def from_preset(
+        cls,
+        name: str,
+        model: str | None = None,
+        backend: str | object = DEFAULT_BACKEND,
+        **options: Any,
+    ) -> Reranker:
+        """A Reranker set up as a known checkpoint or paper expects (``listrank presets list``):
+        its prompt, method, block plan and text handling; ``options`` override the preset's."""
+        preset = load_preset(name)
+        return cls(
+            backend=backend,
+            model=model,
+            method=str(preset.method["name"]),
+            strategy=str(preset.strategy["name"]),
+            **{**preset.options(), **options},
+        )
+
     def plan(
         self,
         n: int,
@@ -176,6 +200,8 @@ class Reranker:
     ) -> Plan:
         """The strategy's plan for n candidates; with a query and candidates, also the prompt
         tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
+        if self.top_k_candidates is not None:
+            n = min(n, self.top_k_candidates)
         plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
         if query is None or not candidates:
             return plan
@@ -193,6 +219,9 @@ class Reranker:
         cands = as_candidates(candidates)
         stage_latency: dict[str, float] = {}
         tail: list[Candidate] = []
+        if self.top_k_candidates is not None:
+            # rank_llm's top_k_candidates: only the head is reranked, the rest keeps its order
+            cands, tail = cands[: self.top_k_candidates], cands[self.top_k_candidates :]
         if self.prefilter is not None:
             start = time.perf_counter()
             pf_scores = self.prefilter.scores(q, cands)
@@ -200,11 +229,11 @@ class Reranker:
             if len(pf_scores) != len(cands):
                 raise ConfigError(f"prefilter {self.prefilter.name} returned a wrong score count")
             ordered = [cands[i] for i in prefilter_order(pf_scores)]
-            cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :]
+            cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :] + tail
         ranking = self._rerank_llm(q, cands, stage_latency)
         if not tail:
             return ranking
-        # the tail sits strictly below the LLM-ranked head, in prefilter order
+        # the tail sits strictly below the LLM-ranked head, in prefilter (then input) order
         floor = min((r.score for r in ranking.ranked), default=0.0)
         rest = tuple(RankedCandidate(c, floor - 1.0 - i) for i, c in enumerate(tail))
         return dataclasses.replace(ranking, ranked=ranking.ranked + rest)

@@ -1,7 +1,17 @@
 """Turn a model's ranking text into a permutation, repairing and counting what was wrong.
 
-Repair rule (RankGPT / rank_llm): identifiers in order of appearance, duplicates dropped (first
-kept), out-of-range dropped, missing ones appended in input order. Never raises for any text.
+Two reading rules (``parse=``):
+
+- ``"listrank"`` (default): reasoning in ``<think>`` is skipped and echoes of the prompt are
+  removed; when the answer has bracketed identifiers ("[2] > [1]") only those count, so digits
+  in prose ("the 3 passages") are not read as rankings; otherwise bare identifiers count.
+- ``"rankgpt"``: the reference code's rule (RankGPT's ``clean_response``, also rank_llm's):
+  every run of digits, in order, whatever surrounds it (letter identifiers: every letter,
+  adjacent letters forming one number, as rank_llm's alpha mode does).
+
+Repair rule (both, as RankGPT / rank_llm): identifiers in order of appearance, duplicates
+dropped (first kept), out-of-range dropped, missing ones appended in input order. Never raises
+for any text.
 """
 
 from __future__ import annotations
@@ -18,6 +28,9 @@ _BARE_NUM = re.compile(r"(?<![0-9])([0-9]+)(?![0-9])")
 _BRACKETED_ALPHA = re.compile(r"\[\s*([A-Za-z])\s*\]")
 _BARE_ALPHA = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
 _MAX_DIGITS = 9  # longer numbers are out of range for any block and too costly to convert
+_DIGIT_RUN = re.compile(r"\d+")
+_LETTER = re.compile(r"[^\W\d_]")
+PARSE_MODES = ("listrank", "rankgpt")
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,14 @@ def _tokens(text: str, identifiers: str) -> list[str]:
     return found if found else _BARE_NUM.findall(text)
 
 
+def _reference_tokens(text: str, identifiers: str) -> list[str]:
+    """Every digit run, in order (RankGPT's clean_response). Letter ids become their 1-based
+    alphabet positions first, adjacent letters running together, as rank_llm's alpha mode."""
+    if identifiers == "alpha":
+        text = _LETTER.sub(lambda m: str(ord(m.group()) - ord("A") + 1), text)
+    return _DIGIT_RUN.findall(text)
+
+
 def _to_index(token: str, identifiers: str) -> int | None:
     if identifiers == "alpha":
         return ord(token.upper()) - ord("A")
@@ -56,17 +77,24 @@ def parse_permutation(
     *,
     identifiers: str = "numeric",
     echo: Sequence[str] = (),
+    mode: str = "listrank",
 ) -> ParseResult:
     """Parse ``text`` into a 0-based order over ``n`` items and count the repairs.
 
     ``identifiers`` is "numeric" ([1], [2], …) or "alpha" ([A], [B], …). ``echo`` lists
     template fragments such as "Received passage [{id}]" (``{id}`` marks the identifier): an
-    answer that only repeats one of them is an echo of the prompt, not a ranking.
+    answer that only repeats one of them is an echo of the prompt, not a ranking. ``mode`` is
+    the reading rule (module docstring); "rankgpt" ignores ``echo`` as the reference does.
     """
     if n < 0:
         raise ValueError("n must be >= 0")
     if identifiers not in ("numeric", "alpha"):
         raise ValueError(f"unknown identifier scheme {identifiers!r}")
+    if mode not in PARSE_MODES:
+        raise ValueError(f"unknown parse mode {mode!r}; use one of {PARSE_MODES}")
+    if mode == "rankgpt":
+        # the reference reads positions as numbers for both schemes
+        return _repair(_reference_tokens(text, identifiers), n)
     body = _THINK.sub(" ", text)
     is_echo = False
     for pattern in echo:
@@ -74,10 +102,16 @@ def parse_permutation(
         if rx.search(body):
             is_echo = True
             body = rx.sub(" ", body)
+    return _repair(_tokens(body, identifiers), n, identifiers, echo=is_echo)
+
+
+def _repair(
+    tokens: list[str], n: int, identifiers: str = "numeric", *, echo: bool = False
+) -> ParseResult:
     seen: set[int] = set()
     order: list[int] = []
     duplicates = out_of_range = 0
-    for token in _tokens(body, identifiers):
+    for token in tokens:
         idx = _to_index(token, identifiers)
         if idx is None or not 0 <= idx < n:
             out_of_range += 1
@@ -93,6 +127,6 @@ def parse_permutation(
         duplicates=duplicates,
         out_of_range=out_of_range,
         malformed=malformed,
-        echo=is_echo,
+        echo=echo,
     )
     return ParseResult(order=order + missing, stats=stats, filled=frozenset(missing))

@@ -5,11 +5,19 @@ placeholder (each passage rendered with ``passage`` and joined by ``passage_sepa
 turns: a message with ``role = "passages"`` expands to ``passage_turns`` once per passage
 (RankGPT's multi-turn form). Placeholders: ``{query}``, ``{num}``, ``{passages}``,
 ``{first_id}``, ``{last_id}`` in messages; ``{id}`` and ``{passage}`` in passage formats.
+
+Text handling (``brackets``, ``clean``): by default ``[``/``]`` in passages and queries become
+``(``/``)`` so a passage cannot forge identifiers ("habitat[edit]" -> "habitat(edit)");
+``brackets = "numbers"`` rewrites only bracketed numbers ("[12]" -> "(12)", rank_llm's rule) and
+``"keep"`` leaves text as it is (the original RankGPT code). ``clean = "ftfy"`` repairs mojibake
+("â€™" -> "'") with ftfy.fix_text before that, as rank_llm does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
+import re
 import string
 import tomllib
 from collections.abc import Sequence
@@ -21,6 +29,8 @@ from listrank.errors import TemplateError, UnknownComponentError
 from listrank.types import ChatMessage
 
 IDENTIFIER_SCHEMES = ("numeric", "alpha")
+BRACKET_RULES = ("neutralize", "numbers", "keep")
+CLEANERS = ("none", "ftfy")
 MESSAGE_PLACEHOLDERS = frozenset({"query", "num", "passages", "first_id", "last_id"})
 PASSAGE_PLACEHOLDERS = frozenset({"id", "passage"})
 _ROLES = ("system", "user", "assistant", "passages")
@@ -36,6 +46,8 @@ _KEYS = frozenset(
         "passage_turns",
         "answer_prefix",
         "echo",
+        "brackets",
+        "clean",
     }
 )
 _KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr"})
@@ -59,6 +71,22 @@ def neutralize(text: str) -> str:
     return text.replace("[", "(").replace("]", ")")
 
 
+_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+
+
+def prepare_text(text: str, *, brackets: str = "neutralize", clean: str = "none") -> str:
+    """A passage or query as the model sees it under the given bracket rule and cleaner."""
+    if clean == "ftfy":
+        import ftfy
+
+        text = ftfy.fix_text(text)
+    if brackets == "neutralize":
+        return neutralize(text)
+    if brackets == "numbers":
+        return _BRACKETED_NUMBER.sub(r"(\1)", text)
+    return text
+
+
 @dataclass(frozen=True)
 class RenderedPrompt:
     messages: list[ChatMessage]
@@ -79,6 +107,8 @@ class PromptTemplate:
     answer_prefix: str
     echo: tuple[str, ...]
     source: str = "<memory>"
+    brackets: str = "neutralize"
+    clean: str = "none"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
@@ -100,10 +130,26 @@ class PromptTemplate:
     def uses_turns(self) -> bool:
         return any(m["role"] == "passages" for m in self.messages)
 
+    def prepare(self, text: str) -> str:
+        """A passage or query as this template shows it (bracket rule, cleaning)."""
+        return prepare_text(text, brackets=self.brackets, clean=self.clean)
+
+    def with_text_rules(
+        self, brackets: str | None = None, clean: str | None = None
+    ) -> PromptTemplate:
+        """This template with another bracket rule or cleaner (None keeps the template's)."""
+        if brackets is not None and brackets not in BRACKET_RULES:
+            raise TemplateError(f"brackets={brackets!r}: use one of {BRACKET_RULES}")
+        if clean is not None and clean not in CLEANERS:
+            raise TemplateError(f"clean={clean!r}: use one of {CLEANERS}")
+        return dataclasses.replace(
+            self, brackets=brackets or self.brackets, clean=clean or self.clean
+        )
+
     def render(self, query: str, passages: Sequence[str]) -> RenderedPrompt:
         ids = identifiers_for(self.identifiers, len(passages))
-        q = neutralize(query)
-        texts = [neutralize(p) for p in passages]
+        q = self.prepare(query)
+        texts = [self.prepare(p) for p in passages]
         inline = self.passage_separator.join(
             self.passage.format(id=i, passage=t) for i, t in zip(ids, texts, strict=True)
         )
@@ -220,6 +266,12 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
         raise TemplateError(f"{source}: 'passage' must contain {{passage}}")
     if has_turns and not any("passage" in _placeholders(t["content"], "", source) for t in turns):
         raise TemplateError(f"{source}: passage_turns must contain {{passage}}")
+    brackets = data.get("brackets", "neutralize")
+    if brackets not in BRACKET_RULES:
+        raise TemplateError(f"{source}: brackets = {brackets!r}; use one of {BRACKET_RULES}")
+    clean = data.get("clean", "none")
+    if clean not in CLEANERS:
+        raise TemplateError(f"{source}: clean = {clean!r}; use one of {CLEANERS}")
     echo = data.get("echo", [])
     if not isinstance(echo, list) or not all(isinstance(e, str) and "{id}" in e for e in echo):
         raise TemplateError(f"{source}: 'echo' must be a list of strings containing {{id}}")
@@ -235,6 +287,8 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
         answer_prefix=data.get("answer_prefix", ""),
         echo=tuple(echo),
         source=source,
+        brackets=brackets,
+        clean=clean,
     )
 
 

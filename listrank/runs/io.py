@@ -127,6 +127,10 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 def read_requests(path: str | Path) -> list[Request]:
     """Read and validate every request before any work starts."""
+    from listrank.runs import formats  # a JSON array: rank_llm's retrieve_results form
+
+    if formats.starts_with_json_array(path):
+        return formats.read_retrieve_results(path)
     requests: list[Request] = []
     qids: set[str] = set()
     for number, text in iter_lines(path):
