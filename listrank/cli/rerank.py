@@ -11,9 +11,9 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, pipeline_config
+from listrank.errors import ConfigError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
-from listrank.errors import ConfigError
 from listrank.runs.formats import read_trec_with_corpus
 from listrank.runs.io import atomic_writer, read_requests, result_record, trec_lines
 from listrank.runs.journal import Entry, Journal, fingerprint
