@@ -39,7 +39,7 @@ def rank_llm_user(kind: str, ids: list[str], example: str) -> str:
     # post prompt; numbers in brackets -> parentheses, ftfy on the text
     body = "".join(
         f"[{i}] {t}\n"
-        for i, t in zip(ids, ["Fleas[edit] are insects.", "it's a (2) thing", "Cats."])
+        for i, t in zip(ids, ["Fleas[edit] are insects.", "it's a (2) thing", "Cats."], strict=True)
     )
     return (
         f"I will provide you with 3 passages, each indicated by a {kind} identifier []. "
