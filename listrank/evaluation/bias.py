@@ -3,6 +3,12 @@
 Small models often ignore the passages: they keep the input order, always pick the first slot
 (FIRST's "A"), or the last one (ICR, nearest the query). A reranker that quietly returns a
 position-driven order is worse than none, so every run reports this.
+
+Only blocks whose input order carries no earlier judgement are measured: stage 0 of each query
+(under a sliding window, its first window; elsewhere, the first round of blocks). Later blocks
+are built from what the judge already said (a back-to-front sliding window puts the previous
+window's winner in slot 11; a tournament seeds winners first), so a perfect judge would seem to
+"prefer" those slots. ``scope="all"`` measures every block.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ CORRELATION_LIMIT = 0.8
 """Mean Spearman ρ between input and output position above this keeps the input order."""
 UNANSWERED_LIMIT = 0.5
 """More than this share of blocks with no usable answer means the order is the input order."""
+SCOPES = ("first-stage", "all")
 
 
 def spearman_identity(order: tuple[int, ...]) -> float:
@@ -49,18 +56,27 @@ class BiasReport:
     mean_spearman: float = 0.0
     """Mean ρ(input slot, output position) over answered blocks; 1.0 = input order kept."""
     reasons: tuple[str, ...] = ()
+    scope: str = "first-stage"
+    """Which blocks were measured: "first-stage" (stage 0 of each query) or "all"."""
+    skipped: int = 0
+    """Blocks left out because their input order came from earlier judgements."""
 
     @property
     def position_driven(self) -> bool:
         return bool(self.reasons)
 
     def format(self) -> str:
+        where = (
+            f"stage-0 blocks only, {self.skipped} later blocks left out"
+            if self.scope == "first-stage"
+            else "all blocks"
+        )
         if not self.blocks:
-            return "bias: no blocks judged"
+            return f"bias: no blocks judged ({where})"
         top = sorted(self.top_slot_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         slots = ", ".join(f"slot {s + 1}: {c}" for s, c in top) or "none"
         text = (
-            f"bias: {self.answered}/{self.blocks} blocks answered; top pick first slot "
+            f"bias ({where}): {self.answered}/{self.blocks} blocks answered; top pick first slot "
             f"{self.top_first_share:.0%}, last slot {self.top_last_share:.0%} (chance "
             f"{self.chance_top_share:.0%}); most common top slots: {slots}; "
             f"ρ(input, output) {self.mean_spearman:.2f}"
@@ -70,13 +86,19 @@ class BiasReport:
         return text
 
 
-def bias_report(calls: Iterable[CallRecord]) -> BiasReport:
+def bias_report(calls: Iterable[CallRecord], *, scope: str = "first-stage") -> BiasReport:
+    """Position preference over judged blocks; ``scope`` says which (module docstring)."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}")
     counts: Counter[int] = Counter()
-    blocks = answered = first = last = 0
+    blocks = answered = first = last = skipped = 0
     chance = rho = 0.0
     for call in calls:
         n = len(call.docids)
         if n < 2 or call.order is None or call.error is not None:
+            continue
+        if scope == "first-stage" and call.stage != 0:
+            skipped += 1
             continue
         blocks += 1
         if call.repair.malformed:
@@ -91,7 +113,7 @@ def bias_report(calls: Iterable[CallRecord]) -> BiasReport:
     if not answered:
         verdict = blocks >= MIN_BLOCKS
         none = ("no block was answered: every order is the input order",) if verdict else ()
-        return BiasReport(blocks, 0, reasons=none)
+        return BiasReport(blocks, 0, reasons=none, scope=scope, skipped=skipped)
     max_share = max(counts.values()) / answered
     report = BiasReport(
         blocks=blocks,
@@ -102,6 +124,8 @@ def bias_report(calls: Iterable[CallRecord]) -> BiasReport:
         chance_top_share=chance / answered,
         max_slot_share=max_share,
         mean_spearman=rho / answered,
+        scope=scope,
+        skipped=skipped,
     )
     reasons: list[str] = []
     if blocks >= MIN_BLOCKS:
