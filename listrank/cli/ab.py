@@ -25,7 +25,12 @@ def add_parser(sub: Any) -> None:
         "win/tie/loss; calls, tokens, latency and repairs per system. Writes report.json, "
         "differences.png and the runs to --out.",
     )
-    p.add_argument("configs", nargs="+", metavar="CONFIG", help="pipeline TOML files (2 or more)")
+    p.add_argument(
+        "configs",
+        nargs="+",
+        metavar="CONFIG",
+        help="pipeline TOML files or preset:NAME (2 or more)",
+    )
     p.add_argument("--input", required=True, help="input JSONL (queries and candidates)")
     p.add_argument("--qrels", required=True, help="TREC qrels")
     p.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="METRIC")
@@ -61,7 +66,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give at least two pipeline configs")
     # everything that can be wrong is checked before any model loads
     # a reference-calibrated pipeline draws its prior from the queries under test by default
-    configs = [PipelineConfig.from_file(p).with_calibration_pool(args.input) for p in args.configs]
+    configs = [
+        (
+            PipelineConfig.from_preset(p.removeprefix("preset:"))
+            if p.startswith("preset:")
+            else PipelineConfig.from_file(p)
+        ).with_calibration_pool(args.input)
+        for p in args.configs
+    ]
     if args.cache:
         configs = [
             dataclasses.replace(c, extra={**c.extra, "cache": {"path": args.cache}})

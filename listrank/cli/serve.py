@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
         "builds it. Needs the `serve` extra.",
     )
     p.add_argument("--config", help="pipeline TOML ([backend] [method] [strategy])")
+    p.add_argument("--preset", help="a known setup instead of --config (`listrank presets list`)")
     p.add_argument("--model", help="override the config's model path or hub name")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
@@ -77,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         api_key=api_key or None,
         model_name=args.model_name,
     )
-    cfg = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+    if args.preset and args.config:
+        raise ConfigError("--preset and --config both set the pipeline; use one of them")
+    if args.preset:
+        cfg = PipelineConfig.from_preset(args.preset)
+    else:
+        cfg = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
     if args.model:
         cfg = cfg.with_overrides(model=args.model)
     reranker = cfg.build()  # once; every request shares it
