@@ -59,7 +59,7 @@ def test_real_dl19_bm25_run_reads() -> None:
 def test_broken_json_array_is_named_not_called_bad_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text('[\n  {"query": "q", "hits": [\n', encoding="utf-8")
-    with pytest.raises(InputError, match="JSON array .*rank_llm retrieve_results"):
+    with pytest.raises(InputError, match=r"JSON array .*rank_llm retrieve_results"):
         read_requests(path)
 
 
