@@ -129,3 +129,18 @@ def test_forced_tiny_budget_is_counted_as_truncated(smol: Any) -> None:
     assert summary.as_dict()["truncated_outputs"] == 3
     assert "cut at the answer budget 3" in summary.format()
     assert all(c.repair.truncated and c.repair.missing > 0 for c in summary.call_records)
+
+
+def test_hf_backend_reports_answers_stopped_by_the_budget() -> None:
+    pytest.importorskip("torch")
+    from listrank.backends.base import GenerationRequest
+    from listrank.testing import tiny_backend
+
+    backend = tiny_backend("llama")
+    msgs = [{"role": "user", "content": "rank [1] a [2] b"}]
+    short, longer = backend.generate(
+        [GenerationRequest(msgs, 2), GenerationRequest(msgs, 40)]  # type: ignore[list-item]
+    )
+    # a random tiny model rarely ends by itself: two tokens is always a cut answer
+    assert short.truncated and short.completion_tokens == 2
+    assert longer.truncated == (longer.completion_tokens >= 40)
