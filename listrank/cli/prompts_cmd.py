@@ -27,7 +27,9 @@ def add_parser(sub: Any) -> None:
     )
     render.add_argument("--input", required=True, help="a request file (JSONL or rank_llm JSON)")
     render.add_argument("--qid", help="which query (default: the first)")
-    render.add_argument("--window", type=int, default=20, help="passages shown (default 20)")
+    render.add_argument(
+        "--window", type=int, help="passages shown (default: the preset's window, else 20)"
+    )
     render.add_argument("--max-passage-words", type=int, default=300)
     render.add_argument(
         "--chat",
@@ -57,9 +59,12 @@ def run_render(args: argparse.Namespace) -> int:
     if args.preset is not None:
         preset = load_preset(args.preset)
         t = load_template(preset.template or "rankgpt")
-        args.window = int(preset.strategy.get("window", args.window))
+        if args.window is None:
+            args.window = int(preset.strategy.get("window", 20))
     else:
         t = load_template(args.name)
+    if args.window is None:
+        args.window = 20
     requests = read_requests(args.input)
     req = (
         next((r for r in requests if r.query.qid == args.qid), requests[0])
