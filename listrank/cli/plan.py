@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         from listrank.errors import ConfigError
 
         raise ConfigError("--n must be >= 0")
-    reranker = build_reranker(args)
+    reranker = build_reranker(args, dry_run_ok=True)  # plans call no model
     if args.input:
         req = read_requests(args.input)[0]
         query, cands = req.query.text, list(req.candidates)

@@ -20,7 +20,7 @@ from listrank.prompting.budget import (
 )
 from listrank.prompting.parsing import parse_permutation
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt
-from listrank.types import CallRecord, Candidate, Judgement, Query
+from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
 
 _ANSWER_SLACK_TOKENS = 8
 
@@ -113,6 +113,7 @@ class PermutationMethod(Method):
                 repair=stats,
                 cached=result.cached,
                 error=result.error,
+                messages=prompt_messages(prompt.messages, prompt.assistant_prefix),
             )
             judgements.append(Judgement(order=tuple(order), record=record, filled=filled))
         return judgements

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -59,10 +60,7 @@ def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
         elif isinstance(item, str):
             out.append(Candidate(docid=str(i), text=item))
         elif isinstance(item, Mapping):
-            try:
-                out.append(Candidate(**item))
-            except TypeError as exc:
-                raise InputError(f"candidate {i}: {exc}", field="candidates") from exc
+            out.append(_candidate_from_mapping(item, i))
         else:
             raise InputError(
                 f"candidate {i} is a {type(item).__name__}; pass str, Candidate or mapping",
@@ -76,6 +74,27 @@ def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
     return out
 
 
+_CANDIDATE_KEYS = tuple(f.name for f in dataclasses.fields(Candidate))
+
+
+def _candidate_from_mapping(item: Mapping[str, Any], i: int) -> Candidate:
+    """A mapping (a Cohere-style ``{"text": ...}`` too); without a docid, its position."""
+    unknown = sorted(set(item) - set(_CANDIDATE_KEYS), key=str)
+    if unknown:
+        raise InputError(
+            f"candidate {i}: unknown key(s) {unknown}; a candidate mapping takes "
+            f"{', '.join(_CANDIDATE_KEYS)} (docid defaults to the position)",
+            field="candidates",
+        )
+    data = dict(item)
+    docid = data.pop("docid", i)
+    if not isinstance(docid, str | int) or isinstance(docid, bool) or str(docid) == "":
+        raise InputError(f"candidate {i}: docid must be a non-empty string", field="candidates")
+    if not isinstance(data.get("text"), str):
+        raise InputError(f"candidate {i}: 'text' must be a string", field="candidates")
+    return Candidate(docid=str(docid), **data)
+
+
 def _split_options(
     options: Mapping[str, Any], entries: Mapping[str, registry.Entry | None]
 ) -> dict[str, dict[str, Any]]:
@@ -84,9 +103,11 @@ def _split_options(
     for key, value in options.items():
         layers = [layer for layer, names in accepted.items() if key in names]
         if not layers:
-            known = sorted(set().union(*accepted.values()))
-            raise ConfigError(f"unknown option {key!r}; options here: {', '.join(known)}")
+            raise ConfigError(registry.unknown_option_message(key, entries, _OWN_OPTIONS))
         for layer in layers:
+            entry = entries[layer]
+            if entry is not None:
+                entry.check_option(key, value)
             routed[layer][key] = value
     return routed
 
@@ -268,3 +289,11 @@ class Reranker:
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
+
+
+_OWN_OPTIONS = frozenset(
+    p.name
+    for p in inspect.signature(Reranker.__init__).parameters.values()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+)
+"""The Reranker's own options (calibration, permutations, fusion, …), for suggestions."""
