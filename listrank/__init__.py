@@ -37,7 +37,6 @@ except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "__version__",
     "BackendError",
     "CallRecord",
     "Candidate",
@@ -61,6 +60,7 @@ __all__ = [
     "TemplateError",
     "Trace",
     "UnknownComponentError",
+    "__version__",
     "load_template",
     "parse_permutation",
     "template_names",

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the closest of ``choices``, or "" when none is close."""
+    """ " (did you mean 'x'?)" for the closest of ``choices``, or "" when none is close."""
     close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -41,9 +41,7 @@ class UnknownComponentError(ConfigError):
         self.name = name
         self.known = sorted(known)
         hint = did_you_mean(name, self.known)
-        super().__init__(
-            f"unknown {kind} {name!r}{hint}; choose one of: {', '.join(self.known)}"
-        )
+        super().__init__(f"unknown {kind} {name!r}{hint}; choose one of: {', '.join(self.known)}")
 
 
 class CapabilityError(ConfigError):

@@ -61,9 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if extras:
-        subparsers = next(
-            a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-        )
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         command_parser = subparsers.choices[args.command]
         command_parser.error(_unrecognized(command_parser, extras))
     if not args.verbose:
@@ -86,8 +84,8 @@ def quiet_model_libraries() -> None:
     if "transformers" in sys.modules:  # already imported: its flag was read at import time
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -207,7 +207,17 @@ class Reranker:
             if size not in cache:
                 cache[size] = self.method.estimate_prompt_tokens(q, cands[:size])
             total += cache[size]
+        calibrated = self._calibrated()
+        if calibrated is not None:  # the priors' calls, planned in _plan, cost tokens too
+            new_sizes = {s for s in plan.block_sizes if s >= 2} - set(calibrated.priors)
+            total += sum(calibrated.prior_prompt_tokens(s) for s in sorted(new_sizes))
         return dataclasses.replace(plan, prompt_tokens=total)
+
+    def _calibrated(self) -> CalibratedMethod | None:
+        inner: Method = self.method
+        while isinstance(inner, PermutationAveraged):
+            inner = inner.inner
+        return inner if isinstance(inner, CalibratedMethod) else None
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)

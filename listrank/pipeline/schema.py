@@ -72,9 +72,9 @@ def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
         out[layer] = section
     own = Reranker.__init__.__kwdefaults__ or {}
     out["pipeline"] = {k: given.get(k, own.get(k)) for k in PIPELINE_OPTIONS}
-    for name, section in cfg.extra.items():
+    for name, table in cfg.extra.items():
         if name != "_loose":
-            out[name] = dict(section)
+            out[name] = dict(table)
     return out
 
 
