@@ -8,7 +8,6 @@ import sys
 import typing
 from collections.abc import Sequence
 
-from listrank import __version__
 from listrank.errors import ListrankError, did_you_mean
 
 _COMMANDS = (
@@ -35,6 +34,16 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _version() -> str:
+    """The installed distribution's version (as ``listrank.__version__``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("listrank")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def _unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
     flags = [s for a in parser._actions for s in a.option_strings]
     hints = [f"{x}{did_you_mean(x.split('=')[0], flags)}" for x in extras]
@@ -47,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="listrank", description="Rerank search candidates with large language models."
     )
-    parser.add_argument("--version", action="version", version=f"listrank {__version__}")
+    parser.add_argument("--version", action="version", version=f"listrank {_version()}")
     parser.add_argument(
         "--verbose", action="store_true", help="show the model libraries' loading bars and logs"
     )

@@ -113,11 +113,11 @@ def run(args: argparse.Namespace) -> int:
             dataclasses.replace(c, extra={**c.extra, "cache": {"path": args.cache}})
             for c in configs
         ]
-    for c in configs:
-        check(check_runnable(c))
     requests = read_requests(args.input)
     qrels = read_qrels(args.qrels)
     per_query({}, {}, args.metrics)  # raises ConfigError on an unknown metric
+    for c in configs:  # names, options, types, model paths
+        check(check_runnable(c))
     names = _names(args.configs)
     systems: list[tuple[str, SystemSpec]] = [
         (n, c.build) for n, c in zip(names, configs, strict=True)
