@@ -339,6 +339,14 @@ MAX_LABELLED_QUERIES = 60
 
 
 def plot_differences(report: ABReport, path: str | Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = differences_figure(report)
+    fig.savefig(str(path), dpi=110)
+    plt.close(fig)
+
+
+def differences_figure(report: ABReport) -> Any:
     """One panel per metric and system: per-query differences to the baseline as bars sorted
     by size and labelled with query ids, the mean difference and its bootstrap 95% CI marked,
     wins/ties/losses in the title."""
@@ -380,5 +388,4 @@ def plot_differences(report: ABReport, path: str | Path) -> None:
         )
         ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(str(path), dpi=110)
-    plt.close(fig)
+    return fig
