@@ -55,9 +55,9 @@ def test_requests_follow_the_first_stage_order_and_validate_columns() -> None:
     assert by_qid == {"q1": ["q1-d0", "q1-d1", "q1-d2"], "q2": ["q2-d0", "q2-d1"]}
     ranked = frame().assign(rank=[2, 1, 0, 0, 1])  # rank wins over score
     assert [c.docid for c in requests_from_dataframe(ranked)[0][1]] == ["q1-d2", "q1-d1", "q1-d0"]
-    with pytest.raises(InputError, match="lacks column.*text"):
+    with pytest.raises(InputError, match=r"lacks column.*text"):
         requests_from_dataframe(frame().drop(columns=["text"]))
-    with pytest.raises(InputError, match=r"no document id column: expected one of docno, docid"):
+    with pytest.raises(InputError, match="no document id column: expected one of docno, docid"):
         requests_from_dataframe(frame().drop(columns=["docno"]))
     bad = frame()
     bad.loc[1, "query"] = "another query"
