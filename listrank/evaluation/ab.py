@@ -368,10 +368,17 @@ def differences_figure(report: ABReport) -> Any:
             for v in values
         ]
         x = list(range(len(values)))
-        ax.bar(x, values, color=colours, width=0.8)
-        ax.axhline(0.0, color="black", lw=0.8)
-        ax.axhspan(c.ci_low, c.ci_high, color="tab:blue", alpha=0.15, label="bootstrap 95% CI")
-        ax.axhline(c.mean_diff, color="tab:blue", lw=1.5, label=f"mean {c.mean_diff:+.3f}")
+        ax.bar(x, values, color=colours, width=0.8, zorder=2)
+        ties = [i for i, v in enumerate(values) if abs(v) <= TIE_EPS]
+        # a tie is a bar of height 0: a marker keeps it visible
+        ax.plot(ties, [0.0] * len(ties), "o", color="tab:grey", ms=4, zorder=3)
+        ax.axhline(0.0, color="black", lw=0.8, zorder=1)
+        ax.axhspan(
+            c.ci_low, c.ci_high, color="tab:blue", alpha=0.15, label="bootstrap 95% CI", zorder=0
+        )
+        ax.axhline(
+            c.mean_diff, color="tab:blue", lw=1.5, label=f"mean {c.mean_diff:+.3f}", zorder=4
+        )
         ax.set_xticks(x)  # one integer position per query: no fractional ticks
         if len(qids) <= MAX_LABELLED_QUERIES:
             ax.set_xticklabels(qids, rotation=60, ha="right", fontsize="small")
