@@ -147,6 +147,22 @@ class Reranker:
         cache: str | Path | None = None,
         **options: Any,
     ) -> None:
+        own = {
+            "calibrate": calibrate,
+            "calibration_blocks": calibration_blocks,
+            "calibration_seed": calibration_seed,
+            "permutations": permutations,
+            "permutation_seed": permutation_seed,
+            "permutation_design": permutation_design,
+            "fusion_weight": fusion_weight,
+            "fusion_k": fusion_k,
+        }
+        for key, value in own.items():  # the same typed error as a component option
+            if not registry.value_fits(_OWN_TYPES[key], value):
+                raise ConfigError(
+                    f"option {key!r} of the reranker must be "
+                    f"{registry.type_name(_OWN_TYPES[key])}; got {type(value).__name__} {value!r}"
+                )
         entries = {
             "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
             "method": registry.get("method", method) if isinstance(method, str) else None,
@@ -301,6 +317,16 @@ class Reranker:
         return await asyncio.to_thread(self.rerank, query, candidates)
 
 
+_OWN_TYPES: dict[str, Any] = {
+    "calibrate": bool | str,
+    "calibration_blocks": int,
+    "calibration_seed": int,
+    "permutations": int,
+    "permutation_seed": int,
+    "permutation_design": str,
+    "fusion_weight": float,
+    "fusion_k": int,
+}
 _OWN_OPTIONS = frozenset(
     p.name
     for p in inspect.signature(Reranker.__init__).parameters.values()

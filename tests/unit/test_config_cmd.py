@@ -84,3 +84,22 @@ def test_serve_takes_the_rerank_component_flags(capsys: pytest.CaptureFixture[st
     # and checks them before loading a model
     assert main(["serve", "--strategy", "sliding", "-O", "pivot=2"]) == 2
     assert "belongs to strategy tdpart" in capsys.readouterr().err
+
+
+def test_loading_bar_hidden_unless_verbose(tiny_model_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    env.pop("TRANSFORMERS_VERBOSITY", None)
+    plan = ["plan", "--n", "4", "--model", str(tiny_model_dir), "--json"]
+
+    def stderr(*pre: str) -> str:
+        cmd = [sys.executable, "-m", "listrank", *pre, *plan]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        return done.stderr
+
+    assert "Loading weights" not in stderr()
+    assert "Loading weights" in stderr("--verbose")

@@ -117,6 +117,8 @@ def test_wrong_types_are_the_same_config_error_from_python_and_cli(
     assert expected in capsys.readouterr().err
     with pytest.raises(ConfigError, match="option 'batch_size' of backend hf must be int"):
         Reranker(batch_size=2.5)
+    with pytest.raises(ConfigError, match="'permutations' of the reranker must be int; got str"):
+        Reranker(backend=FakeBackend(), permutations="2")
 
 
 def test_fake_backend_is_refused_by_model_commands_with_the_fix(
