@@ -1,5 +1,8 @@
 """listrank: zero-shot listwise reranking of search candidates with large language models."""
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from listrank.errors import (
     BackendError,
     CapabilityError,
@@ -28,6 +31,11 @@ from listrank.types import (
     Trace,
 )
 
+try:
+    __version__ = _version("listrank")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "BackendError",
     "CallRecord",
@@ -52,6 +60,7 @@ __all__ = [
     "TemplateError",
     "Trace",
     "UnknownComponentError",
+    "__version__",
     "load_template",
     "parse_permutation",
     "template_names",

@@ -15,6 +15,15 @@ ListrankError
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest of ``choices``, or "" when none is close."""
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
 
 class ListrankError(Exception):
     """Base class of every error listrank raises on purpose."""
@@ -31,7 +40,8 @@ class UnknownComponentError(ConfigError):
         self.kind = kind
         self.name = name
         self.known = sorted(known)
-        super().__init__(f"unknown {kind} {name!r}; choose one of: {', '.join(self.known)}")
+        hint = did_you_mean(name, self.known)
+        super().__init__(f"unknown {kind} {name!r}{hint}; choose one of: {', '.join(self.known)}")
 
 
 class CapabilityError(ConfigError):

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 
 class ChatMessage(TypedDict):
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+def prompt_messages(
+    messages: tuple[ChatMessage, ...] | list[ChatMessage], assistant_prefix: str = ""
+) -> tuple[ChatMessage, ...]:
+    """The messages a call sent, the assistant prefix (if any) as a last assistant message."""
+    out = tuple(messages)
+    if assistant_prefix:
+        out += (cast(ChatMessage, {"role": "assistant", "content": assistant_prefix}),)
+    return out
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,10 @@ class CallRecord:
     calls: int = 1
     """Model calls this record stands for (a wrapper may merge several into one record)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    messages: tuple[ChatMessage, ...] = ()
+    """The prompt as chat messages (an assistant prefix last), when the method sends them."""
+    prompt: str | None = None
+    """The prompt as text, for methods that send text rather than messages (ICR)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from listrank.backends.base import (
 )
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
+from listrank.backends.model_path import check_local_model
 from listrank.errors import ConfigError, ModelLoadError
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
@@ -178,9 +179,11 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
         if model in EMBEDDED_ALIASES:
             folder, gguf = str(embedded_model_dir()), None
         elif str(model).endswith(".gguf"):
+            check_local_model(str(model))
             path = Path(str(model))
             folder, gguf = str(path.parent), path.name
         else:
+            check_local_model(str(model))
             folder, gguf = str(model), None
         extra = {"gguf_file": gguf} if gguf else {}
         tokenizer = AutoTokenizer.from_pretrained(folder, **extra)

@@ -16,6 +16,10 @@ from listrank.batch.stats import merge_into, summary_fields
 from listrank.batch.work import QueryResult
 from listrank.errors import ListrankError
 from listrank.evaluation.summary import RunSummary
+from listrank.runs.io import atomic_writer
+
+TRACE_DIR = "trace"
+"""Per-shard call traces under the output folder (written when the job has --trace)."""
 
 
 class Progress(Protocol):
@@ -63,6 +67,9 @@ class ShardCollector:
     def _write(self, shard: Shard, buffer: dict[int, QueryResult]) -> None:
         ordered = [buffer[p] for p in range(shard.start, shard.stop)]
         name = shard.filename(self.fmt)
+        if any(r.trace for r in ordered):  # beside the shard, joined into --trace at the end
+            with atomic_writer(self.out_dir / TRACE_DIR / f"{Path(name).stem}.jsonl") as fh:
+                fh.writelines(r.trace for r in ordered)
         write_shard(self.out_dir / name, [r.record for r in ordered], self.fmt)
         per_worker: dict[str, RunSummary] = {}
         for r in ordered:

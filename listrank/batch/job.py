@@ -4,15 +4,17 @@ in-process or on Ray, and report one run summary."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from listrank.batch.collect import ShardCollector
-from listrank.batch.shards import Manifest, file_sha256, plan_shards
+from listrank.batch.collect import TRACE_DIR, ShardCollector
+from listrank.batch.shards import Manifest, Shard, file_sha256, plan_shards
 from listrank.batch.spec import BatchJob
 from listrank.batch.stats import merge
 from listrank.batch.work import RerankerFactory, build_from_config
@@ -73,8 +75,10 @@ def run_batch(job: BatchJob, factory: RerankerFactory = build_from_config) -> Ba
         elif pending:
             from listrank.batch.local import run_local
 
-            run_local(requests, pending, job.config, factory, collector)
+            run_local(requests, pending, job.config, factory, collector, job.trace is not None)
         collector.finish()
+    if job.trace is not None:
+        _join_traces(job, shards)
     whole = merge(w for entry in manifest.shards.values() for w in entry["workers"].values())
     report = BatchReport(
         summary=whole,
@@ -88,6 +92,27 @@ def run_batch(job: BatchJob, factory: RerankerFactory = build_from_config) -> Ba
     )
     _write_summary(job.out_dir, report)
     return report
+
+
+def _join_traces(job: BatchJob, shards: Sequence[Shard]) -> None:
+    """The shards' traces, in input order, as one file; shards done by an earlier run without
+    --trace have none, and the message says how many."""
+    assert job.trace is not None
+    missing = 0
+    with atomic_writer(job.trace) as out:
+        for shard in shards:
+            part = job.out_dir / TRACE_DIR / f"{Path(shard.filename(job.fmt)).stem}.jsonl"
+            if not part.exists():
+                missing += 1
+                continue
+            with open(part, encoding="utf-8") as fh:
+                shutil.copyfileobj(fh, out)
+    if missing:
+        print(
+            f"listrank: {job.trace}: {missing} of {len(shards)} shards were computed without "
+            "--trace and have no call trace",
+            file=sys.stderr,
+        )
 
 
 def _write_summary(out_dir: Path, report: BatchReport) -> None:

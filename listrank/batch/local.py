@@ -17,9 +17,10 @@ def run_local(
     config: PipelineConfig,
     factory: RerankerFactory,
     collector: ShardCollector,
+    trace: bool = False,
 ) -> None:
     reranker = factory(config)
     worker = worker_id()
     for shard in pending:
         for position in range(shard.start, shard.stop):
-            collector.add(rerank_one(reranker, position, requests[position], worker))
+            collector.add(rerank_one(reranker, position, requests[position], worker, trace))

@@ -79,17 +79,27 @@ def limit_threads(threads: int) -> None:
 class RerankActor:
     """Ray Data callable class: constructed once per actor, called once per batch."""
 
-    def __init__(self, config: PipelineConfig, factory: RerankerFactory, threads: int) -> None:
+    def __init__(
+        self, config: PipelineConfig, factory: RerankerFactory, threads: int, trace: bool = False
+    ) -> None:
         limit_threads(threads)
         self.reranker = factory(config)
         self.worker = worker_id()
+        self.trace = trace
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"position": [], "record": [], "stats": [], "worker": []}
+        out: dict[str, list[Any]] = {
+            "position": [],
+            "record": [],
+            "stats": [],
+            "worker": [],
+            "trace": [],
+        }
         for position, payload in zip(batch["position"], batch["request"], strict=True):
             result = rerank_one(
-                self.reranker, int(position), payload_request(str(payload)), self.worker
+                self.reranker, int(position), payload_request(str(payload)), self.worker, self.trace
             )
+            out["trace"].append(result.trace)
             out["position"].append(result.position)
             out["record"].append(json.dumps(result.record, ensure_ascii=False))
             out["stats"].append(json.dumps(result.stats))
@@ -143,6 +153,7 @@ def _run(
             "config": job.config,
             "factory": factory,
             "threads": max(1, int(job.cpus_per_worker)),
+            "trace": job.trace is not None,
         },
         batch_size=1,
         batch_format="numpy",
@@ -156,11 +167,22 @@ def _run(
     try:
         # whole blocks as they finish, in completion order (iter_rows would wait for 256 rows)
         for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-            for position, record, stats, worker in zip(
-                batch["position"], batch["record"], batch["stats"], batch["worker"], strict=True
+            for position, record, stats, worker, trace in zip(
+                batch["position"],
+                batch["record"],
+                batch["stats"],
+                batch["worker"],
+                batch["trace"],
+                strict=True,
             ):
                 collector.add(
-                    QueryResult(int(position), json.loads(record), json.loads(stats), str(worker))
+                    QueryResult(
+                        int(position),
+                        json.loads(record),
+                        json.loads(stats),
+                        str(worker),
+                        str(trace),
+                    )
                 )
     except ListrankError:
         raise

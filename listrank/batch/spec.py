@@ -24,3 +24,5 @@ class BatchJob:
     gpus_per_worker: float | None = None
     """None: derived from the config (vLLM: tensor_parallel_size; hf on cuda: 1)."""
     progress: bool = True
+    trace: Path | None = None
+    """Where the call trace of this run's queries goes (one JSON line per model call)."""

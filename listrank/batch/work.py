@@ -35,6 +35,8 @@ class QueryResult:
     stats: dict[str, Any]
     """RunSummary fields for this one query (see listrank.batch.stats)."""
     worker: str
+    trace: str = ""
+    """The query's call-trace lines (listrank.runs.trace), when the job keeps a trace."""
 
 
 def worker_id() -> str:
@@ -58,8 +60,17 @@ def payload_request(payload: str) -> Request:
     return parse_request(json.loads(payload))
 
 
-def rerank_one(reranker: RerankerLike, position: int, request: Request, worker: str) -> QueryResult:
+def rerank_one(
+    reranker: RerankerLike, position: int, request: Request, worker: str, trace: bool = False
+) -> QueryResult:
     from listrank.batch.stats import ranking_fields
+    from listrank.runs.trace import trace_text
 
     ranking = reranker.rerank(request.query, request.candidates)
-    return QueryResult(position, result_record(request, ranking), ranking_fields(ranking), worker)
+    return QueryResult(
+        position,
+        result_record(request, ranking),
+        ranking_fields(ranking),
+        worker,
+        trace_text(ranking) if trace else "",
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import typing
 from collections.abc import Sequence
 
-from listrank.errors import ListrankError
+from listrank.errors import ListrankError, did_you_mean
 
 _COMMANDS = (
     "listrank.cli.rerank",
@@ -17,14 +19,47 @@ _COMMANDS = (
     "listrank.cli.batch",
     "listrank.cli.eval",
     "listrank.cli.ab",
+    "listrank.cli.config_cmd",
 )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with "did you mean" for a mistyped subcommand or choice."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        if "invalid choice: '" in message:
+            bad = message.split("invalid choice: '", 1)[1].split("'", 1)[0]
+            choices = message.split("(choose from", 1)[-1]
+            names = [c.strip(" '\")") for c in choices.split(",")]
+            message += did_you_mean(bad, names)
+        super().error(message)
+
+
+def _version() -> str:
+    """The installed distribution's version (as ``listrank.__version__``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("listrank")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    flags = [s for a in parser._actions for s in a.option_strings]
+    hints = [f"{x}{did_you_mean(x.split('=')[0], flags)}" for x in extras]
+    return f"unrecognized arguments: {' '.join(hints)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="listrank", description="Rerank search candidates with large language models."
+    )
+    parser.add_argument("--version", action="version", version=f"listrank {_version()}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the model libraries' loading bars and logs"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in _COMMANDS:
@@ -34,7 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        command_parser = subparsers.choices[args.command]
+        command_parser.error(_unrecognized(command_parser, extras))
+    if not args.verbose:
+        quiet_model_libraries()
     try:
         code: int = args.run(args)
     except ListrankError as exc:
@@ -44,6 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("listrank: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def quiet_model_libraries() -> None:
+    """transformers' "Loading weights" bar and advisory logs stay hidden unless --verbose."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "transformers" in sys.modules:  # already imported: its flag was read at import time
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -10,10 +10,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from listrank.evaluation.ab import format_report, plot_differences, run_ab
+from listrank.cli.common import add_trace_option, check_runnable
+from listrank.errors import did_you_mean
+from listrank.evaluation.ab import (
+    FIRST_STAGE,
+    FirstStage,
+    SystemSpec,
+    format_report,
+    plot_differences,
+    run_ab,
+)
 from listrank.evaluation.metrics import per_query, read_qrels
 from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.schema import check
 from listrank.runs.io import atomic_writer, read_requests, trec_lines
+from listrank.runs.trace import trace_text
 
 
 def add_parser(sub: Any) -> None:
@@ -21,7 +32,8 @@ def add_parser(sub: Any) -> None:
         "ab",
         help="compare pipelines on the same queries with paired statistics",
         description="Run each pipeline config on the same judged queries and compare each with "
-        "the first: means, mean difference, paired t-test p-value, bootstrap 95%% CI, "
+        "the baseline (the first stage, i.e. the input order, unless --no-first-stage or "
+        "--baseline): means, mean difference, paired t-test p-value, bootstrap 95% CI, "
         "win/tie/loss; calls, tokens, latency and repairs per system. Writes report.json, "
         "differences.png and the runs to --out.",
     )
@@ -29,7 +41,18 @@ def add_parser(sub: Any) -> None:
         "configs",
         nargs="+",
         metavar="CONFIG",
-        help="pipeline TOML files or preset:NAME (2 or more)",
+        help="pipeline TOML files or preset:NAME (with --no-first-stage, 2 or more)",
+    )
+    p.add_argument(
+        "--no-first-stage",
+        action="store_true",
+        help=f"leave out the built-in '{FIRST_STAGE}' system (the input order, no model)",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help=f"the system the others are compared with: '{FIRST_STAGE}' (the default) or a "
+        "config's name (its file stem); without the first stage, the first config",
     )
     p.add_argument("--input", required=True, help="input JSONL (queries and candidates)")
     p.add_argument("--qrels", required=True, help="TREC qrels")
@@ -51,6 +74,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap CI")
     p.add_argument("--cache", help="persistent model-call cache (SQLite) shared by all systems")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_trace_option(p)
     p.set_defaults(run=run)
 
 
@@ -59,11 +83,28 @@ def _names(paths: list[str]) -> list[str]:
     return stems if len(set(stems)) == len(stems) else [str(Path(p)) for p in paths]
 
 
+def _baseline_first(
+    systems: list[tuple[str, SystemSpec]], baseline: str | None
+) -> list[tuple[str, SystemSpec]]:
+    if baseline is None:
+        return systems
+    names = [n for n, _ in systems]
+    if baseline not in names:
+        from listrank.errors import InputError
+
+        raise InputError(
+            f"--baseline {baseline!r}{did_you_mean(baseline, names)}: systems are "
+            f"{', '.join(names)}"
+        )
+    i = names.index(baseline)
+    return [systems[i], *systems[:i], *systems[i + 1 :]]
+
+
 def run(args: argparse.Namespace) -> int:
     from listrank.errors import InputError
 
-    if len(args.configs) < 2:
-        raise InputError("give at least two pipeline configs")
+    if len(args.configs) + (0 if args.no_first_stage else 1) < 2:
+        raise InputError("give at least two pipeline configs (or leave the first stage on)")
     # everything that can be wrong is checked before any model loads
     # a reference-calibrated pipeline draws its prior from the queries under test by default
     configs = [
@@ -82,9 +123,19 @@ def run(args: argparse.Namespace) -> int:
     requests = read_requests(args.input)
     qrels = read_qrels(args.qrels)
     per_query({}, {}, args.metrics)  # raises ConfigError on an unknown metric
+    for c in configs:  # names, options, types, model paths
+        check(check_runnable(c))
     names = _names(args.configs)
+    systems: list[tuple[str, SystemSpec]] = [
+        (n, c.build) for n, c in zip(names, configs, strict=True)
+    ]
+    if not args.no_first_stage:
+        if FIRST_STAGE in names:
+            raise InputError(f"a config may not be named {FIRST_STAGE!r}: rename the file")
+        systems.insert(0, (FIRST_STAGE, FirstStage()))
+    systems = _baseline_first(systems, args.baseline)
     report = run_ab(
-        [(n, c.build) for n, c in zip(names, configs, strict=True)],
+        systems,
         requests,
         qrels,
         args.metrics,
@@ -97,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data = report.as_dict()
     data["configs"] = dict(zip(names, args.configs, strict=True))
+    data["first_stage"] = (
+        None if args.no_first_stage else "built in: the input order of every query, no model"
+    )
     with atomic_writer(out / "report.json") as fh:
         json.dump(data, fh, indent=2)
         fh.write("\n")
@@ -108,6 +162,13 @@ def run(args: argparse.Namespace) -> int:
             with atomic_writer(out / "runs" / f"{safe}{suffix}.trec") as fh:
                 for r in rankings:
                     fh.writelines(trec_lines(r, tag=safe))
+    if args.trace:
+        with atomic_writer(args.trace) as fh:
+            for name, per_seed in report.rankings.items():
+                for seed, rankings in zip(report.seeds, per_seed, strict=True):
+                    for r in rankings:
+                        fh.write(trace_text(r, system=name, seed=seed))
+        print(f"listrank: wrote {args.trace}", file=sys.stderr)
     print(format_report(report))
     print(f"listrank: wrote {out / 'report.json'}, {out / 'differences.png'}", file=sys.stderr)
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from listrank.batch import BatchJob, run_batch
-from listrank.cli.common import add_component_options, pipeline_config
+from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
 
 
 def add_parser(sub: Any) -> None:
@@ -43,6 +43,7 @@ def add_parser(sub: Any) -> None:
         type=float,
         help="GPUs each actor reserves (default: vLLM tensor_parallel_size, 1 for hf on cuda)",
     )
+    add_trace_option(p)
     add_component_options(p)  # --config and the flags that override it
     p.set_defaults(run=run)
 
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=args.gpus_per_worker,
         progress=not args.no_progress,
+        trace=Path(args.trace) if args.trace else None,
     )
     report = run_batch(job)
     print(

@@ -68,7 +68,7 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--backend",
         default=None,
-        help=f"model runner: {', '.join(names('backend'))} (default {DEFAULT_BACKEND})",
+        help=f"model runner: {', '.join(cli_backends())} (default {DEFAULT_BACKEND})",
     )
     g.add_argument(
         "--model",
@@ -148,8 +148,26 @@ def component_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    """The pipeline from --config (or defaults), with command-line flags winning."""
+def cli_backends() -> list[str]:
+    """Backends the CLI offers: the fake one only scripts answers from Python."""
+    return [n for n in names("backend") if n != "fake"]
+
+
+def check_runnable(cfg: PipelineConfig) -> PipelineConfig:
+    """Commands that call a model refuse the fake backend with the fix, before any work."""
+    if cfg.backend.name == "fake":
+        raise ConfigError(
+            "the fake backend only answers what Python code scripts into it "
+            "(listrank.backends.fake.FakeBackend); from the command line use "
+            f"{', '.join(cli_backends())} (--backend hf with no --model runs the embedded model)"
+        )
+    return cfg
+
+
+def pipeline_config(args: argparse.Namespace, *, dry_run_ok: bool = False) -> PipelineConfig:
+    """The pipeline from --config (or defaults), with command-line flags winning.
+    ``dry_run_ok``: the command calls no model (plan, config show), so the fake backend may
+    stand in for counting."""
     preset = getattr(args, "preset", None)
     if preset and args.config:
         raise ConfigError("--preset and --config both set the pipeline; use one of them")
@@ -157,14 +175,24 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         base = PipelineConfig.from_preset(preset)
     else:
         base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
-    return base.with_overrides(
+    cfg = base.with_overrides(
         backend=args.backend,
         model=args.model,
         method=args.method,
         strategy=args.strategy,
         options=component_options(args),
     )
+    return cfg if dry_run_ok else check_runnable(cfg)
 
 
-def build_reranker(args: argparse.Namespace) -> Reranker:
-    return pipeline_config(args).build()
+def build_reranker(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Reranker:
+    return pipeline_config(args, dry_run_ok=dry_run_ok).build()
+
+
+def add_trace_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trace",
+        metavar="FILE.jsonl",
+        help="write one JSON line per model call: qid, stage, block, prompt messages, raw "
+        "answer, parsed order, repairs, tokens, latency, cached",
+    )

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from listrank.cli.common import add_component_options, build_reranker
+from listrank.cli.common import add_component_options, pipeline_config
 from listrank.runs.io import read_requests
 from listrank.strategies.planning import describe_plan, placeholder_candidates
 from listrank.types import Candidate
@@ -34,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
         from listrank.errors import ConfigError
 
         raise ConfigError("--n must be >= 0")
-    reranker = build_reranker(args)
+    cfg = pipeline_config(args, dry_run_ok=True)  # plans call no model
+    if args.input:  # the pool a reference prior is drawn from, as `rerank` does
+        cfg = cfg.with_calibration_pool(args.input)
+    reranker = cfg.build()
     if args.input:
         req = read_requests(args.input)[0]
         query, cands = req.query.text, list(req.candidates)

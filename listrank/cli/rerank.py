@@ -10,16 +10,18 @@ from typing import Any
 
 from tqdm import tqdm
 
-from listrank.cli.common import add_component_options, pipeline_config
+from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
 from listrank.errors import ConfigError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.schema import check
 from listrank.runs.formats import read_trec_with_corpus
 from listrank.runs.io import atomic_writer, read_requests, result_record, trec_lines
 from listrank.runs.journal import Entry, Journal, fingerprint
+from listrank.runs.trace import write_trace
 
 # options that do not change the output: a journal written under other values still resumes
-_NOT_IN_FINGERPRINT = {"run", "no_progress", "no_resume", "cache"}
+_NOT_IN_FINGERPRINT = {"run", "no_progress", "no_resume", "cache", "trace", "verbose"}
 
 
 def add_parser(sub: Any) -> None:
@@ -46,6 +48,7 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="start over even if OUTPUT.journal holds finished queries of this same command",
     )
+    add_trace_option(p)
     add_component_options(p)
     p.set_defaults(run=run)
 
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         requests = read_requests(args.input)
     pipeline = _pipeline(args)
+    check(pipeline)  # names, options, types and the model path, before any file is written
     options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
     # the file's content, not its name, shapes the output
     options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
@@ -104,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
             summary.add(entry.ranking)
             for stage, seconds in entry.ranking.trace.stage_latency_s.items():
                 stages.setdefault(stage.split(".")[0], []).append(seconds)
+    if args.trace:
+        calls = write_trace(args.trace, (journal.done[r.query.qid].ranking for r in requests))
+        print(f"listrank: wrote {args.trace}: {calls} model calls", file=sys.stderr)
     journal.remove()
     print(f"listrank: wrote {args.output}: {summary.format()}", file=sys.stderr)
     per_stage = ", ".join(f"{k} {sum(v) / len(requests):.3f}" for k, v in stages.items())

@@ -6,8 +6,8 @@ import argparse
 import os
 from typing import Any
 
+from listrank.cli.common import add_component_options, pipeline_config
 from listrank.errors import ConfigError
-from listrank.pipeline.config import PipelineConfig
 from listrank.server.settings import (
     DEFAULT_MAX_DOCUMENTS,
     DEFAULT_MAX_QUERY_CHARS,
@@ -27,9 +27,7 @@ def add_parser(sub: Any) -> None:
         "format) and GET /health. The pipeline is built once from --config, as `rerank` "
         "builds it. Needs the `serve` extra.",
     )
-    p.add_argument("--config", help="pipeline TOML ([backend] [method] [strategy])")
-    p.add_argument("--preset", help="a known setup instead of --config (`listrank presets list`)")
-    p.add_argument("--model", help="override the config's model path or hub name")
+    add_component_options(p)  # --config and the same flags as `rerank`
     p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     p.add_argument(
@@ -78,14 +76,7 @@ def run(args: argparse.Namespace) -> int:
         api_key=api_key or None,
         model_name=args.model_name,
     )
-    if args.preset and args.config:
-        raise ConfigError("--preset and --config both set the pipeline; use one of them")
-    if args.preset:
-        cfg = PipelineConfig.from_preset(args.preset)
-    else:
-        cfg = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
-    if args.model:
-        cfg = cfg.with_overrides(model=args.model)
+    cfg = pipeline_config(args)
     reranker = cfg.build()  # once; every request shares it
     configure(level=getattr(logging, args.log_level.upper()))
     logging.getLogger("listrank.server").info(

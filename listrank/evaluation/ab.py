@@ -23,12 +23,27 @@ from listrank.evaluation.metrics import Qrels, mean, per_query, run_from_ranking
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.reranker import Reranker
 from listrank.runs.io import Request
-from listrank.types import Candidate, Ranking
+from listrank.types import Candidate, Query, RankedCandidate, Ranking
 
 TIE_EPS = 1e-9
 BOOTSTRAP_RESAMPLES = 10_000
 
-SystemSpec = Reranker | Callable[[], Reranker]
+FIRST_STAGE = "first-stage"
+
+
+class FirstStage:
+    """The retriever's own order as a system: the input order, no model. Under shuffle seeds it
+    still sees the unshuffled input (shuffling is a test of the rerankers, not of it)."""
+
+    name = FIRST_STAGE
+
+    def rerank(self, query: Query, candidates: Sequence[Candidate]) -> Ranking:
+        n = len(candidates)
+        ranked = tuple(RankedCandidate(c, float(n - i)) for i, c in enumerate(candidates))
+        return Ranking(query=query, ranked=ranked)
+
+
+SystemSpec = Reranker | FirstStage | Callable[[], Reranker]
 """A ready Reranker, or a factory called once (so systems need not all sit in memory)."""
 
 
@@ -225,7 +240,7 @@ def run_ab(
     all_rankings: dict[str, list[list[Ranking]]] = {}
     for name, spec in systems:
         bar.set_postfix_str(name)
-        reranker = spec if isinstance(spec, Reranker) else spec()
+        reranker = spec if isinstance(spec, Reranker | FirstStage) else spec()
         summary = RunSummary()
         per_seed: list[dict[str, dict[str, float]]] = []
         all_rankings[name] = []
@@ -234,7 +249,7 @@ def run_ab(
             for req in judged:
                 cands = (
                     req.candidates
-                    if seed is None
+                    if seed is None or isinstance(reranker, FirstStage)
                     else shuffled(req.candidates, seed, req.query.qid)
                 )
                 ranking = reranker.rerank(req.query, cands)
@@ -282,6 +297,10 @@ def format_report(report: ABReport) -> str:
     seeds = ", ".join("input order" if s is None else str(s) for s in report.seeds)
     lines = [
         f"{report.queries} judged queries; baseline: {report.systems[0]}; shuffle seeds: {seeds}",
+    ]
+    if FIRST_STAGE in report.systems:
+        lines.append(f"{FIRST_STAGE}: the input order (built in; --no-first-stage leaves it out)")
+    lines += [
         "",
         f"{'metric':<10} {'system':<20} {'baseline':>9} {'system':>9} {'diff':>8} "
         f"{'95% CI':>19} {'p':>8} {'W/T/L':>10}",
@@ -315,25 +334,65 @@ def format_report(report: ABReport) -> str:
     return "\n".join(lines)
 
 
+MAX_LABELLED_QUERIES = 60
+"""Beyond this many queries the bars stay but the query-id labels would overlap: dropped."""
+
+
 def plot_differences(report: ABReport, path: str | Path) -> None:
-    """Per metric, each system's per-query differences to the baseline, sorted."""
+    import matplotlib.pyplot as plt
+
+    fig = differences_figure(report)
+    fig.savefig(str(path), dpi=110)
+    plt.close(fig)
+
+
+def differences_figure(report: ABReport) -> Any:
+    """One panel per metric and system: per-query differences to the baseline as bars sorted
+    by size and labelled with query ids, the mean difference and its bootstrap 95% CI marked,
+    wins/ties/losses in the title."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(
-        len(report.metrics), 1, figsize=(8, 3 * len(report.metrics)), squeeze=False
-    )
-    for ax, metric in zip(axes[:, 0], report.metrics, strict=True):
-        for c in (c for c in report.comparisons if c.metric == metric):
-            diffs = sorted(c.diffs.values(), reverse=True)
-            ax.plot(range(1, len(diffs) + 1), diffs, marker="o", ms=3, label=c.system)
-        ax.axhline(0.0, color="grey", lw=0.8)
-        ax.set_ylabel(f"Δ {metric}")
-        ax.set_title(f"{metric}: per-query difference to {report.systems[0]} (sorted)")
-        ax.legend(loc="best", fontsize="small")
-    axes[-1, 0].set_xlabel("query (sorted by difference)")
+    panels = list(report.comparisons)
+    n_max = max((len(c.diffs) for c in panels), default=1)
+    width = min(16.0, max(6.0, 0.32 * n_max + 2.0))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 3.4 * len(panels)), squeeze=False)
+    for ax, c in zip(axes[:, 0], panels, strict=True):
+        items = sorted(c.diffs.items(), key=lambda kv: (-kv[1], kv[0]))
+        qids = [q for q, _ in items]
+        values = [v for _, v in items]
+        colours = [
+            "tab:green" if v > TIE_EPS else "tab:red" if v < -TIE_EPS else "tab:grey"
+            for v in values
+        ]
+        x = list(range(len(values)))
+        ax.bar(x, values, color=colours, width=0.8, zorder=2)
+        ties = [i for i, v in enumerate(values) if abs(v) <= TIE_EPS]
+        # a tie is a bar of height 0: a marker keeps it visible
+        ax.plot(ties, [0.0] * len(ties), "o", color="tab:grey", ms=4, zorder=3)
+        ax.axhline(0.0, color="black", lw=0.8, zorder=1)
+        ax.axhspan(
+            c.ci_low, c.ci_high, color="tab:blue", alpha=0.15, label="bootstrap 95% CI", zorder=0
+        )
+        ax.axhline(
+            c.mean_diff, color="tab:blue", lw=1.5, label=f"mean {c.mean_diff:+.3f}", zorder=4
+        )
+        ax.set_xticks(x)  # one integer position per query: no fractional ticks
+        if len(qids) <= MAX_LABELLED_QUERIES:
+            ax.set_xticklabels(qids, rotation=60, ha="right", fontsize="small")
+            ax.set_xlabel("query id (sorted by difference)")
+        else:
+            ax.set_xticklabels([])
+            ax.set_xlabel(f"{len(qids)} queries (sorted by difference)")
+        ax.set_xlim(-0.6, len(values) - 0.4)
+        ax.set_ylabel(f"Δ {c.metric}")
+        ax.set_title(
+            f"{c.system} − {c.baseline}, {c.metric}: mean {c.mean_diff:+.3f} "
+            f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}], W/T/L {c.wins}/{c.ties}/{c.losses}",
+            fontsize="medium",
+        )
+        ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(str(path), dpi=100)
-    plt.close(fig)
+    return fig

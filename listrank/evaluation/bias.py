@@ -75,6 +75,14 @@ class BiasReport:
             return f"bias: no blocks judged ({where})"
         top = sorted(self.top_slot_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         slots = ", ".join(f"slot {s + 1}: {c}" for s, c in top) or "none"
+        if not self.answered:  # shares of zero picks would read as 0%, as if measured
+            text = (
+                f"bias: 0/{self.blocks} blocks answered: no top picks to measure (every block "
+                "kept its input order)"
+            )
+            if self.reasons:
+                text += "\nWARNING: the judge looks position-driven: " + "; ".join(self.reasons)
+            return text
         text = (
             f"bias ({where}): {self.answered}/{self.blocks} blocks answered; top pick first slot "
             f"{self.top_first_share:.0%}, last slot {self.top_last_share:.0%} (chance "

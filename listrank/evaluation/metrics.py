@@ -47,16 +47,54 @@ def run_from_order(qid: str, docids: Sequence[str]) -> Run:
     return {qid: {d: float(n - i) for i, d in enumerate(docids)}}
 
 
+TREC_EVAL_ALIASES = {
+    "map": "AP",
+    "recip_rank": "RR",
+    "ndcg": "nDCG",
+    "bpref": "Bpref",
+    "Rprec": "Rprec",
+    "num_rel_ret": "NumRelRet",
+    "num_ret": "NumRet",
+    "num_rel": "NumRel",
+    "infAP": "infAP",
+}
+"""trec_eval measure names -> ir-measures names; ``<name>_cut_K``, ``P_K``, ``recall_K`` and
+``success_K`` are rewritten by pattern (ndcg_cut_10 -> nDCG@10, P_10 -> P@10)."""
+_TREC_EVAL_CUTS = {
+    "ndcg_cut": "nDCG",
+    "map_cut": "AP",
+    "recip_rank_cut": "RR",
+    "P": "P",
+    "recall": "R",
+    "success": "Success",
+}
+
+
+def measure_name(name: str) -> str:
+    """An ir-measures name for ``name``, which may be a trec_eval name (``ndcg_cut_10``)."""
+    if name in TREC_EVAL_ALIASES:
+        return TREC_EVAL_ALIASES[name]
+    stem, sep, cutoff = name.rpartition("_")
+    if sep and cutoff.isdigit() and stem in _TREC_EVAL_CUTS:
+        return f"{_TREC_EVAL_CUTS[stem]}@{cutoff}"
+    return name
+
+
 def per_query(
     run: Run, qrels: Mapping[str, Mapping[str, int]], metrics: Sequence[str] = ("nDCG@10",)
 ) -> dict[str, dict[str, float]]:
     """{metric: {qid: value}} over the queries present in both run and qrels."""
     import ir_measures
 
-    try:
-        parsed = [ir_measures.parse_measure(m) for m in metrics]
-    except (ValueError, NameError, SyntaxError) as exc:
-        raise ConfigError(f"unknown metric in {list(metrics)}: {exc}") from exc
+    parsed = []
+    for m in metrics:
+        try:
+            parsed.append(ir_measures.parse_measure(measure_name(m)))
+        except (ValueError, NameError, SyntaxError, TypeError) as exc:
+            raise ConfigError(
+                f"unknown metric {m!r}: use ir-measures names (nDCG@10, AP, RR@10, P@10, R@100) "
+                f"or trec_eval ones (ndcg_cut_10, map, recip_rank, P_10, recall_100)"
+            ) from exc
     judged = {q: dict(d) for q, d in qrels.items() if q in run}
     out: dict[str, dict[str, float]] = {str(m): {} for m in parsed}
     for metric in ir_measures.iter_calc(parsed, judged, {q: run[q] for q in judged}):

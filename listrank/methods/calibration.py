@@ -174,6 +174,13 @@ class CalibratedMethod(Method):
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self.inner.estimate_prompt_tokens(query, block)
 
+    def prior_prompt_tokens(self, size: int) -> int:
+        """Prompt tokens the prior of one block size will cost (its blocks drawn, not judged)."""
+        return sum(
+            self.inner.estimate_prompt_tokens(Query(q), block)
+            for q, block in self._prior_blocks(size)
+        )
+
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
         out = []
         for block, j in zip(blocks, self.inner.judge(query, blocks), strict=True):

@@ -26,7 +26,7 @@ from listrank.prompting.budget import (
     passage_text,
 )
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
-from listrank.types import CallRecord, Candidate, Judgement, Query
+from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
 
 ALPHA_MAX_BLOCK = 26
 DEFAULT_NUMERIC_MAX_BLOCK = 20
@@ -163,6 +163,7 @@ class FirstMethod(Method):
                     "nan_identifiers": [prompt.identifiers[i] for i in nan],
                     "ties": len(scored) - len(set(scored)),
                 },
+                messages=prompt_messages(prompt.messages, prompt.assistant_prefix),
             )
             judgements.append(
                 Judgement(

@@ -212,6 +212,7 @@ class ICRMethod(Method):
                 "nan": nan,
                 "ties": n - len(set(scores)),
             },
+            prompt=request.prefix + (request.suffixes[0] if request.suffixes else ""),
         )
         return Judgement(order=order, record=record, scores=tuple(scores), filled=frozenset(nan))
 

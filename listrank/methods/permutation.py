@@ -22,7 +22,7 @@ from listrank.prompting.budget import (
 )
 from listrank.prompting.parsing import PARSE_MODES, parse_permutation
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
-from listrank.types import CallRecord, Candidate, Judgement, Query
+from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
 
 
 class PermutationMethod(Method):
@@ -130,6 +130,7 @@ class PermutationMethod(Method):
                 repair=dataclasses.replace(stats, truncated=result.truncated),
                 cached=result.cached,
                 error=result.error,
+                messages=prompt_messages(prompt.messages, prompt.assistant_prefix),
             )
             judgements.append(Judgement(order=tuple(order), record=record, filled=filled))
         return judgements

@@ -31,6 +31,7 @@ from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_
 from listrank.prompting.presets import load_preset
 
 LAYERS = ("backend", "method", "strategy")
+DEFAULT_SOURCE = "<defaults>"
 EXTRA_SECTIONS: set[str] = {"fusion"}
 """Further sections that later pipeline stages register (e.g. "prefilter")."""
 EXTRA_SECTIONS.update({"prefilter", "cache"})
@@ -51,7 +52,7 @@ class PipelineConfig:
     method: ComponentSpec = ComponentSpec(DEFAULT_METHOD)
     strategy: ComponentSpec = ComponentSpec(DEFAULT_STRATEGY)
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    source: str = "<defaults>"
+    source: str = DEFAULT_SOURCE
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<memory>") -> PipelineConfig:
@@ -158,6 +159,8 @@ class PipelineConfig:
                 **merged,
             )
         except ConfigError as exc:
+            if self.source == DEFAULT_SOURCE:  # no file to point at: the message says it all
+                raise
             raise ConfigError(f"{self.source}: {exc}") from exc
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -60,10 +61,7 @@ def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
         elif isinstance(item, str):
             out.append(Candidate(docid=str(i), text=item))
         elif isinstance(item, Mapping):
-            try:
-                out.append(Candidate(**item))
-            except TypeError as exc:
-                raise InputError(f"candidate {i}: {exc}", field="candidates") from exc
+            out.append(_candidate_from_mapping(item, i))
         else:
             raise InputError(
                 f"candidate {i} is a {type(item).__name__}; pass str, Candidate or mapping",
@@ -77,6 +75,27 @@ def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
     return out
 
 
+_CANDIDATE_KEYS = tuple(f.name for f in dataclasses.fields(Candidate))
+
+
+def _candidate_from_mapping(item: Mapping[str, Any], i: int) -> Candidate:
+    """A mapping (a Cohere-style ``{"text": ...}`` too); without a docid, its position."""
+    unknown = sorted(set(item) - set(_CANDIDATE_KEYS), key=str)
+    if unknown:
+        raise InputError(
+            f"candidate {i}: unknown key(s) {unknown}; a candidate mapping takes "
+            f"{', '.join(_CANDIDATE_KEYS)} (docid defaults to the position)",
+            field="candidates",
+        )
+    data = dict(item)
+    docid = data.pop("docid", i)
+    if not isinstance(docid, str | int) or isinstance(docid, bool) or str(docid) == "":
+        raise InputError(f"candidate {i}: docid must be a non-empty string", field="candidates")
+    if not isinstance(data.get("text"), str):
+        raise InputError(f"candidate {i}: 'text' must be a string", field="candidates")
+    return Candidate(docid=str(docid), **data)
+
+
 def _split_options(
     options: Mapping[str, Any], entries: Mapping[str, registry.Entry | None]
 ) -> dict[str, dict[str, Any]]:
@@ -85,9 +104,11 @@ def _split_options(
     for key, value in options.items():
         layers = [layer for layer, names in accepted.items() if key in names]
         if not layers:
-            known = sorted(set().union(*accepted.values()))
-            raise ConfigError(f"unknown option {key!r}; options here: {', '.join(known)}")
+            raise ConfigError(registry.unknown_option_message(key, entries, _OWN_OPTIONS))
         for layer in layers:
+            entry = entries[layer]
+            if entry is not None:
+                entry.check_option(key, value)
             routed[layer][key] = value
     return routed
 
@@ -128,6 +149,22 @@ class Reranker:
         top_k_candidates: int | None = None,
         **options: Any,
     ) -> None:
+        own = {
+            "calibrate": calibrate,
+            "calibration_blocks": calibration_blocks,
+            "calibration_seed": calibration_seed,
+            "permutations": permutations,
+            "permutation_seed": permutation_seed,
+            "permutation_design": permutation_design,
+            "fusion_weight": fusion_weight,
+            "fusion_k": fusion_k,
+        }
+        for key, value in own.items():  # the same typed error as a component option
+            if not registry.value_fits(_OWN_TYPES[key], value):
+                raise ConfigError(
+                    f"option {key!r} of the reranker must be "
+                    f"{registry.type_name(_OWN_TYPES[key])}; got {type(value).__name__} {value!r}"
+                )
         entries = {
             "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
             "method": registry.get("method", method) if isinstance(method, str) else None,
@@ -212,7 +249,17 @@ class Reranker:
             if size not in cache:
                 cache[size] = self.method.estimate_prompt_tokens(q, cands[:size])
             total += cache[size]
+        calibrated = self._calibrated()
+        if calibrated is not None:  # the priors' calls, planned in _plan, cost tokens too
+            new_sizes = {s for s in plan.block_sizes if s >= 2} - set(calibrated.priors)
+            total += sum(calibrated.prior_prompt_tokens(s) for s in sorted(new_sizes))
         return dataclasses.replace(plan, prompt_tokens=total)
+
+    def _calibrated(self) -> CalibratedMethod | None:
+        inner: Method = self.method
+        while isinstance(inner, PermutationAveraged):
+            inner = inner.inner
+        return inner if isinstance(inner, CalibratedMethod) else None
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
@@ -297,3 +344,21 @@ class Reranker:
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
+
+
+_OWN_TYPES: dict[str, Any] = {
+    "calibrate": bool | str,
+    "calibration_blocks": int,
+    "calibration_seed": int,
+    "permutations": int,
+    "permutation_seed": int,
+    "permutation_design": str,
+    "fusion_weight": float,
+    "fusion_k": int,
+}
+_OWN_OPTIONS = frozenset(
+    p.name
+    for p in inspect.signature(Reranker.__init__).parameters.values()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+)
+"""The Reranker's own options (calibration, permutations, fusion, …), for suggestions."""

@@ -42,7 +42,7 @@ def _record_from_json(d: dict[str, Any]) -> CallRecord:
     d = dict(d)
     d["repair"] = RepairStats(**d["repair"])
     d["docids"] = tuple(d["docids"])
-    for key in ("scores", "order"):
+    for key in ("scores", "order", "messages"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])
     return CallRecord(**d)

@@ -155,11 +155,20 @@ def test_cli_ray_batch_equals_rerank_with_the_tiny_model(
     )
     out, single = tmp_path / "out", tmp_path / "single.jsonl"
     batch = ["batch", str(inp), "-o", str(out), "--config", str(cfg), "--shard-size", "2"]
-    assert main([*batch, "--ray", "--workers", "2", "--no-progress"]) == 0
+    ray_trace, single_trace = tmp_path / "ray-calls.jsonl", tmp_path / "calls.jsonl"
+    assert (
+        main([*batch, "--ray", "--workers", "2", "--no-progress", "--trace", str(ray_trace)]) == 0
+    )
     assert main(["rerank", str(inp), "-o", str(single), "--model", str(tiny_model_dir),
                  "--window", "4", "--step", "2", "-O", "max_new_tokens=8",
-                 "--no-progress"]) == 0  # fmt: skip
+                 "--no-progress", "--trace", str(single_trace)]) == 0  # fmt: skip
     assert read_out(out) == [json.loads(x) for x in single.read_text().splitlines()]
+    # the call trace travels from the Ray workers: the same calls, in input order
+    keys = ("qid", "call", "stage", "docids", "raw_answer", "order", "messages")
+    traced = [[json.loads(x)[k] for k in keys] for x in ray_trace.read_text().splitlines()]
+    assert traced == [
+        [json.loads(x)[k] for k in keys] for x in single_trace.read_text().splitlines()
+    ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["summary"]["queries"] == 5
     assert sum(w["queries"] for w in summary["workers"].values()) == 5

@@ -203,21 +203,37 @@ def test_cli_writes_report_plot_and_runs_then_reruns_from_cache(
         "--cache",
         str(tmp_path / "c.sqlite"),
         "--no-progress",
+        "--trace",
+        str(tmp_path / "calls.jsonl"),
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "W/T/L" in printed and "95% CI" in printed
+    # the first stage is a built-in system and the baseline, and the report says so
+    assert "first-stage: the input order (built in" in printed
     report = json.loads((out / "report.json").read_text())
-    assert report["baseline"] == "plain" and report["queries"] == 3
-    assert {c["metric"] for c in report["comparisons"]} == {"nDCG@10", "RR@10"}
-    assert all(s["model_calls"] == 3 for s in report["systems_stats"])
+    assert report["systems"] == ["first-stage", "plain", "single"]
+    assert report["baseline"] == "first-stage" and report["queries"] == 3
+    assert report["first_stage"].startswith("built in")
+    assert {(c["metric"], c["system"]) for c in report["comparisons"]} == {
+        (m, s) for m in ("nDCG@10", "RR@10") for s in ("plain", "single")
+    }
+    assert [s["model_calls"] for s in report["systems_stats"]] == [0, 3, 3]
     assert (out / "differences.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "runs" / "single.trec").read_text().count("\n") == 60
+    assert (out / "runs" / "first-stage.trec").read_text().count("\n") == 60
+    lines = [json.loads(x) for x in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert len(lines) == 6  # one per model call: 3 queries x 2 pipelines, none for the first stage
+    assert {x["system"] for x in lines} == {"plain", "single"}
     assert main(argv) == 0
     again = json.loads((out / "report.json").read_text())
-    assert [s["model_calls"] for s in again["systems_stats"]] == [0, 0]
-    assert [s["cached_calls"] for s in again["systems_stats"]] == [3, 3]
+    assert [s["model_calls"] for s in again["systems_stats"]] == [0, 0, 0]
+    assert [s["cached_calls"] for s in again["systems_stats"]] == [0, 3, 3]
     assert again["comparisons"] == report["comparisons"]
+    # --baseline picks another system; --no-first-stage leaves the built-in one out
+    assert main([*argv, "--baseline", "plain", "--no-first-stage"]) == 0
+    third = json.loads((out / "report.json").read_text())
+    assert third["systems"] == ["plain", "single"] and third["first_stage"] is None
 
 
 def test_cli_checks_inputs_before_loading_models(
@@ -239,7 +255,7 @@ def test_cli_checks_inputs_before_loading_models(
     assert "unknown section" in capsys.readouterr().err
     assert main(["ab", str(good), str(good), *base, "--metrics", "nDCG@@1"]) == 2
     assert "unknown metric" in capsys.readouterr().err
-    assert main(["ab", str(good), *base]) == 2
+    assert main(["ab", str(good), *base, "--no-first-stage"]) == 2
     assert "at least two" in capsys.readouterr().err
 
 
@@ -274,9 +290,9 @@ def test_real_model_two_templates_on_dl19_then_zero_calls(
             "--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     first = json.loads((out / "report.json").read_text())
-    assert [s["model_calls"] for s in first["systems_stats"]] == [2, 2]
+    assert [s["model_calls"] for s in first["systems_stats"]] == [0, 2, 2]
     assert main(argv) == 0
     again = json.loads((out / "report.json").read_text())
-    assert [s["model_calls"] for s in again["systems_stats"]] == [0, 0]
+    assert [s["model_calls"] for s in again["systems_stats"]] == [0, 0, 0]
     assert again["comparisons"] == first["comparisons"]
     assert "W/T/L" in capsys.readouterr().out

@@ -148,10 +148,9 @@ def test_unknown_option_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     src = write(tmp_path / "in.jsonl", [GOOD])
-    code = main(
-        ["rerank", str(src), "-o", str(tmp_path / "o"), "--backend", "fake", "-O", "colour=3"]
-    )
+    code = main(["rerank", str(src), "-o", str(tmp_path / "o"), "-O", "colour=3"])
     assert code == 2 and "unknown option 'colour'" in capsys.readouterr().err
+    assert not list(tmp_path.glob("o*"))  # checked before any output or journal exists
 
 
 def test_prompts_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,65 @@
+"""`listrank config init | show | check`: the pipeline TOML, written, resolved and validated."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from listrank.cli.common import add_component_options, pipeline_config
+from listrank.errors import ConfigError
+from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.schema import INIT_TEXT, check, effective, to_toml
+from listrank.runs.io import atomic_writer
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "config",
+        help="write, show or check a pipeline TOML file",
+        description="The pipeline TOML that rerank, batch, ab, serve and "
+        "PipelineConfig.from_file read (README: Configuration).",
+    )
+    cmds = p.add_subparsers(dest="config_command", required=True)
+    init = cmds.add_parser("init", help="print (or write) a commented starting file")
+    init.add_argument("-o", "--output", help="write here instead of printing (never overwrites)")
+    init.set_defaults(run=_init)
+    show = cmds.add_parser(
+        "show",
+        help="print the effective configuration: --config and flags over every default",
+    )
+    add_component_options(show)
+    show.set_defaults(run=_show)
+    chk = cmds.add_parser("check", help="validate a file without loading a model")
+    chk.add_argument("file", help="pipeline TOML")
+    chk.set_defaults(run=_check)
+
+
+def _init(args: argparse.Namespace) -> int:
+    if not args.output:
+        sys.stdout.write(INIT_TEXT)
+        return 0
+    if Path(args.output).exists():
+        raise ConfigError(f"{args.output} exists; remove it or pick another name")
+    with atomic_writer(args.output) as fh:
+        fh.write(INIT_TEXT)
+    print(f"listrank: wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    cfg = pipeline_config(args, dry_run_ok=True)
+    sys.stdout.write(f"# effective configuration ({cfg.source} + command-line flags)\n")
+    sys.stdout.write(to_toml(effective(cfg)))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    cfg = PipelineConfig.from_file(args.file)
+    check(cfg)
+    print(
+        f"{args.file}: ok (backend {cfg.backend.name}, method {cfg.method.name}, "
+        f"strategy {cfg.strategy.name})"
+    )
+    return 0

@@ -1,0 +1,153 @@
+"""The pipeline TOML schema as data: the effective configuration of a PipelineConfig (every
+option of its components with its default), a check that loads no model, and the commented
+starting file of `listrank config init`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from listrank import registry
+from listrank.backends.hf import EMBEDDED_ALIASES
+from listrank.backends.model_path import check_local_model
+from listrank.errors import ConfigError
+from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
+from listrank.pipeline.fusion import FUSION_METHODS
+from listrank.pipeline.prefilter import PREFILTER_KINDS
+from listrank.pipeline.reranker import _OWN_OPTIONS, Reranker, _split_options
+
+PIPELINE_OPTIONS = sorted(_OWN_OPTIONS - {"prefilter", "cache"})
+"""Options the Reranker itself takes (calibration, permutations, fusion); any layer's table."""
+_PREFILTER_KEYS = {"type", "model", "k", "batch_size", "device", "max_length"}
+_FUSION_KEYS = {"method", "weight", "k"}
+
+
+def check(cfg: PipelineConfig) -> None:
+    """Every name, option and type of ``cfg`` without loading a model (ConfigError if not)."""
+    prefix = "" if cfg.source == "<defaults>" else f"{cfg.source}: "
+    try:
+        entries: dict[str, registry.Entry | None] = {
+            layer: registry.get(layer, getattr(cfg, layer).name) for layer in LAYERS
+        }
+        loose = {k: v for k, v in cfg.options().items() if k not in _OWN_OPTIONS}
+        _split_options(loose, entries)
+        extra = cfg.extra
+        if "prefilter" in extra:
+            section = dict(extra["prefilter"])
+            kind = section.get("type", "cross-encoder")
+            if kind not in PREFILTER_KINDS:
+                raise ConfigError(f"[prefilter] type {kind!r}: choose one of {PREFILTER_KINDS}")
+            unknown = set(section) - _PREFILTER_KEYS
+            if unknown:
+                raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
+        if "fusion" in extra:
+            unknown = set(extra["fusion"]) - _FUSION_KEYS
+            method = extra["fusion"].get("method", "rrf")
+            if unknown or method not in FUSION_METHODS:
+                raise ConfigError(
+                    f"[fusion] takes method ({', '.join(FUSION_METHODS)}), weight, k; "
+                    f"got {dict(extra['fusion'])}"
+                )
+        cache_path(extra.get("cache"))
+        if cfg.backend.name == "hf" and cfg.model not in EMBEDDED_ALIASES:
+            check_local_model(str(cfg.model))
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}{exc}") from exc
+
+
+def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
+    """Section -> key -> value in effect: the file and flags over each component's defaults."""
+    check(cfg)
+    given = cfg.options()
+    out: dict[str, dict[str, Any]] = {}
+    for layer in LAYERS:
+        spec = getattr(cfg, layer)
+        entry = registry.get(layer, spec.name)
+        section: dict[str, Any] = {"name": spec.name}
+        if layer == "backend":
+            section["model"] = cfg.model
+        for key, default in sorted(entry.defaults().items()):
+            section[key] = given.get(key, default)
+        out[layer] = section
+    own = Reranker.__init__.__kwdefaults__ or {}
+    out["pipeline"] = {k: given.get(k, own.get(k)) for k in PIPELINE_OPTIONS}
+    for name, table in cfg.extra.items():
+        if name != "_loose":
+            out[name] = dict(table)
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))
+
+
+def to_toml(sections: Mapping[str, Mapping[str, Any]]) -> str:
+    """TOML text; unset (None) values become comments, since TOML has no null.
+
+    The ``pipeline`` pseudo-section is written into ``[method]``: the Reranker's own options
+    may sit in any layer's table."""
+    lines: list[str] = []
+    for name, section in sections.items():
+        if name == "pipeline":
+            continue
+        lines.append(f"[{name}]")
+        items = dict(section)
+        if name == "method":
+            items.update(sections.get("pipeline", {}))
+        for key, value in items.items():
+            if value is None:
+                lines.append(f"# {key} = (unset)")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+INIT_TEXT = """\
+# listrank pipeline. Every section and key is optional; the values shown are the defaults.
+# `listrank config show --config THIS_FILE` prints the effective configuration,
+# `listrank config check THIS_FILE` validates it without loading a model.
+# Command-line flags (--model, --window, -O key=value ...) override this file.
+
+[backend]                  # what runs the model: hf, openai, vllm
+name = "hf"
+# model = "Qwen/Qwen2.5-7B-Instruct"   # folder, .gguf file or hub name; unset: embedded SmolLM2
+# device = "auto"          # hf: auto, cpu, cuda, cuda:1
+# batch_size = 8           # hf: blocks per forward batch
+# base_url = "http://localhost:8000/v1"   # openai: any OpenAI-compatible server
+
+[method]                   # how one block is judged: rankgpt, first, icr
+name = "rankgpt"
+# template = "rankgpt"     # `listrank prompts list`; or a TOML file
+# max_passage_words = 300
+# calibrate = "content-free"   # first / icr: subtract a per-slot position prior
+# permutations = 1             # judge K orderings of every block and average
+
+[strategy]                 # which blocks are judged: single, sliding, tournament, tourrank,
+name = "sliding"           # jointrank, setwise, tdpart
+window = 20
+# step = 10                # default: window // 2
+# passes = 1
+
+# [fusion]                 # blend the LLM order with the first stage
+# method = "rrf"           # or "linear"
+# weight = 0.5             # weight of the LLM ranking
+# k = 60
+
+# [prefilter]              # a cross-encoder in front of the LLM (needs the prefilter extra)
+# type = "cross-encoder"   # or "bi-encoder"
+# model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+# k = 20
+
+# [cache]                  # persistent call cache (SQLite, owner-only)
+# path = "calls.sqlite"
+"""
