@@ -19,6 +19,7 @@ from listrank.batch.work import RerankerFactory, build_from_config
 from listrank.errors import ConfigError
 from listrank.evaluation.summary import RunSummary
 from listrank.runs.io import atomic_writer, read_requests
+from listrank.runs.output_checks import check_output_dir
 
 SUMMARY = "summary.json"
 
@@ -57,6 +58,7 @@ def run_batch(job: BatchJob, factory: RerankerFactory = build_from_config) -> Ba
     if job.workers > 1 and not job.ray:
         raise ConfigError("--workers above 1 needs --ray (without it the job runs in-process)")
     requests = read_requests(job.input)  # validate everything before any work
+    check_output_dir(job.out_dir, [job.input])
     shards = plan_shards(len(requests), job.shard_size)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.load_or_create(job.out_dir, job_identity(job, len(requests)))

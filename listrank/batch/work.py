@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from listrank.errors import PromptTooLongError
 from listrank.pipeline.config import PipelineConfig
 from listrank.runs.io import Request, parse_request, result_record
 from listrank.types import Candidate, Query, Ranking
@@ -61,5 +62,8 @@ def payload_request(payload: str) -> Request:
 def rerank_one(reranker: RerankerLike, position: int, request: Request, worker: str) -> QueryResult:
     from listrank.batch.stats import ranking_fields
 
-    ranking = reranker.rerank(request.query, request.candidates)
+    try:
+        ranking = reranker.rerank(request.query, request.candidates)
+    except PromptTooLongError as exc:
+        raise PromptTooLongError(f"query {request.query.qid!r}: {exc}") from None
     return QueryResult(position, result_record(request, ranking), ranking_fields(ranking), worker)

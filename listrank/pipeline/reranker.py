@@ -20,6 +20,7 @@ from listrank.methods.calibration import (
 )
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
@@ -132,6 +133,9 @@ class Reranker:
             "strategy": registry.get("strategy", strategy) if isinstance(strategy, str) else None,
         }
         routed = _split_options(options, entries)
+        for layer, entry in entries.items():
+            if entry is not None:
+                check_option_types(entry.load(), routed[layer], layer)
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
             args = () if backend == "fake" else (model,)
