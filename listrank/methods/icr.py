@@ -199,6 +199,7 @@ class ICRMethod(Method):
             completion_tokens=0,
             output=" > ".join(f"[{i + 1}]" for i in order),
             latency_s=result.latency_s,
+            cached=bool(result.extra.get("cached", False)),
             scores=tuple(scores),
             extra={
                 **result.extra,
