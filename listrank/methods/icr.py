@@ -130,6 +130,7 @@ class ICRMethod(Method):
         pos = 0
         for ident, body in zip(prompt.identifiers, texts, strict=True):
             shown = self.template.passage.format(id=ident, passage=neutralize(body))
+            shown = getattr(self.backend, "defang", str)(shown)  # as the backend renders it
             at = text.find(shown, pos)
             if at < 0:
                 raise TemplateError(f"{self.template.source}: passage [{ident}] not found verbatim")

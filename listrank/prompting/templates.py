@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from listrank.errors import TemplateError, UnknownComponentError
+from listrank.prompting.injection import neutralize as neutralize  # re-exported for methods
 from listrank.types import ChatMessage
 
 IDENTIFIER_SCHEMES = ("numeric", "alpha")
@@ -54,9 +55,6 @@ def identifiers_for(scheme: str, n: int) -> list[str]:
     return [str(i + 1) for i in range(n)]
 
 
-def neutralize(text: str) -> str:
-    """Make passage text unable to forge bracketed identifiers like "[3] > [1]"."""
-    return text.replace("[", "(").replace("]", ")")
 
 
 @dataclass(frozen=True)
