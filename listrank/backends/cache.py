@@ -162,7 +162,8 @@ class CallCache:
             if loaded is None:  # None means "miss" to the caller
                 raise ValueError("null value")
         except (ValueError, RecursionError):
-            return self.reject()
+            self.reject()
+            return None
         self.hits += 1
         return loaded
 

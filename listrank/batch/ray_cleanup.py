@@ -66,7 +66,7 @@ def local_cluster(ray: Any, *, owned: bool = True) -> Iterator[None]:
     exit; when this process also started it (``owned``), a watchdog stops it if we die."""
     session = session_dir(ray) if owned else None
     watchdog = _start_watchdog(session) if session else None
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
             previous[sig] = signal.signal(sig, _raise_exit)

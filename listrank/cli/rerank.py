@@ -10,9 +10,9 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, pipeline_config
+from listrank.errors import PromptTooLongError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
-from listrank.errors import PromptTooLongError
 from listrank.runs import safe_json
 from listrank.runs.io import Request, atomic_writer, read_requests, result_record, trec_lines
 from listrank.runs.journal import Entry, Journal, fingerprint

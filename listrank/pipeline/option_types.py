@@ -45,7 +45,7 @@ def _accepts(allowed: tuple[type, ...], value: Any) -> bool:
 
 
 def check_option_types(factory: Callable[..., Any], options: Mapping[str, Any], what: str) -> None:
-    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    target = factory.__init__ if inspect.isclass(factory) else factory
     try:
         params = inspect.signature(target).parameters
     except (TypeError, ValueError):
@@ -58,11 +58,13 @@ def check_option_types(factory: Callable[..., Any], options: Mapping[str, Any], 
         annotation = param.annotation
         if isinstance(annotation, str):
             try:
-                annotation = eval(annotation, dict(scope))  # noqa: S307 - the module's own annotation
+                annotation = eval(annotation, dict(scope))
             except Exception:  # one that does not resolve here: the factory checks it
                 continue
         allowed = _simple_types(annotation)
         if allowed is None or _accepts(allowed, value):
             continue
-        names = " or ".join(sorted({t.__name__ if t is not type(None) else "null" for t in allowed}))
+        names = " or ".join(
+            sorted({t.__name__ if t is not type(None) else "null" for t in allowed})
+        )
         raise ConfigError(f"option {key}={value!r} of the {what} must be {names}")

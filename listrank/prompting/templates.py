@@ -55,8 +55,6 @@ def identifiers_for(scheme: str, n: int) -> list[str]:
     return [str(i + 1) for i in range(n)]
 
 
-
-
 @dataclass(frozen=True)
 class RenderedPrompt:
     messages: list[ChatMessage]

@@ -16,7 +16,9 @@ _WHITESPACE = re.compile(r"\s")
 def check_trec_id(value: str, what: str) -> None:
     """A TREC run line is whitespace-separated: an id with whitespace would shift the columns."""
     if not value or _WHITESPACE.search(value):
-        raise InputError(f"{what} {value!r} is empty or holds whitespace, which --format trec cannot write")
+        raise InputError(
+            f"{what} {value!r} is empty or holds whitespace, which --format trec cannot write"
+        )
 
 
 def check_trec_ids(qid_docids: Iterable[tuple[str, Iterable[str]]], tag: str) -> None:

@@ -60,7 +60,9 @@ def loads(data: str | bytes, *, line: int | None = None) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"invalid UTF-8 ({exc.reason})", line=line) from None
     except RecursionError:
-        raise InputError(f"JSON nested too deeply (at most {MAX_DEPTH} levels)", line=line) from None
+        raise InputError(
+            f"JSON nested too deeply (at most {MAX_DEPTH} levels)", line=line
+        ) from None
     except _Refused as exc:
         raise InputError(str(exc), line=line) from None
     except json.JSONDecodeError as exc:
@@ -99,7 +101,16 @@ def check(obj: Any, *, line: int | None = None) -> None:
 _SURROGATE_MSG = "holds a lone UTF-16 surrogate (e.g. \\ud800), which is not text"
 
 
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
-    """Strict JSON out: a non-finite number is an error here, never a bare ``NaN`` in a file."""
+    """Strict JSON out: a non-finite number is an error here, never a bare ``NaN`` in a file.
+    Characters that some line readers take for line breaks (NEL, U+2028, U+2029) are escaped,
+    so one record stays one line for every JSONL reader."""
     kwargs.setdefault("ensure_ascii", False)
-    return json.dumps(obj, allow_nan=False, **kwargs)
+    text = json.dumps(obj, allow_nan=False, **kwargs)
+    for char, escape in _LINE_BREAKS.items():
+        if char in text:
+            text = text.replace(char, escape)
+    return text

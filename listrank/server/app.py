@@ -24,9 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from listrank.errors import InputError, ListrankError, PromptTooLongError
 from listrank.integrations._rank import SupportsRerank
-from listrank.server.cancel import ClientGone, Documents, bind, gate, unbind, unless_disconnected
 from listrank.server.access_log import log_access
 from listrank.server.auth import authorized
+from listrank.server.cancel import ClientGone, Documents, bind, gate, unbind, unless_disconnected
 from listrank.server.connections import install_quiet_loop_errors
 from listrank.server.errors import ApiError, over_limit
 from listrank.server.guard import CatchAllMiddleware, http_error, require_json

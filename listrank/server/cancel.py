@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from starlette.types import Receive
 
 from listrank.errors import ListrankError
-from listrank.methods.base import Judgement, Method
-from listrank.types import Candidate, Query
+from listrank.methods.base import Method
+from listrank.types import Candidate, Judgement, Query
 
 T = TypeVar("T")
 

@@ -52,7 +52,9 @@ def require_json(content_type: str | None) -> None:
     if content_type is None:
         return
     media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
         return
     raise ApiError(
         415,

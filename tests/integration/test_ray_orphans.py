@@ -62,8 +62,13 @@ def test_no_process_of_the_cluster_survives_its_killed_driver(
     marker = tmp_path / "actor-up"
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_ADDRESS": ""}
     driver = subprocess.Popen(
-        [sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "in.jsonl"),
-         str(tmp_path / "out"), str(marker)],
+        [
+            sys.executable,
+            str(tmp_path / "driver.py"),
+            str(tmp_path / "in.jsonl"),
+            str(tmp_path / "out"),
+            str(marker),
+        ],
         env=env,
         cwd=tmp_path,
     )

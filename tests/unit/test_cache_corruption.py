@@ -242,7 +242,9 @@ class AttentionCounting:
         self.served += len(requests)
         return [
             AttentionResult(
-                scores=[[float(len(s) + j + len(r.layers or ())) for j in range(3)] for s in r.suffixes],
+                scores=[
+                    [float(len(s) + j + len(r.layers or ())) for j in range(3)] for s in r.suffixes
+                ],
                 token_spans=[(0, 1), (1, 3)],
                 prefix_tokens=3,
                 suffix_tokens=[len(s) for s in r.suffixes],
