@@ -22,6 +22,7 @@ from listrank.methods.wrappers import PermutationAveraged
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
+from listrank.runs import safe_json
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -48,6 +49,8 @@ def as_query(query: str | Query) -> Query:
     q = query if isinstance(query, Query) else Query(text=str(query))
     if not q.text.strip():
         raise InputError("the query is empty", field="query")
+    safe_json.check(q.text, field="query")  # Python callers pass the same door
+    safe_json.check(q.qid, field="qid")
     return q
 
 
@@ -70,7 +73,9 @@ def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
                 field="candidates",
             )
     seen: set[str] = set()
-    for c in out:
+    for i, c in enumerate(out):
+        for name in ("docid", "text", "title"):
+            safe_json.check(getattr(c, name), field=f"candidates[{i}].{name}")
         if c.docid in seen:
             raise InputError(f"duplicate docid {c.docid!r}", field="candidates")
         seen.add(c.docid)

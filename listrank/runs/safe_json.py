@@ -73,9 +73,10 @@ def loads(data: str | bytes, *, line: int | None = None) -> Any:
     return obj
 
 
-def check(obj: Any, *, line: int | None = None) -> None:
-    """Depth and lone-surrogate check of a decoded value (iterative: it never recurses)."""
-    stack: list[tuple[Any, str, int]] = [(obj, "", 1)]
+def check(obj: Any, *, line: int | None = None, field: str = "") -> None:
+    """Depth and lone-surrogate check of a decoded value (iterative: it never recurses);
+    ``field`` names ``obj`` in the error."""
+    stack: list[tuple[Any, str, int]] = [(obj, field, 1)]
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, str):
