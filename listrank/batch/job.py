@@ -53,6 +53,17 @@ def job_identity(job: BatchJob, n_queries: int) -> dict[str, Any]:
 
 
 def run_batch(job: BatchJob, factory: RerankerFactory = build_from_config) -> BatchReport:
+    created = not job.out_dir.exists()
+    try:
+        return _run_batch(job, factory)
+    except BaseException:
+        # a failed first run leaves no empty output folder behind (complete shards stay)
+        if created and job.out_dir.is_dir() and not any(job.out_dir.iterdir()):
+            job.out_dir.rmdir()
+        raise
+
+
+def _run_batch(job: BatchJob, factory: RerankerFactory) -> BatchReport:
     if job.workers < 1:
         raise ConfigError("--workers must be >= 1")
     if job.workers > 1 and not job.ray:

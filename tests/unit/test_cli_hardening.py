@@ -245,3 +245,15 @@ def test_batch_manifest_of_the_wrong_shape_is_one_error(
         capsys, "batch", str(src), "-o", str(tmp_path / "out"), "--backend", "fake", "--no-progress"
     )
     assert code == 2 and "not a listrank batch manifest" in _one_error(err)
+
+
+def test_a_failed_first_batch_leaves_no_output_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "in.jsonl", json.dumps(GOOD))
+    # the fake backend without scripted answers fails at the first model call
+    code, err = _run(
+        capsys, "batch", str(src), "-o", str(tmp_path / "out"), "--backend", "fake", "--no-progress"
+    )
+    assert code == 2 and _one_error(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
