@@ -1,11 +1,18 @@
 """A persistent, content-addressed cache of model calls, as a backend that wraps another one.
 
 The key is a SHA-256 of everything that decides the answer: backend name, model, decoding
-parameters and the exact prompt (messages, assistant prefix, and either the generation limits or
-the requested tokens). ``CachedBackend(inner, path)`` has exactly the capabilities ``inner`` has,
-so every method benefits; answers served from the file are marked ``cached=True``. Failed calls
-(``error`` set) are never stored. The SQLite file is created readable by its owner only, and each
+parameters, where and in what precision the model runs (device, dtype), and the exact prompt
+(messages, assistant prefix, and either the generation limits, the requested tokens, or the
+attention prefix, suffixes, segments and layers). ``CachedBackend(inner, path)`` has exactly the
+capabilities ``inner`` has (generate, next-token logprobs, prefix attention), so every method
+benefits; answers served from the file are marked ``cached=True``. Failed calls (``error`` set)
+are never stored. The SQLite file is owner-only (0600, also when it already existed), and each
 answer is committed as soon as it arrives, so a killed run keeps what it paid for.
+
+The file is never trusted: every row stores a SHA-256 over its key and value, and a row whose
+checksum, JSON or shape is wrong is a miss (recomputed, overwritten, counted in ``rejected``).
+A file that is not a database, fails SQLite's quick check, or holds another schema is moved
+aside (``PATH.corrupt-N``) with a one-line warning and a fresh cache is started.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -21,6 +29,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from listrank.backends.base import (
+    AttentionRequest,
+    AttentionResult,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -29,10 +39,18 @@ from listrank.backends.base import (
 from listrank.errors import ConfigError
 from listrank.types import ChatMessage
 
-_DECODING_ATTRS = ("temperature", "top_p", "top_k", "seed", "dtype", "logprobs_top_k")
+logger = logging.getLogger("listrank.cache")
+
+_DECODING_ATTRS = ("temperature", "top_p", "top_k", "seed", "dtype", "logprobs_top_k", "device")
 """Backend attributes that change answers; whichever the inner backend has join the key."""
 
+SCHEMA = "listrank-call-cache/2"
+
 R = TypeVar("R")
+
+
+def checksum(key: str, value: str) -> str:
+    return hashlib.sha256(f"{key}\0{value}".encode()).hexdigest()
 
 
 class CallCache:
@@ -40,38 +58,132 @@ class CallCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # create the file ourselves so it is owner-only from the first byte on
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            self._db.commit()
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open call cache {self.path}: {exc}") from exc
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.rejected = 0
+        """Rows that were present but failed their checksum, JSON or shape check."""
+        self.moved_aside: list[Path] = []
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # create the file ourselves so it is owner-only from the first byte on, and tighten
+            # a file that already existed with a looser mode
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            os.chmod(self.path, 0o600)
+            self._db = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open call cache {self.path}: {exc}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        try:
+            problem = self._problem(db)
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        if problem is None:
+            return db
+        db.close()
+        self._move_aside(problem)
+        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        self._problem(db)
+        return db
+
+    @staticmethod
+    def _problem(db: sqlite3.Connection) -> str | None:
+        """None when ``db`` is (or has just become) a listrank cache; else what is wrong."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE calls (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                "checksum TEXT NOT NULL)"
+            )
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA,))
+            db.commit()
+            return None
+        if "meta" not in tables:
+            return "it holds another schema"
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is None or row[0] != SCHEMA:
+            return f"it holds another schema ({row[0] if row else 'none'!s:.60})"
+        (check,) = db.execute("PRAGMA quick_check(1)").fetchone()
+        if check != "ok":
+            return f"SQLite's check failed ({str(check).splitlines()[0][:80]})"
+        return None
+
+    def _move_aside(self, problem: str) -> None:
+        n = 1
+        while self.path.with_name(f"{self.path.name}.corrupt-{n}").exists():
+            n += 1
+        target = self.path.with_name(f"{self.path.name}.corrupt-{n}")
+        os.replace(self.path, target)
+        for suffix in ("-journal", "-wal", "-shm"):  # SQLite's side files belong to the old one
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, target.with_name(target.name + suffix))
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        self.moved_aside.append(target)
+        logger.warning(
+            "listrank: call cache %s is unusable (%s); moved to %s, starting a new one",
+            self.path,
+            problem.splitlines()[0] if problem else "corrupt",
+            target.name,
+        )
+
+    def _recover(self, exc: sqlite3.Error) -> None:
+        """The file broke under us (a corrupt page read mid-run): set it aside, start over."""
+        try:
+            self._db.close()
+            self._move_aside(str(exc))
+            self._db = self._open()
+        except (OSError, sqlite3.Error) as again:
+            raise ConfigError(f"call cache {self.path} is unusable: {again}") from again
 
     def get(self, key: str) -> Any | None:
+        """The stored value, or None for a miss (absent, or present but not trustworthy)."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
+            try:
+                row = self._db.execute(
+                    "SELECT value, checksum FROM calls WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:
+                self._recover(exc)
+                row = None
         if row is None:
             self.misses += 1
             return None
+        value, stored = row
+        try:
+            if not isinstance(value, str) or stored != checksum(key, value):
+                raise ValueError("checksum mismatch")
+            loaded = json.loads(value)
+            if loaded is None:  # None means "miss" to the caller
+                raise ValueError("null value")
+        except (ValueError, RecursionError):
+            self.reject()
+            return None
         self.hits += 1
-        return json.loads(row[0])
+        return loaded
+
+    def reject(self) -> None:
+        """Count a present-but-unusable row as a miss (the caller recomputes and overwrites)."""
+        self.misses += 1
+        self.rejected += 1
+        return None
 
     def put(self, key: str, value: Any) -> None:
+        text = json.dumps(value, sort_keys=True)  # -inf logprobs are answers too
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)",
-                (key, json.dumps(value, sort_keys=True)),
-            )
-            self._db.commit()
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO calls (key, value, checksum) VALUES (?, ?, ?)",
+                    (key, text, checksum(key, text)),
+                )
+                self._db.commit()
+            except sqlite3.DatabaseError as exc:
+                self._recover(exc)
 
     def __len__(self) -> int:
         with self._lock:
@@ -89,24 +201,23 @@ def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
 
 class CachedBackend:
     """Wraps a backend with a :class:`CallCache`. ``CachedBackend(inner, path)`` returns an
-    object with ``generate`` / ``next_token_logprobs`` only where ``inner`` has them, so
-    capability checks see the same backend. Other attributes are forwarded unchanged (and
-    uncached), e.g. a tokenizer for attention-based methods."""
+    object with ``generate`` / ``next_token_logprobs`` / ``prefix_attention`` only where
+    ``inner`` has them, so capability checks see the same backend. Other attributes are
+    forwarded unchanged (and uncached), e.g. a tokenizer."""
 
     def __new__(cls, inner: Any, cache: str | Path | CallCache, **kwargs: Any) -> CachedBackend:
         if cls is not CachedBackend:
             return super().__new__(cls)
-        gen, lp = hasattr(inner, "generate"), hasattr(inner, "next_token_logprobs")
-        target: type[CachedBackend] = (
-            _CachedBoth
-            if gen and lp
-            else _CachedGenerate
-            if gen
-            else _CachedLogprobs
-            if lp
-            else cls
+        mixins = tuple(
+            mixin
+            for attr, mixin in (
+                ("generate", _CachedGenerate),
+                ("next_token_logprobs", _CachedLogprobs),
+                ("prefix_attention", _CachedAttention),
+            )
+            if hasattr(inner, attr)
         )
-        return super().__new__(target)
+        return super().__new__(_composed(mixins))
 
     def __init__(
         self,
@@ -120,6 +231,9 @@ class CachedBackend:
         self.name: str = inner.name
         self.model_name: str = inner.model_name
         params = {a: getattr(inner, a) for a in _DECODING_ATTRS if hasattr(inner, a)}
+        weights = getattr(getattr(inner, "model", None), "dtype", None)
+        if weights is not None:  # an in-process model: its precision changes the numbers
+            params["weights_dtype"] = str(weights)
         params.update(key_params or {})
         self._base = {"backend": self.name, "model": self.model_name, "params": params}
 
@@ -153,26 +267,106 @@ class CachedBackend:
         prompts: Sequence[Mapping[str, Any]],
         requests: Sequence[Any],
         call: Callable[[list[Any]], list[R]],
-        load: Callable[[dict[str, Any]], R],
+        load: Callable[[Any], R],
     ) -> list[R]:
-        """Answer each request from the cache, send only the misses (as one batch)."""
+        """Answer each request from the cache, send only the misses (as one batch). A stored
+        value that does not rebuild a well-formed result is a miss like any other."""
         keys = [self.key(kind, p) for p in prompts]
         out: list[R | None] = []
         missing: list[int] = []
         for i, k in enumerate(keys):
             hit = self.cache.get(k)
-            if hit is None:
+            result: R | None = None
+            if hit is not None:
+                try:
+                    result = load(hit)
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    self.cache.reject()
+            if result is None:
                 out.append(None)
                 missing.append(i)
             else:  # no time was spent on it this run
-                out.append(dataclasses.replace(load(hit), cached=True, latency_s=0.0))  # type: ignore[type-var]
+                out.append(_as_cached(result))
         if missing:
             fresh = call([requests[i] for i in missing])
-            for i, result in zip(missing, fresh, strict=True):
-                out[i] = result
-                if getattr(result, "error", None) is None:
-                    self.cache.put(keys[i], dataclasses.asdict(result))  # type: ignore[call-overload]
+            for i, answer in zip(missing, fresh, strict=True):
+                out[i] = answer
+                if getattr(answer, "error", None) is None:
+                    self.cache.put(keys[i], dataclasses.asdict(answer))  # type: ignore[call-overload]
         return [r for r in out if r is not None]
+
+
+def _as_cached(result: R) -> R:
+    """Marked as served from the file; results without a ``cached`` field say it in ``extra``."""
+    names = {f.name for f in dataclasses.fields(result)}  # type: ignore[arg-type]
+    if "cached" in names:
+        return dataclasses.replace(result, cached=True, latency_s=0.0)  # type: ignore[type-var]
+    extra = {**getattr(result, "extra", {}), "cached": True}
+    return dataclasses.replace(result, latency_s=0.0, extra=extra)  # type: ignore[type-var]
+
+
+def _fields(d: Any, cls: type[Any]) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise TypeError("a cached value must be an object")
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(d) - names:
+        raise KeyError("unknown fields")
+    return d
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError("not an integer")
+    return v
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise TypeError("not a number")
+    return float(v)
+
+
+def _load_generation(d: Any) -> GenerationResult:
+    d = _fields(d, GenerationResult)
+    if not isinstance(d["text"], str):
+        raise TypeError("text must be a string")
+    return GenerationResult(
+        text=d["text"],
+        prompt_tokens=_int(d["prompt_tokens"]),
+        completion_tokens=_int(d["completion_tokens"]),
+        latency_s=_num(d["latency_s"]),
+    )
+
+
+def _load_logprobs(d: Any) -> LogprobResult:
+    d = _fields(d, LogprobResult)
+    lp = d["logprobs"]
+    if not isinstance(lp, dict):
+        raise TypeError("logprobs must be an object")
+    extra = d.get("extra", {})
+    if not isinstance(extra, dict):
+        raise TypeError("extra must be an object")
+    return LogprobResult(
+        logprobs={str(k): _num(v) for k, v in lp.items()},
+        prompt_tokens=_int(d["prompt_tokens"]),
+        latency_s=_num(d["latency_s"]),
+        extra=extra,
+    )
+
+
+def _load_attention(d: Any) -> AttentionResult:
+    d = _fields(d, AttentionResult)
+    extra = d.get("extra", {})
+    if not isinstance(extra, dict):
+        raise TypeError("extra must be an object")
+    return AttentionResult(
+        scores=[[_num(x) for x in row] for row in d["scores"]],
+        token_spans=[(_int(a), _int(b)) for a, b in d["token_spans"]],
+        prefix_tokens=_int(d["prefix_tokens"]),
+        suffix_tokens=[_int(n) for n in d["suffix_tokens"]],
+        latency_s=_num(d["latency_s"]),
+        extra=extra,
+    )
 
 
 class _CachedGenerate(CachedBackend):
@@ -186,9 +380,7 @@ class _CachedGenerate(CachedBackend):
             }
             for r in requests
         ]
-        return self._through(
-            "generate", prompts, requests, self.inner.generate, lambda d: GenerationResult(**d)
-        )
+        return self._through("generate", prompts, requests, self.inner.generate, _load_generation)
 
 
 class _CachedLogprobs(CachedBackend):
@@ -202,16 +394,39 @@ class _CachedLogprobs(CachedBackend):
             for r in requests
         ]
         return self._through(
-            "logprobs",
-            prompts,
-            requests,
-            self.inner.next_token_logprobs,
-            lambda d: LogprobResult(**d),
+            "logprobs", prompts, requests, self.inner.next_token_logprobs, _load_logprobs
         )
 
     def token_ids(self, text: str) -> list[int]:
         return list(self.inner.token_ids(text))
 
 
-class _CachedBoth(_CachedGenerate, _CachedLogprobs):
-    pass
+class _CachedAttention(CachedBackend):
+    def prefix_attention(self, requests: Sequence[AttentionRequest]) -> list[AttentionResult]:
+        prompts = [
+            {
+                "prefix": r.prefix,
+                "suffixes": list(r.suffixes),
+                "segments": [list(s) for s in r.segments],
+                "layers": None if r.layers is None else list(r.layers),
+            }
+            for r in requests
+        ]
+        return self._through(
+            "attention", prompts, requests, self.inner.prefix_attention, _load_attention
+        )
+
+
+_COMPOSED: dict[tuple[type[CachedBackend], ...], type[CachedBackend]] = {}
+
+
+def _composed(mixins: tuple[type[CachedBackend], ...]) -> type[CachedBackend]:
+    """One wrapper class per set of capabilities (made once, so isinstance stays cheap)."""
+    if not mixins:
+        return CachedBackend
+    if len(mixins) == 1:
+        return mixins[0]
+    if mixins not in _COMPOSED:
+        name = "Cached" + "".join(m.__name__.removeprefix("_Cached") for m in mixins)
+        _COMPOSED[mixins] = type(name, mixins, {})
+    return _COMPOSED[mixins]

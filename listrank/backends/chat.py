@@ -6,18 +6,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from listrank.prompting.injection import defang_tokens
 from listrank.types import ChatMessage
 
 
 def render_chat(tokenizer: Any, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
     """Chat template + generation prompt + answer prefix; base models without a chat template
     get a plain role-labelled transcript."""
-    msgs = [dict(m) for m in messages]
+    # passage text may hold this model's own special tokens: they must stay plain text
+    specials = special_tokens(tokenizer)
+    msgs = [{**m, "content": defang_tokens(m["content"], specials)} for m in messages]
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
     else:
         text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
     return str(text) + assistant_prefix
+
+
+def special_tokens(tokenizer: Any) -> list[str]:
+    """Every string this tokenizer turns into a special (control) token."""
+    found = [str(t) for t in getattr(tokenizer, "all_special_tokens", None) or ()]
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    found += [str(t.content) for t in added.values() if getattr(t, "special", False)]
+    return found
 
 
 class LocalTokenizer:
@@ -36,6 +47,10 @@ class LocalTokenizer:
 
     def token_ids(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def defang(self, text: str) -> str:
+        """``text`` as it appears in a rendered prompt (special-token strings broken up)."""
+        return defang_tokens(text, special_tokens(self.tokenizer))
 
     def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
         """The exact text the model reads: chat template, generation prompt, answer prefix."""

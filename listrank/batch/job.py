@@ -21,6 +21,7 @@ from listrank.batch.work import RerankerFactory, build_from_config
 from listrank.errors import ConfigError
 from listrank.evaluation.summary import RunSummary
 from listrank.runs.io import atomic_writer, read_requests
+from listrank.runs.output_checks import check_output_dir
 
 SUMMARY = "summary.json"
 
@@ -54,11 +55,23 @@ def job_identity(job: BatchJob, n_queries: int) -> dict[str, Any]:
 
 
 def run_batch(job: BatchJob, factory: RerankerFactory = build_from_config) -> BatchReport:
+    created = not job.out_dir.exists()
+    try:
+        return _run_batch(job, factory)
+    except BaseException:
+        # a failed first run leaves no empty output folder behind (complete shards stay)
+        if created and job.out_dir.is_dir() and not any(job.out_dir.iterdir()):
+            job.out_dir.rmdir()
+        raise
+
+
+def _run_batch(job: BatchJob, factory: RerankerFactory) -> BatchReport:
     if job.workers < 1:
         raise ConfigError("--workers must be >= 1")
     if job.workers > 1 and not job.ray:
         raise ConfigError("--workers above 1 needs --ray (without it the job runs in-process)")
     requests = read_requests(job.input)  # validate everything before any work
+    check_output_dir(job.out_dir, [job.input])
     shards = plan_shards(len(requests), job.shard_size)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.load_or_create(job.out_dir, job_identity(job, len(requests)))

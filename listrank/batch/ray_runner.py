@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import errors
 from listrank.batch.collect import ShardCollector
+from listrank.batch.ray_cleanup import local_cluster
 from listrank.batch.shards import Shard
 from listrank.batch.work import (
     QueryResult,
@@ -115,19 +116,18 @@ def run_on_ray(
     collector: ShardCollector,
 ) -> None:
     ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        try:
-            ray.init(address=job.address, include_dashboard=False, logging_level=logging.WARNING)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = job.address or "a new local cluster"
-            raise ConfigError(f"cannot start or join Ray ({where}): {exc}") from exc
-        started = True
-    try:
+    if ray.is_initialized():  # the caller's cluster: the caller shuts it down
         _run(ray, requests, pending, job, factory, collector)
-    finally:
-        if started:
-            ray.shutdown()
+        return
+    try:
+        ray.init(address=job.address, include_dashboard=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = job.address or "a new local cluster"
+        raise ConfigError(f"cannot start or join Ray ({where}): {exc}") from exc
+    # shut down on every exit path, signals and a killed driver included; a cluster we only
+    # joined (--address) is disconnected from, never stopped
+    with local_cluster(ray, owned=job.address is None):
+        _run(ray, requests, pending, job, factory, collector)
 
 
 def _run(

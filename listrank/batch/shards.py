@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from listrank.errors import ConfigError, InputError
+from listrank.runs import safe_json
 from listrank.runs.io import atomic_writer
 
 ShardFormat = Literal["jsonl", "parquet"]
@@ -79,17 +80,26 @@ class Manifest:
         if not path.exists():
             return cls(dict(job))
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = safe_json.loads(path.read_bytes())
             old_job, shards = data["job"], data["shards"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} is not a listrank batch manifest: {exc}") from exc
+            if not isinstance(old_job, dict) or not isinstance(shards, dict):
+                raise TypeError("'job' and 'shards' must be objects")
+            shards = {int(k): v for k, v in shards.items()}
+            for entry in shards.values():
+                if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+                    raise TypeError("each shard must be an object with a 'file' name")
+                if not isinstance(entry.get("workers"), dict):
+                    raise TypeError("a shard's 'workers' must be an object")
+        except (OSError, ValueError, KeyError, TypeError, InputError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"{path} is not a listrank batch manifest: {reason}") from None
         if old_job != dict(job):
             changed = sorted(k for k in set(old_job) | set(job) if old_job.get(k) != job.get(k))
             raise ConfigError(
                 f"{out_dir} holds results of a different job ({', '.join(changed)} differ); "
                 "use a new output directory"
             )
-        return cls(dict(job), {int(k): v for k, v in shards.items()})
+        return cls(dict(job), shards)
 
     def save(self, out_dir: Path) -> None:
         with atomic_writer(out_dir / MANIFEST) as fh:
@@ -108,7 +118,7 @@ def write_shard(path: Path, records: list[dict[str, Any]], fmt: ShardFormat) -> 
     if fmt == "jsonl":
         with atomic_writer(path) as fh:
             for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                fh.write(safe_json.dumps(record) + "\n")
         return
     _write_parquet(path, records)
 

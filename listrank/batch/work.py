@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from listrank.errors import PromptTooLongError
 from listrank.pipeline.config import PipelineConfig
 from listrank.runs.io import Request, parse_request, result_record
 from listrank.types import Candidate, Query, Ranking
@@ -66,7 +67,10 @@ def rerank_one(
     from listrank.batch.stats import ranking_fields
     from listrank.runs.trace import trace_text
 
-    ranking = reranker.rerank(request.query, request.candidates)
+    try:
+        ranking = reranker.rerank(request.query, request.candidates)
+    except PromptTooLongError as exc:
+        raise PromptTooLongError(f"query {request.query.qid!r}: {exc}") from None
     return QueryResult(
         position,
         result_record(request, ranking),

@@ -143,7 +143,7 @@ def component_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
         try:
             options[key.replace("-", "_")] = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON (or absurd JSON): the plain string
             options[key.replace("-", "_")] = raw
     return options
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from typing import Any
 
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
-from listrank.errors import ConfigError
+from listrank.errors import ConfigError, PromptTooLongError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.schema import check
+from listrank.runs import safe_json
 from listrank.runs.formats import read_trec_with_corpus
-from listrank.runs.io import atomic_writer, read_requests, result_record, trec_lines
+from listrank.runs.io import Request, atomic_writer, read_requests, result_record, trec_lines
 from listrank.runs.journal import Entry, Journal, fingerprint
+from listrank.runs.output_checks import check_output_file, check_trec_ids
 from listrank.runs.trace import write_trace
 
 # options that do not change the output: a journal written under other values still resumes
@@ -68,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
         requests = read_trec_with_corpus(args.input, args.corpus, args.topics)
     else:
         requests = read_requests(args.input)
+    check_output_file(args.output, [args.input])
+    check_output_file(f"{args.output}.journal", [args.input])
+    if args.format == "trec":
+        check_trec_ids(
+            ((r.query.qid, (c.docid for c in r.candidates)) for r in requests), args.run_tag
+        )
     pipeline = _pipeline(args)
     check(pipeline)  # names, options, types and the model path, before any file is written
     options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
@@ -87,17 +94,35 @@ def run(args: argparse.Namespace) -> int:
         )
     elif journal.discarded:
         print(f"listrank: {journal.path} was from another command: starting over", file=sys.stderr)
+    try:
+        return _finish(args, requests, pipeline, journal, resumed)
+    except BaseException:
+        if not journal.done:  # a journal holding only its header resumes nothing
+            journal.remove()
+        raise
+
+
+def _finish(
+    args: argparse.Namespace,
+    requests: list[Request],
+    pipeline: PipelineConfig,
+    journal: Journal,
+    resumed: int,
+) -> int:
     todo = [r for r in requests if r.query.qid not in journal.done]
     this_run = RunSummary()
     if todo:
         reranker = pipeline.build()
         for req in tqdm(todo, desc="queries", unit="q", disable=args.no_progress, file=sys.stderr):
-            ranking = reranker.rerank(req.query, req.candidates)
+            try:
+                ranking = reranker.rerank(req.query, req.candidates)
+            except PromptTooLongError as exc:
+                raise PromptTooLongError(f"query {req.query.qid!r}: {exc}") from None
             this_run.add(ranking)
             if args.format == "trec":
                 text = "".join(trec_lines(ranking, args.run_tag))
             else:
-                text = json.dumps(result_record(req, ranking), ensure_ascii=False) + "\n"
+                text = safe_json.dumps(result_record(req, ranking)) + "\n"
             journal.append(Entry(req.query.qid, text, ranking))
     summary = RunSummary()
     stages: dict[str, list[float]] = {}

@@ -8,6 +8,14 @@ from typing import Any
 
 from listrank.cli.common import add_component_options, pipeline_config
 from listrank.errors import ConfigError
+from listrank.server.connections import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_KEEP_ALIVE_S,
+    DEFAULT_MAX_CONNECTIONS,
+    ConnectionLimits,
+    guarded_protocol,
+)
 from listrank.server.settings import (
     DEFAULT_MAX_DOCUMENTS,
     DEFAULT_MAX_QUERY_CHARS,
@@ -50,6 +58,32 @@ def add_parser(sub: Any) -> None:
         default=DEFAULT_WORKERS,
         help="requests on the model at once; keep 1 for a local model (default %(default)s)",
     )
+    g = p.add_argument_group("connections")
+    g.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        help="seconds a client has to send its request head; also the idle limit of a new "
+        "connection (default %(default)s)",
+    )
+    g.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT_S,
+        help="seconds a client has to send its body (default %(default)s)",
+    )
+    g.add_argument(
+        "--keep-alive",
+        type=int,
+        default=DEFAULT_KEEP_ALIVE_S,
+        help="seconds an idle connection stays open between requests (default %(default)s)",
+    )
+    g.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="open connections at most; more get 503 and are closed (default %(default)s)",
+    )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(run=run)
 
@@ -76,6 +110,12 @@ def run(args: argparse.Namespace) -> int:
         api_key=api_key or None,
         model_name=args.model_name,
     )
+    limits = ConnectionLimits(
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        keep_alive_s=args.keep_alive,
+        max_connections=args.max_connections,
+    )
     cfg = pipeline_config(args)
     reranker = cfg.build()  # once; every request shares it
     configure(level=getattr(logging, args.log_level.upper()))
@@ -91,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         access_log=False,  # ours is structured and carries the request id
+        http=guarded_protocol(limits),  # uvicorn's h11 protocol plus head/body deadlines
+        timeout_keep_alive=limits.keep_alive_s,
         log_level=args.log_level,
     )
     return 0

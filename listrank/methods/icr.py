@@ -134,6 +134,7 @@ class ICRMethod(Method):
         pos = 0
         for ident, body in zip(prompt.identifiers, texts, strict=True):
             shown = self.template.passage.format(id=ident, passage=self.template.prepare(body))
+            shown = getattr(self.backend, "defang", str)(shown)  # as the backend renders it
             at = text.find(shown, pos)
             if at < 0:
                 raise TemplateError(f"{self.template.source}: passage [{ident}] not found verbatim")
@@ -203,6 +204,7 @@ class ICRMethod(Method):
             completion_tokens=0,
             output=" > ".join(f"[{i + 1}]" for i in order),
             latency_s=result.latency_s,
+            cached=bool(result.extra.get("cached", False)),
             scores=tuple(scores),
             extra={
                 **result.extra,

@@ -26,6 +26,7 @@ from typing import Any
 
 from listrank.errors import ConfigError
 from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import build_prefilter
 from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
 from listrank.prompting.presets import load_preset
@@ -149,6 +150,7 @@ class PipelineConfig:
             fusion = dict(self.extra["fusion"])
             merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)
         try:
+            check_option_types(Reranker, merged, "pipeline")
             return Reranker(
                 backend=self.backend.name,
                 model=self.model,

@@ -21,8 +21,10 @@ from listrank.methods.calibration import (
 )
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.prompting.presets import load_preset
+from listrank.runs import safe_json
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -49,6 +51,8 @@ def as_query(query: str | Query) -> Query:
     q = query if isinstance(query, Query) else Query(text=str(query))
     if not q.text.strip():
         raise InputError("the query is empty", field="query")
+    safe_json.check(q.text, field="query")  # Python callers pass the same door
+    safe_json.check(q.qid, field="qid")
     return q
 
 
@@ -68,7 +72,9 @@ def as_candidates(items: Sequence[CandidateLike]) -> list[Candidate]:
                 field="candidates",
             )
     seen: set[str] = set()
-    for c in out:
+    for i, c in enumerate(out):
+        for name in ("docid", "text", "title"):
+            safe_json.check(getattr(c, name), field=f"candidates[{i}].{name}")
         if c.docid in seen:
             raise InputError(f"duplicate docid {c.docid!r}", field="candidates")
         seen.add(c.docid)
@@ -171,6 +177,9 @@ class Reranker:
             "strategy": registry.get("strategy", strategy) if isinstance(strategy, str) else None,
         }
         routed = _split_options(options, entries)
+        for layer, entry in entries.items():
+            if entry is not None:
+                check_option_types(entry.load(), routed[layer], layer)
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
             args = () if backend == "fake" else (model,)

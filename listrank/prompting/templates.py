@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from listrank.errors import TemplateError, UnknownComponentError
+from listrank.prompting.injection import neutralize, neutralize_structure
 from listrank.types import ChatMessage
 
 IDENTIFIER_SCHEMES = ("numeric", "alpha")
@@ -66,22 +67,20 @@ def identifiers_for(scheme: str, n: int) -> list[str]:
     return [str(i + 1) for i in range(n)]
 
 
-def neutralize(text: str) -> str:
-    """Make passage text unable to forge bracketed identifiers like "[3] > [1]"."""
-    return text.replace("[", "(").replace("]", ")")
-
-
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
 
 
 def prepare_text(text: str, *, brackets: str = "neutralize", clean: str = "none") -> str:
-    """A passage or query as the model sees it under the given bracket rule and cleaner."""
+    """A passage or query as the model sees it under the given bracket rule and cleaner.
+    Chat-template control strings and line breaks are neutralised under every rule
+    (``prompting.injection``); the rule only decides what happens to brackets."""
     if clean == "ftfy":
         import ftfy
 
         text = ftfy.fix_text(text)
     if brackets == "neutralize":
         return neutralize(text)
+    text = neutralize_structure(text)
     if brackets == "numbers":
         return _BRACKETED_NUMBER.sub(r"(\1)", text)
     return text

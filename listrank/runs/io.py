@@ -8,7 +8,6 @@ Output keeps the input's form, candidates reordered with new scores; or a TREC r
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import tempfile
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from listrank.errors import InputError
+from listrank.runs import safe_json
+from listrank.runs.output_checks import check_trec_id
 from listrank.types import Candidate, Query, Ranking
 
 RequestForm = Literal["rank_llm", "flat"]
@@ -134,11 +135,7 @@ def read_requests(path: str | Path) -> list[Request]:
     requests: list[Request] = []
     qids: set[str] = set()
     for number, text in iter_lines(path):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", line=number) from exc
-        req = parse_request(obj, number)
+        req = parse_request(safe_json.loads(text, line=number), number)
         if req.query.qid in qids:
             raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
         qids.add(req.query.qid)
@@ -153,7 +150,7 @@ def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
     candidates = []
     for r in ranking.ranked:
         c = dict(request.raw_candidates.get(r.candidate.docid, {"docid": r.candidate.docid}))
-        c["score"] = r.score
+        c["score"] = r.score if math.isfinite(r.score) else None  # strict JSON: no bare NaN
         candidates.append(c)
     if request.form == "rank_llm":
         return {
@@ -164,7 +161,10 @@ def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
 
 
 def trec_lines(ranking: Ranking, tag: str = "listrank") -> Iterator[str]:
+    check_trec_id(ranking.query.qid, "qid")
+    check_trec_id(tag, "run tag")
     for rank, r in enumerate(ranking.ranked, start=1):
+        check_trec_id(r.candidate.docid, "docid")
         yield f"{ranking.query.qid} Q0 {r.candidate.docid} {rank} {r.score:.6f} {tag}\n"
 
 
@@ -207,7 +207,7 @@ def write_results(
             if fmt == "trec":
                 fh.writelines(trec_lines(ranking, tag))
             else:
-                fh.write(json.dumps(result_record(request, ranking), ensure_ascii=False) + "\n")
+                fh.write(safe_json.dumps(result_record(request, ranking)) + "\n")
 
 
 def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:

@@ -116,7 +116,7 @@ class Journal:
                     else:
                         entry = Entry.from_line(raw.decode("utf-8"))
                         self.done[entry.qid] = entry
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                     break
                 good += len(raw)
         return good

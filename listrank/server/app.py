@@ -16,7 +16,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +26,10 @@ from listrank.errors import InputError, ListrankError, PromptTooLongError
 from listrank.integrations._rank import SupportsRerank
 from listrank.server.access_log import log_access
 from listrank.server.auth import authorized
+from listrank.server.cancel import ClientGone, Documents, bind, gate, unbind, unless_disconnected
+from listrank.server.connections import install_quiet_loop_errors
 from listrank.server.errors import ApiError, over_limit
+from listrank.server.guard import CatchAllMiddleware, http_error, require_json
 from listrank.server.schema import parse_request, rerank_response
 from listrank.server.settings import ServerSettings
 from listrank.server.work_queue import QueueFullError, RerankQueue
@@ -134,7 +138,13 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
     def run(query: str, documents: Sequence[str]) -> Ranking:
         # docids are the request positions, which become the response's "index"
         cands = [Candidate(docid=str(i), text=t) for i, t in enumerate(documents)]
-        return reranker.rerank(query, cands)
+        token = bind(documents)  # the stage gate stops it if the client goes away
+        try:
+            return reranker.rerank(query, cands)
+        finally:
+            unbind(token)
+
+    gate(reranker)
 
     queue = RerankQueue(run, size=cfg.queue_size, workers=cfg.workers)
 
@@ -148,11 +158,15 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
                     "missing or invalid API key; send 'Authorization: Bearer <key>'",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+            require_json(request.headers.get("content-type"))
             body = await _read_body(request, cfg.max_request_bytes)
             req = parse_request(body, cfg)
             ctx.fields.update(documents=len(req.documents), top_n=req.top_n)
+            documents = Documents(req.documents)
             try:
-                ranking, timing = await queue.submit(req.query, req.documents)
+                ranking, timing = await unless_disconnected(
+                    queue.submit(req.query, documents), request.receive, documents
+                )
             except QueueFullError as exc:
                 raise ApiError(
                     503,
@@ -169,6 +183,9 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
                 raise ApiError(500, "rerank_failed", f"reranking failed: {exc}") from None
         except ApiError as err:
             return _error(ctx, err)
+        except (ClientDisconnect, ClientGone):
+            # nobody reads this; it gives the access log its line (499: client closed request)
+            return _error(ctx, ApiError(499, "client_closed", "the client closed the request"))
         ctx.fields.update(
             queue_ms=round(timing.queue_s * 1000, 2),
             run_ms=round(timing.run_s * 1000, 2),
@@ -197,6 +214,7 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_quiet_loop_errors()  # e.g. out of descriptors: one line per 10 s, not a flood
         await queue.start()
         try:
             yield
@@ -205,7 +223,10 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
 
     routes = [Route(p, rerank, methods=["POST"]) for p in RERANK_PATHS]
     routes.append(Route("/health", health, methods=["GET"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
+    app.add_middleware(CatchAllMiddleware)  # inside the access log, so a 500 is logged too
     app.add_middleware(AccessLogMiddleware)
     app.state.queue = queue
     app.state.settings = cfg

@@ -11,12 +11,13 @@ Response: ``{id, results: [{index, relevance_score, document?: {text}}], meta, m
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from listrank.errors import InputError
 from listrank.integrations._rank import rank_score
+from listrank.runs import safe_json
 from listrank.server.errors import ApiError, invalid, over_limit
 from listrank.server.settings import ServerSettings
 from listrank.types import Ranking
@@ -70,9 +71,9 @@ def parse_request(body: bytes, settings: ServerSettings) -> RerankRequest:
     """Validate a request body; every rejection is an ApiError with a message naming the field
     (422 for shape and type, 400 for malformed JSON or a limit)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from exc
+        data = safe_json.loads(body)
+    except InputError as exc:
+        raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise invalid(f"the request body must be a JSON object, not {type(data).__name__}")
 

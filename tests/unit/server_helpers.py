@@ -14,6 +14,7 @@ from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
 from listrank.pipeline.reranker import Reranker
 from listrank.server import ServerSettings
+from listrank.server.connections import ConnectionLimits
 
 _PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.S)
 _GRADE = re.compile(r"grade=(\d+)")
@@ -65,19 +66,32 @@ def fake_reranker(judge: Callable[[GenerationRequest], str] = by_grade) -> Reran
 
 
 @contextmanager
-def running_server(reranker: Reranker, settings: ServerSettings | None = None) -> Iterator[str]:
+def running_server(
+    reranker: Reranker,
+    settings: ServerSettings | None = None,
+    limits: ConnectionLimits | None = None,
+) -> Iterator[str]:
     """Serve on 127.0.0.1 with a socket bound before start (no port race); yields the base
-    URL and stops the server on exit."""
+    URL and stops the server on exit. With ``limits``, the connection guards of `serve`."""
     import uvicorn
 
     from listrank.server import create_app
+    from listrank.server.connections import guarded_protocol
+
+    extra = {}
+    if limits is not None:
+        extra = {"http": guarded_protocol(limits), "timeout_keep_alive": limits.keep_alive_s}
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(reranker, settings), log_level="warning", access_log=False, lifespan="on"
+        create_app(reranker, settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        **extra,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
