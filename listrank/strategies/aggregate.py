@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 from listrank.errors import ConfigError
 
@@ -38,7 +38,7 @@ def _check(n: int, comparisons: Sequence[Comparison]) -> None:
 
 
 def winrate(n: int, comparisons: Sequence[Comparison]) -> list[float]:
-    """Wins / comparisons."""
+    """Total wins / total comparisons: every comparison weighs the same."""
     _check(n, comparisons)
     wins, seen = Counter[int](), Counter[int]()
     for w, lo in comparisons:
@@ -48,23 +48,75 @@ def winrate(n: int, comparisons: Sequence[Comparison]) -> list[float]:
     return [wins[i] / seen[i] if seen[i] else 0.0 for i in range(n)]
 
 
+def average_winrate(n: int, comparisons: Sequence[Comparison]) -> list[float]:
+    """The mean over an item's opponents of its win rate against each (evalica's
+    ``average_win_rate``, the reference's "wr"): one game against one opponent weighs as much
+    as ten against another."""
+    _check(n, comparisons)
+    wins = _win_matrix(n, comparisons)
+    games = wins + wins.T
+    met = games > 0
+    rates = np.divide(wins, games, out=np.zeros_like(wins), where=met)
+    count = met.sum(axis=1)
+    return [float(rates[i].sum() / count[i]) if count[i] else 0.0 for i in range(n)]
+
+
+def _win_matrix(n: int, comparisons: Sequence[Comparison]) -> npt.NDArray[np.float64]:
+    """wins[w, lo] = how often w beat lo."""
+    wins = np.zeros((n, n))
+    for w, lo in comparisons:
+        wins[w, lo] += 1
+    return wins
+
+
+def _stationary(edges: npt.NDArray[np.float64], damping: float) -> npt.NDArray[np.float64]:
+    """PageRank of the graph with edge weights ``edges[src, dst]``, solved exactly.
+
+    A node without out-edges links to every node (networkx's and evalica's convention). The
+    linear system (I − d·Pᵀ)·π = (1 − d)/m is what power iteration converges to; solving it
+    directly leaves errors near machine precision instead of the ~1e-7 that iterative
+    tolerances leave, which is enough to swap near-ties."""
+    m = len(edges)
+    out = edges.sum(axis=1, keepdims=True)
+    walk = np.where(out > 0, edges / np.where(out > 0, out, 1.0), 1.0 / m)
+    pi = np.linalg.solve(np.eye(m) - damping * walk.T, np.full(m, (1.0 - damping) / m))
+    return np.asarray(pi / pi.sum())
+
+
+def _pagerank(
+    n: int, comparisons: Sequence[Comparison], damping: float, *, net: bool
+) -> list[float]:
+    _check(n, comparisons)
+    nodes = sorted({i for c in comparisons for i in c})
+    if not nodes:
+        return [0.0] * n
+    wins = _win_matrix(n, comparisons)[np.ix_(nodes, nodes)]
+    if net:
+        wins = np.clip(wins - wins.T, 0.0, None)
+    # an edge goes from the loser to the winner: edges[lo, w] = wins[w, lo]
+    pi = _stationary(wins.T, damping)
+    scores = [0.0] * n
+    for node, value in zip(nodes, pi, strict=True):
+        scores[node] = float(value)
+    return scores
+
+
 def pagerank(n: int, comparisons: Sequence[Comparison], *, damping: float = 0.85) -> list[float]:
-    """PageRank on the graph loser → winner, one edge per pair weighted by the net wins.
+    """PageRank on the graph loser → winner, one edge per pair weighted by the net wins
+    (listrank's default; ``pagerank_counts`` is the reference's definition).
 
     Net, not raw counts: PageRank normalises each node's out-edges, so with raw counts an item
     that lost 2 of 3 games to its only opponent would send all its mass to it either way."""
-    _check(n, comparisons)
-    counts = Counter(comparisons)
-    graph = nx.DiGraph()
-    graph.add_nodes_from({i for c in comparisons for i in c})
-    for (w, lo), count in counts.items():
-        margin = count - counts.get((lo, w), 0)
-        if margin > 0:
-            graph.add_edge(lo, w, weight=margin)
-    if not graph:
-        return [0.0] * n
-    ranks: dict[int, float] = nx.pagerank(graph, alpha=damping, weight="weight")
-    return [ranks.get(i, 0.0) for i in range(n)]
+    return _pagerank(n, comparisons, damping, net=True)
+
+
+def pagerank_counts(
+    n: int, comparisons: Sequence[Comparison], *, damping: float = 0.85
+) -> list[float]:
+    """PageRank on raw win counts in both directions: an edge loser → winner weighted by how
+    often the winner won (evalica's ``pagerank``, which the JointRank reference uses; there it
+    is iterated to a tolerance of 1e-6, here it is solved exactly)."""
+    return _pagerank(n, comparisons, damping, net=False)
 
 
 def bradley_terry(
@@ -140,7 +192,9 @@ def rank_centrality(
 
 AGGREGATORS: dict[str, Aggregator] = {
     "winrate": winrate,
+    "average_winrate": average_winrate,
     "pagerank": pagerank,
+    "pagerank_counts": pagerank_counts,
     "bradley_terry": bradley_terry,
     "elo": elo,
     "rank_centrality": rank_centrality,
