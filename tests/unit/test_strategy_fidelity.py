@@ -11,11 +11,11 @@ import pytest
 from listrank.cli import main
 from listrank.errors import ConfigError
 from listrank.strategies.oracle import OracleJudge
-from listrank.strategies.planning import scripted_judgement, simulate
+from listrank.strategies.planning import simulate
 from listrank.strategies.setwise import Setwise
 from listrank.strategies.tdpart import AUTHORS_BUDGET, TDPart
 from listrank.strategies.tourrank import TourRank
-from listrank.types import Judgement
+from tests.support.reference_setwise import ReferenceHeapsort
 
 
 def first_stage_like(n: int, seed: int) -> list[float]:
@@ -38,45 +38,6 @@ def test_tourrank_tiebreak_input_is_points_then_input_order() -> None:
 def test_tourrank_tiebreak_is_validated() -> None:
     with pytest.raises(ConfigError, match="tiebreak"):
         TourRank(tiebreak="random")
-
-
-def test_tourrank_tiebreak_is_validated() -> None:
-    with pytest.raises(ConfigError, match="tiebreak"):
-        TourRank(tiebreak="random")
-
-
-class ReferenceHeapsort:
-    """The setwise paper's heapsort, one comparison at a time: heapify from the last parent
-    down to the root (sifting recursively), then swap the root out and re-heapify, stopping as
-    soon as the k-th item is out. Records every block it shows."""
-
-    def __init__(self, grades: Sequence[float], c: int) -> None:
-        self.grades, self.c = grades, c
-        self.blocks: list[tuple[int, ...]] = []
-
-    def _heapify(self, arr: list[int], size: int, i: int) -> None:
-        kids = list(range(self.c * i + 1, min(self.c * i + self.c + 1, size)))
-        if not kids:
-            return
-        slots = [i, *kids]
-        self.blocks.append(tuple(arr[s] for s in slots))
-        best = max(slots, key=lambda s: self.grades[arr[s]])
-        if best != i:
-            arr[i], arr[best] = arr[best], arr[i]
-            self._heapify(arr, size, best)
-
-    def top(self, n: int, k: int) -> list[int]:
-        arr = list(range(n))
-        for i in range(n // self.c, -1, -1):
-            self._heapify(arr, n, i)
-        out = []
-        for last in range(n - 1, -1, -1):
-            arr[0], arr[last] = arr[last], arr[0]
-            out.append(arr[last])
-            if len(out) == k:
-                break
-            self._heapify(arr, last, 0)
-        return out
 
 
 @pytest.mark.parametrize(("c", "seed"), [(3, 0), (3, 1), (9, 2), (2, 3)])
