@@ -55,7 +55,7 @@ def test_prompt_is_the_papers() -> None:
     assert text.startswith('Given a query "what is x", which of the following passages is the')
     assert 'Passage A: "doc d0"\n\nPassage B: "doc d1"' in text
     assert text.endswith("Output only the passage label of the most relevant passage:")
-    assert request.assistant_prefix == "Passage:"
+    assert request.assistant_prefix == "Passage"
 
 
 def test_generation_winner_first_losers_in_input_order_and_filled() -> None:
