@@ -11,9 +11,9 @@ Two ways to read the answer, as in the paper:
 - ``scoring="likelihood"``: one forward pass, the label tokens' next-token scores (like FIRST):
   the winner is the best-scored label and the losers follow by score, a full order for free.
 
-The label is read after the answer prefix ("Passage", as the reference does for flan-t5): when the prefix ends in a non-space
-character the label token is " A", else "A". Every label must be one token for the backend's
-tokenizer (checked at construction, likelihood only).
+The label is read after the answer prefix ("Passage", as the reference does for flan-t5):
+when the prefix ends in a non-space character the label token is " A", else "A". Every label
+must be one token for the backend's tokenizer (checked at construction, likelihood only).
 """
 
 from __future__ import annotations
