@@ -21,6 +21,7 @@ is set aside unjudged.
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import zip_longest
 from typing import cast
 
@@ -94,19 +95,36 @@ class TDPart(Strategy):
         return StrategyResult(cands + set_aside)
 
     def _budget_plan(self, n: int) -> Plan:
-        """Upper bound with a budget, where every call is its own stage: a round judges the
-        first window, then at worst every chunk (the budget is reached only in the last one),
-        and at most min(budget, m − 1) candidates go on; a judge can reach this bound."""
-        w = self.window
-        sizes: list[int] = []
-        m = n
-        while m > w:
-            full, last = divmod(m - w, w - 1)
-            sizes += [w, *[w] * full, *([last + 1] if last else [])]
-            m = min(cast(int, self.budget), m - 1)
-        if m >= 2:
-            sizes.append(m)
-        return Plan(self.name, n, len(sizes), len(sizes), tuple(sizes), exact=n <= w)
+        """The most calls any judge can cause with a budget (every call is its own stage).
+
+        A round on m > window candidates judges the first window, then chunk after chunk. It
+        stops after chunk s < C only once ``budget`` items are above the pivot (then exactly
+        ``budget`` go on); after all C chunks anywhere from pivot−1 to the budget go on. The
+        next round is the worst over those outcomes."""
+        w, p, budget = self.window, self.pivot, cast(int, self.budget)
+
+        @cache
+        def worst(m: int) -> tuple[int, ...]:
+            """Block sizes of the costliest path from m candidates."""
+            if m <= w:
+                return (m,) if m >= 2 else ()
+            chunks = [min(w - 1, m - w - i) + 1 for i in range(0, m - w, w - 1)]
+            best: tuple[int, ...] = ()
+            for s in range(1, len(chunks) + 1):
+                if s < len(chunks):
+                    # stopping here needs enough items seen to fill the budget
+                    nexts = [budget] if p - 1 + sum(c - 1 for c in chunks[:s]) >= budget else []
+                else:
+                    before = min(budget - 1, p - 1 + sum(c - 1 for c in chunks[:-1]))
+                    nexts = list(range(p - 1, min(budget, before + chunks[-1] - 1) + 1))
+                for nxt in nexts:
+                    rest = () if nxt == p - 1 else worst(nxt)
+                    path = (w, *chunks[:s], *rest)
+                    best = max(best, path, key=len)
+            return best
+
+        sizes = worst(n)
+        return Plan(self.name, n, len(sizes), len(sizes), sizes, exact=n <= w)
 
     def plan(self, n: int) -> Plan:
         if self.budget is not None:
