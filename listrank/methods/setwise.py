@@ -81,6 +81,8 @@ class SetwiseMethod(Method):
         if max_new_tokens < 1:
             raise ConfigError("max_new_tokens must be >= 1")
         self.scoring, self.max_new_tokens = scoring, max_new_tokens
+        # label scores per position: calibration can subtract a label prior (likelihood only)
+        self.produces_scores = scoring == "likelihood"
         if scoring == "likelihood":
             require(backend, SupportsNextTokenLogprobs, "next_token_logprobs", self.name)
         else:

@@ -138,3 +138,13 @@ def test_likelihood_with_the_setwise_strategy() -> None:
     ranking = reranker.rerank("q", CANDIDATES)
     assert ranking.docids[:K] == TRUTH[:K]
     assert ranking.trace.completion_tokens == 0
+
+
+def test_likelihood_can_be_calibrated_generation_cannot() -> None:
+    backend = FakeBackend(["B"], logprob_responder=scripted_logprobs)
+    with pytest.raises(ConfigError, match="calibration needs a method that scores"):
+        Reranker(backend=backend, method="setwise", strategy="setwise", calibrate=True)
+    reranker = Reranker(
+        backend=backend, method="setwise", strategy="setwise", scoring="likelihood", calibrate=True
+    )
+    assert reranker.method.name == "setwise+calibrated"
