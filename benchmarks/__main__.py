@@ -9,6 +9,7 @@ import time
 BENCHMARKS: tuple[str, ...] = (
     "methods",
     "strategies",
+    "setwise",
     "debias",
     "api_concurrency",
     "serve_load",

@@ -78,6 +78,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "rankgpt": "listrank.methods.permutation:PermutationMethod",
         "first": "listrank.methods.first:FirstMethod",
         "icr": "listrank.methods.icr:ICRMethod",
+        "setwise": "listrank.methods.setwise:SetwiseMethod",
     },
     "strategy": {
         "single": "listrank.strategies.window:SingleWindow",

@@ -10,7 +10,8 @@ Designs (v items, blocks of k, each item in r blocks):
   r·v divisible by k; otherwise it falls back to ``replicate``.
 - ``replicate``: the same construction with ⌈r·v/k⌉ blocks, so every item appears at least r
   times (a few appear r+1 times).
-- ``random``: ⌈r·v/k⌉ independent random k-subsets; items may be left out.
+- ``random``: ⌈r·v/k⌉ independent random k-subsets, repaired so every item is in at least r
+  blocks (the pairs that meet stay irregular, unlike the pass-based designs).
 - ``latin-square``: v = k²; the rows and columns of a k×k grid (2k blocks, r = 2). Any two
   items share at most one block; items in one row or column are compared directly.
 - ``triangular``: v = k(k+1)/2; items are the pairs of k+1 symbols, block i holds the pairs
@@ -95,9 +96,29 @@ def equi_replicate(v: int, k: int, r: int, rng: random.Random) -> list[list[int]
 
 
 def random_blocks(v: int, k: int, r: int, rng: random.Random) -> list[list[int]]:
+    """⌈r·v/k⌉ independent random k-subsets, then repaired so every item is in at least r
+    blocks: while some item u is short, a block without u gives up one item x that is in more
+    than r blocks (one exists: there are at least r·v slots and u fills fewer than r of them;
+    x is in more blocks than u, so some block holds x but not u). Each swap lowers the total
+    shortfall by one and leaves x with at least r, so the repair ends. The reference draws the
+    subsets only, which leaves items in no block (they then rank last whatever they are)."""
     if v <= k:
         return _small(v, r, rng)
-    return [rng.sample(range(v), k) for _ in range(-(-r * v // k))]
+    blocks = [rng.sample(range(v), k) for _ in range(-(-r * v // k))]
+    count = Counter(i for b in blocks for i in b)
+    for u in range(v):
+        while count[u] < r:
+            for b in rng.sample(blocks, len(blocks)):  # a random block that can give one up
+                spare = [pos for pos, x in enumerate(b) if count[x] > r] if u not in b else []
+                if spare:
+                    pos = rng.choice(spare)
+                    count[b[pos]] -= 1
+                    b[pos] = u
+                    count[u] += 1
+                    break
+            else:  # impossible by the argument above; never loop forever
+                raise AssertionError(f"random design cannot cover item {u}")
+    return blocks
 
 
 def latin_square(v: int, k: int, rng: random.Random) -> list[list[int]]:

@@ -22,7 +22,7 @@ from listrank.types import Plan
 class JointRank(Strategy):
     """``design`` (see ``strategies.designs``) decides the blocks of ``block_size`` items, each
     item in ``replication`` blocks (Latin-square and triangular designs fix it at 2);
-    ``aggregator`` is one of winrate, pagerank, bradley_terry, elo, rank_centrality."""
+    ``aggregator`` is one of ``strategies.aggregate.AGGREGATORS`` (default pagerank)."""
 
     name = "jointrank"
 

@@ -2,9 +2,14 @@
 
 Each comparison is one block ``[parent, child_1, …, child_c]``; the block's top-1 wins. Heapify
 sifts down all nodes of one heap level in lockstep (their subtrees are disjoint), so each
-lockstep step is one stage with many blocks; then the top ``top_k`` are popped one at a time.
-Items not popped follow in heap-array order, which puts every item after the heap ancestors
-that beat it.
+lockstep step is one stage with many blocks; then the top ``top_k`` are popped one at a time,
+and the heap is not re-sorted after the last of them (as in the reference). Items not popped
+follow in heap-array order, which puts every item after the heap ancestors that beat it.
+
+The paper sifts one node at a time; sifting a whole level at once asks the same questions
+(the subtrees are disjoint, so no comparison depends on another of its level) in fewer
+sequential stages; ``parallel=False`` keeps the reference's one-block-per-stage schedule. The
+block ``[parent, children…]`` and its winner are the reference's.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ from listrank.types import Plan
 class Setwise(Strategy):
     name = "setwise"
 
-    def __init__(self, *, children: int = 3, top_k: int = 10) -> None:
+    def __init__(self, *, children: int = 3, top_k: int = 10, parallel: bool = True) -> None:
         if children < 1:
             raise ConfigError("children must be >= 1")
         if top_k < 1:
             raise ConfigError("top_k must be >= 1")
-        self.children, self.top_k = children, top_k
+        self.children, self.top_k, self.parallel = children, top_k, parallel
 
     def _kids(self, node: int, size: int) -> list[int]:
         first = node * self.children + 1
@@ -51,15 +56,22 @@ class Setwise(Strategy):
             depth_of = [0] * n
             for v in range(1, n):
                 depth_of[v] = depth_of[(v - 1) // self.children] + 1
-            for level in range(max(depth_of), -1, -1):
-                self._sift(heap, [v for v in range(n) if depth_of[v] == level], size, judge)
+            if self.parallel:
+                for level in range(max(depth_of), -1, -1):
+                    self._sift(heap, [v for v in range(n) if depth_of[v] == level], size, judge)
+            else:  # the reference's schedule: one node at a time, last parent first
+                for v in range((n - 2) // self.children, -1, -1):
+                    self._sift(heap, [v], size, judge)
         top: list[int] = []
-        while size and len(top) < self.top_k:
+        while size:
             top.append(heap[0])
+            if len(top) == self.top_k:
+                # the k-th item is out: re-sorting the heap would only decide position k+1
+                return StrategyResult(top + heap[1:size])
             size -= 1
             heap[0] = heap[size]
             self._sift(heap, [0], size, judge)
-        return StrategyResult(top + heap[:size])
+        return StrategyResult(top)
 
     def plan(self, n: int) -> Plan:
         # worst case: the parent always loses to its first child, whose subtree is the

@@ -9,8 +9,9 @@ than 2 items are left after the schedule, its last three stages repeat.
 
 ``tournaments`` tournaments run in parallel: tournament t ≥ 1 starts from a seeded shuffle of
 the input order, and every group is shown to the model in a seeded shuffled order. Stage s of
-all tournaments is one judge call. Points are summed; ties are broken by the summed place
-within the last group each item was judged in, then by input order.
+all tournaments is one judge call. Points are summed; ``tiebreak`` settles equal points:
+``"place"`` (default) by the summed place within the last group each item was judged in, then
+by input order; ``"input"`` by input order only, as the original TourRank code does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from listrank.types import Plan
 # (group size, keep) per stage as fractions of the window and of the group (the paper's for w=20)
 _SCHEDULE = ((1.0, 0.5), (0.5, 0.4), (1.0, 0.5), (0.5, 0.5), (0.25, 0.4))
 _REPEAT_FROM = 2
+TIEBREAKS = ("place", "input")
 
 
 @dataclass
@@ -43,12 +45,17 @@ class _Tour:
 class TourRank(Strategy):
     name = "tourrank"
 
-    def __init__(self, *, window: int = 20, tournaments: int = 2, seed: int = 0) -> None:
+    def __init__(
+        self, *, window: int = 20, tournaments: int = 2, seed: int = 0, tiebreak: str = "place"
+    ) -> None:
         if window < 4:
             raise ConfigError("window must be >= 4")
         if tournaments < 1:
             raise ConfigError("tournaments must be >= 1")
+        if tiebreak not in TIEBREAKS:
+            raise ConfigError(f"tiebreak must be one of {', '.join(TIEBREAKS)}; got {tiebreak!r}")
         self.window, self.tournaments, self.seed = window, tournaments, seed
+        self.tiebreak = tiebreak
 
     def stages(self, n: int) -> list[tuple[int, int]]:
         """(group size, keep per full group) of every stage for n items."""
@@ -122,5 +129,7 @@ class TourRank(Strategy):
                 tour.standing.sort(key=tour.key)
         points = {i: sum(t.points[i] for t in tours) for i in range(n)}
         places = {i: sum(t.place[i] for t in tours) for i in range(n)}
+        if self.tiebreak == "input":
+            places = dict.fromkeys(range(n), 0.0)
         order = sorted(range(n), key=lambda i: (-points[i], places[i], i))
         return StrategyResult(order)

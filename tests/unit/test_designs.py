@@ -67,6 +67,41 @@ def test_random_design_shape() -> None:
     assert all(len(b) == len(set(b)) == 20 for b in d.blocks)
 
 
+@pytest.mark.parametrize(
+    ("v", "k", "r", "seeds"),
+    [
+        (
+            100,
+            20,
+            4,
+            range(1000),
+        ),  # JointRank's default shape; plain draws miss items 68 % of the time
+        (100, 20, 1, range(300)),  # every slot is needed: exactly one block per item
+        (37, 10, 3, range(300)),  # r·v not a multiple of k: a few items get r + 1
+        (23, 5, 2, range(300)),
+    ],
+)
+def test_random_design_covers_every_item_r_times_for_every_seed(
+    v: int, k: int, r: int, seeds: range
+) -> None:
+    for seed in seeds:
+        d = build_design("random", v, k, r, seed=seed)
+        assert len(d.blocks) == -(-r * v // k)
+        assert all(len(b) == len(set(b)) == k for b in d.blocks)
+        assert not d.uncovered(), seed
+        assert min(d.replication().values()) >= r, seed
+
+
+def test_random_design_stays_random() -> None:
+    # the repair only swaps what coverage needs: blocks differ from the pass-based designs
+    # and pairs meet irregularly (some twice or more, others never)
+    d = build_design("random", 100, 20, 4, seed=0)
+    meets = pair_counts(d.blocks)
+    assert max(meets.values()) >= 3
+    assert len(meets) < 100 * 99 // 2
+    assert d.blocks != build_design("replicate", 100, 20, 4, seed=0).blocks
+
+
 def test_latin_square_rows_and_columns() -> None:
     d = build_design("latin-square", 100, 10, seed=3)
     assert len(d.blocks) == 20 and all(len(b) == 10 for b in d.blocks)
