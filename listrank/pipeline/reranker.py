@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,9 @@ from listrank.methods.calibration import (
     CalibrationPool,
 )
 from listrank.methods.wrappers import PermutationAveraged
+from listrank.pipeline import scheduler
 from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.strategies.base import Strategy
 from listrank.types import (
@@ -143,8 +145,12 @@ class Reranker:
             backend = CachedBackend(backend, cache)
         self.backend = backend
         self.prefilter = prefilter
+        # the method calls the model through the gate, where rerank_many merges queries' calls
+        self._gate: StageGate | None = None
         if isinstance(method, str):
-            method = entries["method"].load()(backend, **routed["method"])  # type: ignore[union-attr]
+            gated = GatedBackend(backend)
+            self._gate = gated.gate
+            method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
@@ -268,3 +274,60 @@ class Reranker:
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
+
+    # -- many queries at once (pipeline.scheduler) ----------------------------------------
+    def default_max_in_flight(self) -> int:
+        return scheduler.default_max_in_flight(self.backend)
+
+    def rerank_stream(
+        self,
+        requests: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+        ordered: bool = False,
+    ) -> Iterator[scheduler.Outcome]:
+        """Rerank many queries (``runs.io.Request`` objects or ``(query, candidates)`` pairs),
+        up to ``max_in_flight`` at once, pulling the input lazily; yield an ``Outcome`` (input
+        index, item, ranking or error) as each finishes, or in input order with ``ordered``.
+        Calls of queries waiting at a stage share backend calls."""
+        merge = not scheduler.concurrent_calls(self.backend)
+        return scheduler.stream(
+            self.rerank,
+            requests,
+            max_in_flight=max_in_flight or self.default_max_in_flight(),
+            gate=self._gate if merge else None,
+            ordered=ordered,
+        )
+
+    def rerank_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """What ``rerank`` returns for each query, in input order. A failed query raises one
+        QueriesFailedError naming every failed qid once all have run (its ``results`` hold the
+        others); with ``return_exceptions=True`` its exception takes its place instead."""
+        outcomes = self.rerank_stream(requests, max_in_flight=max_in_flight)
+        return scheduler.collect(outcomes, return_exceptions=return_exceptions)
+
+    async def arerank_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        return await asyncio.to_thread(
+            self.rerank_many,
+            requests,
+            max_in_flight=max_in_flight,
+            return_exceptions=return_exceptions,
+        )
+
+    def arerank_stream(
+        self, requests: Iterable[Any], *, max_in_flight: int | None = None
+    ) -> AsyncIterator[scheduler.Outcome]:
+        """``rerank_stream`` as an async iterator (results as they finish)."""
+        return scheduler.astream(lambda: self.rerank_stream(requests, max_in_flight=max_in_flight))
