@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -285,11 +285,13 @@ class Reranker:
         *,
         max_in_flight: int | None = None,
         ordered: bool = False,
+        on_done: Callable[[scheduler.Outcome], None] | None = None,
     ) -> Iterator[scheduler.Outcome]:
         """Rerank many queries (``runs.io.Request`` objects or ``(query, candidates)`` pairs),
         up to ``max_in_flight`` at once, pulling the input lazily; yield an ``Outcome`` (input
-        index, item, ranking or error) as each finishes, or in input order with ``ordered``.
-        Calls of queries waiting at a stage share backend calls."""
+        index, item, ranking or error) as each finishes, or in input order with ``ordered``
+        (``on_done`` then still sees each as it finishes). Calls of queries waiting at a stage
+        share backend calls."""
         merge = not scheduler.concurrent_calls(self.backend)
         return scheduler.stream(
             self.rerank,
@@ -297,6 +299,7 @@ class Reranker:
             max_in_flight=max_in_flight or self.default_max_in_flight(),
             gate=self._gate if merge else None,
             ordered=ordered,
+            on_done=on_done,
         )
 
     def rerank_many(

@@ -80,9 +80,12 @@ def stream(
     gate: StageGate | None = None,
     ordered: bool = False,
     lookahead: int | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes as queries finish (``ordered=True``: in input order, holding at most
-    ``lookahead`` finished ones back behind a slow query; default ``max_in_flight``)."""
+    ``lookahead`` finished ones back behind a slow query; default ``max_in_flight``).
+    ``on_done`` sees every outcome the moment it finishes, in completion order (e.g. to
+    journal it), before it is held back for order."""
     if max_in_flight < 1:
         raise ConfigError("max_in_flight must be >= 1")
     hold = max_in_flight if lookahead is None else max(0, lookahead)
@@ -130,6 +133,8 @@ def stream(
                     None if error else future.result(),
                     error,
                 )
+                if on_done is not None:
+                    on_done(outcome)
                 if not ordered:
                     yield outcome
                 else:

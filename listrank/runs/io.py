@@ -125,9 +125,9 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def read_requests(path: str | Path) -> list[Request]:
-    """Read and validate every request before any work starts."""
-    requests: list[Request] = []
+def iter_requests(path: str | Path) -> Iterator[Request]:
+    """Requests one at a time (a large file is never held in memory), validated as they are
+    read; only the qids are kept, to refuse duplicates."""
     qids: set[str] = set()
     for number, text in iter_lines(path):
         try:
@@ -138,10 +138,14 @@ def read_requests(path: str | Path) -> list[Request]:
         if req.query.qid in qids:
             raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
         qids.add(req.query.qid)
-        requests.append(req)
-    if not requests:
+        yield req
+    if not qids:
         raise InputError(f"{path} holds no requests")
-    return requests
+
+
+def read_requests(path: str | Path) -> list[Request]:
+    """Read and validate every request before any work starts."""
+    return list(iter_requests(path))
 
 
 def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
