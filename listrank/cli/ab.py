@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from listrank.cli.rerank import add_max_in_flight
 from listrank.evaluation.ab import format_report, plot_differences, run_ab
 from listrank.evaluation.metrics import per_query, read_qrels
 from listrank.pipeline.config import PipelineConfig
@@ -46,6 +47,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap CI")
     p.add_argument("--cache", help="persistent model-call cache (SQLite) shared by all systems")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_max_in_flight(p)
     p.set_defaults(run=run)
 
 
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         bootstrap_seed=args.bootstrap_seed,
         progress=not args.no_progress,
+        max_in_flight=args.max_in_flight,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

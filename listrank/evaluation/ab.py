@@ -194,8 +194,10 @@ def run_ab(
     seeds: int = 1,
     bootstrap_seed: int = 0,
     progress: bool = True,
+    max_in_flight: int | None = None,
 ) -> ABReport:
-    """Run every system on the judged queries and compare each with the first."""
+    """Run every system on the judged queries and compare each with the first (each system
+    reranks ``max_in_flight`` queries at once; default: what suits its backend)."""
     from tqdm import tqdm
 
     if len(systems) < 2:
@@ -230,16 +232,22 @@ def run_ab(
         per_seed: list[dict[str, dict[str, float]]] = []
         all_rankings[name] = []
         for seed in seed_list:
-            rankings = []
-            for req in judged:
-                cands = (
+            pairs = (
+                (
+                    req.query,
                     req.candidates
                     if seed is None
-                    else shuffled(req.candidates, seed, req.query.qid)
+                    else shuffled(req.candidates, seed, req.query.qid),
                 )
-                ranking = reranker.rerank(req.query, cands)
-                summary.add(ranking)
-                rankings.append(ranking)
+                for req in judged
+            )
+            rankings: list[Ranking] = []
+            for outcome in reranker.rerank_stream(pairs, max_in_flight=max_in_flight, ordered=True):
+                if outcome.error is not None:
+                    raise outcome.error
+                assert outcome.ranking is not None
+                summary.add(outcome.ranking)
+                rankings.append(outcome.ranking)
                 bar.update(1)
             all_rankings[name].append(rankings)
             per_seed.append(per_query(run_from_rankings(rankings), qrels, metrics))
