@@ -25,7 +25,7 @@ from listrank.batch.work import (
     RerankerFactory,
     payload_request,
     request_payload,
-    rerank_one,
+    rerank_all,
     worker_id,
 )
 from listrank.errors import BackendError, ConfigError, ListrankError
@@ -86,10 +86,12 @@ class RerankActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"position": [], "record": [], "stats": [], "worker": []}
-        for position, payload in zip(batch["position"], batch["request"], strict=True):
-            result = rerank_one(
-                self.reranker, int(position), payload_request(str(payload)), self.worker
-            )
+        positioned = [
+            (int(position), payload_request(str(payload)))
+            for position, payload in zip(batch["position"], batch["request"], strict=True)
+        ]
+        # the batch's queries in flight together: their calls at one stage share backend calls
+        for result in rerank_all(self.reranker, positioned, self.worker):
             out["position"].append(result.position)
             out["record"].append(json.dumps(result.record, ensure_ascii=False))
             out["stats"].append(json.dumps(result.stats))
