@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import Any
 
@@ -48,8 +49,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=DEFAULT_WORKERS,
-        help="requests on the model at once; keep 1 for a local model (default %(default)s)",
+        default=None,
+        help="requests in flight at once; their calls at the same stage share backend calls "
+        "(default: an API backend's concurrency, 64 for vllm, the batch size for hf)",
     )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(run=run)
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_bytes,
         max_query_chars=args.max_query_chars,
         queue_size=args.queue_size,
-        workers=args.workers,
+        workers=args.workers or DEFAULT_WORKERS,
         api_key=api_key or None,
         model_name=args.model_name,
     )
@@ -81,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         cfg = cfg.with_overrides(model=args.model)
     reranker = cfg.build()  # once; every request shares it
+    if args.workers is None:
+        settings = dataclasses.replace(settings, workers=reranker.default_max_in_flight())
     configure(level=getattr(logging, args.log_level.upper()))
     logging.getLogger("listrank.server").info(
         "serving %s on http://%s:%d (auth %s)",

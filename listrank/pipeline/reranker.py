@@ -302,6 +302,15 @@ class Reranker:
             on_done=on_done,
         )
 
+    def rerank_in_flight(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
+        """``rerank`` as one of several queries running in their own threads at once (the
+        service's workers): with a backend that runs one batched call at a time, this query's
+        calls are merged with those of the others waiting at a stage."""
+        if self._gate is None or scheduler.concurrent_calls(self.backend):
+            return self.rerank(query, candidates)
+        with self._gate.worker():
+            return self.rerank(query, candidates)
+
     def rerank_many(
         self,
         requests: Iterable[Any],

@@ -134,7 +134,8 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
     def run(query: str, documents: Sequence[str]) -> Ranking:
         # docids are the request positions, which become the response's "index"
         cands = [Candidate(docid=str(i), text=t) for i, t in enumerate(documents)]
-        return reranker.rerank(query, cands)
+        # requests in flight together share backend calls where the reranker supports it
+        return getattr(reranker, "rerank_in_flight", reranker.rerank)(query, cands)
 
     queue = RerankQueue(run, size=cfg.queue_size, workers=cfg.workers)
 

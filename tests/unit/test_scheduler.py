@@ -230,3 +230,34 @@ def test_icr_on_the_tiny_model_gives_the_same_rankings() -> None:
     many = rr.rerank_many(reqs, max_in_flight=3)
     for a, b in zip(one, many, strict=True):
         _same(a, b, tol=1e-4)
+
+
+def test_requests_in_flight_in_service_threads_share_backend_calls() -> None:
+    """The service's workers call rerank_in_flight: arriving together, they share calls."""
+    release = threading.Event()
+
+    class Held(ScriptedBackend):
+        def generate(self, requests: Sequence[GenerationRequest]) -> list:  # type: ignore[type-arg]
+            release.wait(timeout=30)  # the first call waits until every request is in
+            return super().generate(requests)
+
+    backend = Held(concurrent=False)
+    rr = Reranker(backend, method="rankgpt", strategy="single", window=12)
+    assert rr._gate is not None
+    rr._gate.linger_s = 30.0
+    reqs = _requests(4)
+    got: dict[int, Ranking] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: got.__setitem__(i, rr.rerank_in_flight(*reqs[i])))
+        for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    while rr._gate._workers < 4:
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert sum(backend.batches) == 4 and len(backend.batches) < 4  # not one call per request
+    for i, (q, c) in enumerate(reqs):
+        _same(rr.rerank(q, c), got[i])
