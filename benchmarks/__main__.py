@@ -14,6 +14,7 @@ BENCHMARKS: tuple[str, ...] = (
     "serve_load",
     "batch_scaling",
     "cascade",
+    "throughput",
 )
 
 

@@ -53,7 +53,7 @@ def add_max_in_flight(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="queries reranked at once; their calls at the same stage share backend calls "
-        "(default: an API backend's concurrency, 64 for vllm, the batch size for hf)",
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
     )
 
 

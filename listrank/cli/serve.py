@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> None:
         type=int,
         default=None,
         help="requests in flight at once; their calls at the same stage share backend calls "
-        "(default: an API backend's concurrency, 64 for vllm, the batch size for hf)",
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
     )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(run=run)

@@ -63,10 +63,12 @@ def concurrent_calls(backend: object) -> bool:
 
 
 def default_max_in_flight(backend: object) -> int:
-    """Enough queries to keep the backend busy: an API's concurrency, a large number for vLLM
-    (its continuous batching takes everything), the batch size for transformers."""
+    """Enough queries to keep the backend busy: twice an API's concurrency (a query has a
+    call in flight only part of the time: the spare ones keep every connection busy), a large
+    number for vLLM (its continuous batching takes everything), the batch size for
+    transformers."""
     if concurrent_calls(backend):
-        return int(getattr(backend, "concurrency", DEFAULT_MAX_IN_FLIGHT))
+        return 2 * int(getattr(backend, "concurrency", DEFAULT_MAX_IN_FLIGHT))
     if getattr(backend, "name", "") == "vllm":
         return VLLM_MAX_IN_FLIGHT
     return int(getattr(backend, "batch_size", DEFAULT_MAX_IN_FLIGHT))
