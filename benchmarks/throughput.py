@@ -26,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,47 @@ from typing import Any
 from listrank.backends.base import GenerationRequest
 from listrank.pipeline.reranker import Reranker
 from listrank.types import Candidate, Query, Ranking
-from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.fault_proxy import FaultProxy
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 SOURCE = DATA / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"
 TARGET = 1.3
 CONCURRENCY = 16
+
+
+# the stand-in runs in its own process, as a hosted model would: it must not take this
+# process's interpreter lock (the client's prompt building is what is measured)
+_SERVER = r"""
+import sys, time
+from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.throughput import graded_responder
+kind, latency = sys.argv[1], float(sys.argv[2])
+kw = {"responder": graded_responder} if kind == "graded" else {}
+server = FakeOpenAIServer(latency_s=latency, **kw).start()
+print(server.url, flush=True)
+time.sleep(1e9)
+"""
+
+
+def graded_responder(path: str, body: dict[str, Any]) -> str:
+    from benchmarks.serve_load import graded_judge
+
+    return graded_judge(0.0)(GenerationRequest(messages=body["messages"], max_new_tokens=1))
+
+
+@contextmanager
+def stand_in(latency: float, kind: str = "default") -> Iterator[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, kind, str(latency)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass
@@ -79,8 +114,8 @@ def timed(fn: Callable[[], list[Ranking]]) -> tuple[float, list[Ranking]]:
 def api_rows(queries: int, latency: float) -> list[Row]:
     reqs = load(queries, 100)
     rows = []
-    with FakeOpenAIServer(latency_s=latency) as server:
-        host, port = server.url.split("//")[1].split("/")[0].split(":")
+    with stand_in(latency) as server_url:
+        host, port = server_url.split("//")[1].split("/")[0].split(":")
         for label, options in (
             ("sliding 20/10", {"strategy": "sliding", "window": 20, "step": 10}),
             ("JointRank 20x4", {"strategy": "jointrank", "block_size": 20, "replication": 4}),
@@ -92,7 +127,7 @@ def api_rows(queries: int, latency: float) -> list[Row]:
                     **{"timeout": 30.0, **extra}, **options,
                 )  # fmt: skip
 
-            rr = build(server.url)
+            rr = build(server_url)
             rr.rerank(*reqs[0])  # warm up: connections, tokenizer
             one_s, one = timed(lambda rr=rr: [rr.rerank(q, c) for q, c in reqs])
             many_s, many = timed(lambda rr=rr: rr.rerank_many(reqs))
@@ -162,19 +197,14 @@ def hf_rows(queries: int) -> list[Row]:
 
 # -- serve --------------------------------------------------------------------------------
 def serve_rows(latency: float, requests: int, clients: int) -> list[Row]:
-    from benchmarks.serve_load import Outcome, graded_judge, load, serving
+    from benchmarks.serve_load import Outcome, load, serving
     from listrank.server import ServerSettings
 
-    judge = graded_judge(0.0)
-
-    def responder(path: str, body: dict[str, Any]) -> str:
-        return judge(GenerationRequest(messages=body["messages"], max_new_tokens=1))
-
     results = {}
-    with FakeOpenAIServer(latency_s=latency, responder=responder) as server:
+    with stand_in(latency, "graded") as server_url:
         for name, workers in (("old: 1 worker", 1), ("new: default workers", None)):
             rr = Reranker(
-                "openai", "stand-in", base_url=server.url, concurrency=CONCURRENCY,
+                "openai", "stand-in", base_url=server_url, concurrency=CONCURRENCY,
                 strategy="single", window=20,
             )  # fmt: skip
             settings = ServerSettings(queue_size=64, workers=workers or rr.default_max_in_flight())
