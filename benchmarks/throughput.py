@@ -235,19 +235,26 @@ def serve_rows(latency: float, requests: int, clients: int) -> list[Row]:
 
 # -- memory -------------------------------------------------------------------------------
 SCRIPT = r"""
-import resource, sys
+import sys
 from listrank import registry
 from listrank.backends.fake import FakeBackend
 from listrank.cli import main
 
+from listrank.backends.base import GenerationResult
+
 class Instant(FakeBackend):
+    # a model that answers at once and, unlike FakeBackend, keeps no history of requests
     name = "instant"
     def __init__(self, model=None):
-        super().__init__(responder=lambda r: "[2] > [1]", model_name="instant")
+        super().__init__(model_name="instant")
+    def generate(self, requests):
+        return [GenerationResult("[2] > [1]", 1, 1, 0.0) for _ in requests]
 
 registry.register("backend", "instant", "instant_backend:Instant")
 code = main(sys.argv[1:])
-print("peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print("peak_rss_kb", hwm, file=sys.stderr)
 sys.exit(code)
 """
 
