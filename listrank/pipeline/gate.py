@@ -123,9 +123,9 @@ class StageGate:
         for kind in dict.fromkeys(p.kind for p in batch):
             group = [p for p in batch if p.kind == kind]
             fn = getattr(self.inner, kind)
-            flat = [(g, i) for g, p in enumerate(group) for i in range(len(p.requests))]
-            flat.sort(key=lambda gi: _length(group[gi[0]].requests[gi[1]]))
             try:
+                flat = [(g, i) for g, p in enumerate(group) for i in range(len(p.requests))]
+                flat.sort(key=lambda gi: _length(group[gi[0]].requests[gi[1]]))
                 results = fn([group[g].requests[i] for g, i in flat])
                 if len(results) != len(flat):
                     raise RuntimeError(f"{kind} returned {len(results)} results for {len(flat)}")
@@ -145,8 +145,9 @@ class StageGate:
                             self.calls.append((kind, len(p.requests)))
                         except BaseException as exc:  # handed to its worker
                             p.error = exc
-            for p in group:
-                p.done = True
+            finally:  # never leave a worker waiting, whatever happened above
+                for p in group:
+                    p.done = True
 
 
 class GatedBackend:
