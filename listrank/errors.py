@@ -10,13 +10,15 @@ ListrankError
 ├── BackendError                a model call failed
 │   ├── ContextLengthError      the server said the prompt is too long
 │   └── RetryExhaustedError     bounded retries ran out
-└── ModelLoadError              weights or tokenizer could not be loaded
+├── ModelLoadError              weights or tokenizer could not be loaded
+└── QueriesFailedError          some queries of a many-query run failed (the rest finished)
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -85,3 +87,21 @@ class RetryExhaustedError(BackendError):
 
 class ModelLoadError(ListrankError):
     """Model weights or tokenizer could not be loaded."""
+
+
+class QueriesFailedError(ListrankError):
+    """Some queries of ``rerank_many`` failed; the others finished. ``errors`` maps input
+    positions to their exceptions, ``results`` holds every ranking (None where failed)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: dict[int, Exception],
+        results: list[Any],
+        qids: list[str],
+    ) -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.results = results
+        self.qids = qids

@@ -90,6 +90,9 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    concurrent_calls = True
+    """Calls from many threads are in flight together, bounded by ``concurrency`` and the
+    rate limits (the scheduler sends each query's calls straight here)."""
 
     def __init__(
         self,

@@ -26,7 +26,7 @@ from listrank.batch.work import (
     RerankerFactory,
     payload_request,
     request_payload,
-    rerank_one,
+    rerank_all,
     worker_id,
 )
 from listrank.errors import BackendError, ConfigError, ListrankError
@@ -96,10 +96,12 @@ class RerankActor:
             "worker": [],
             "trace": [],
         }
-        for position, payload in zip(batch["position"], batch["request"], strict=True):
-            result = rerank_one(
-                self.reranker, int(position), payload_request(str(payload)), self.worker, self.trace
-            )
+        positioned = [
+            (int(position), payload_request(str(payload)))
+            for position, payload in zip(batch["position"], batch["request"], strict=True)
+        ]
+        # the batch's queries in flight together: their calls at one stage share backend calls
+        for result in rerank_all(self.reranker, positioned, self.worker, self.trace):
             out["trace"].append(result.trace)
             out["position"].append(result.position)
             out["record"].append(json.dumps(result.record, ensure_ascii=False))

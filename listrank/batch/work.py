@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,3 +78,53 @@ def rerank_one(
         worker,
         trace_text(ranking) if trace else "",
     )
+
+
+@dataclass(frozen=True)
+class _Positioned:
+    position: int
+    request: Request
+
+    @property
+    def query(self) -> Query:
+        return self.request.query
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        return self.request.candidates
+
+
+def rerank_all(
+    reranker: RerankerLike,
+    positioned: Iterable[tuple[int, Request]],
+    worker: str,
+    trace: bool = False,
+    *,
+    max_in_flight: int | None = None,
+) -> Iterator[QueryResult]:
+    """``rerank_one`` for many requests, as they finish: a Reranker runs them through its
+    scheduler (queries at the same stage share backend calls); anything else with only
+    ``rerank`` runs them one at a time. A failed query raises its error."""
+    from listrank.batch.stats import ranking_fields
+    from listrank.runs.trace import trace_text
+
+    stream = getattr(reranker, "rerank_stream", None)
+    if stream is None:
+        for position, request in positioned:
+            yield rerank_one(reranker, position, request, worker, trace)
+        return
+    items = (_Positioned(p, r) for p, r in positioned)
+    for outcome in stream(items, max_in_flight=max_in_flight):
+        item, ranking = outcome.item, outcome.ranking
+        if isinstance(outcome.error, PromptTooLongError):
+            raise PromptTooLongError(f"query {item.query.qid!r}: {outcome.error}") from None
+        if outcome.error is not None:
+            raise outcome.error
+        assert ranking is not None
+        yield QueryResult(
+            item.position,
+            result_record(item.request, ranking),
+            ranking_fields(ranking),
+            worker,
+            trace_text(ranking) if trace else "",
+        )

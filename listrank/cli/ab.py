@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from listrank.cli.common import add_trace_option, check_runnable
+from listrank.cli.rerank import add_max_in_flight
 from listrank.errors import did_you_mean
 from listrank.evaluation.ab import (
     FIRST_STAGE,
@@ -75,6 +76,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cache", help="persistent model-call cache (SQLite) shared by all systems")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_trace_option(p)
+    add_max_in_flight(p)
     p.set_defaults(run=run)
 
 
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         bootstrap_seed=args.bootstrap_seed,
         progress=not args.no_progress,
+        max_in_flight=args.max_in_flight,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
-from listrank.errors import ConfigError, PromptTooLongError
+from listrank.errors import ConfigError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json
 from listrank.runs.formats import read_trec_with_corpus
-from listrank.runs.io import Request, atomic_writer, read_requests, result_record, trec_lines
+from listrank.runs.io import Request, atomic_writer, iter_requests, result_record, trec_lines
 from listrank.runs.journal import Entry, Journal, fingerprint
 from listrank.runs.output_checks import check_output_file, check_trec_ids
-from listrank.runs.trace import write_trace
+from listrank.runs.trace import trace_text
 
 # options that do not change the output: a journal written under other values still resumes
 _NOT_IN_FINGERPRINT = {"run", "no_progress", "no_resume", "cache", "trace", "verbose"}
+_NOT_IN_FINGERPRINT |= {"max_in_flight"}
 
 
 def add_parser(sub: Any) -> None:
@@ -50,8 +54,20 @@ def add_parser(sub: Any) -> None:
         help="start over even if OUTPUT.journal holds finished queries of this same command",
     )
     add_trace_option(p)
+    add_max_in_flight(p)
     add_component_options(p)
     p.set_defaults(run=run)
+
+
+def add_max_in_flight(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        metavar="N",
+        help="queries reranked at once; their calls at the same stage share backend calls "
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
+    )
 
 
 def _pipeline(args: argparse.Namespace) -> PipelineConfig:
@@ -61,20 +77,42 @@ def _pipeline(args: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
-def run(args: argparse.Namespace) -> int:
-    # validate everything before loading a model
+def _request_source(args: argparse.Namespace) -> Callable[[], Iterable[Request]]:
+    """The input as a re-readable stream: a JSONL file is read twice (checked, then reranked)
+    so a large file is never held in memory; a TREC run joined with its corpus is built once."""
     if args.corpus or args.topics:
         if not (args.corpus and args.topics):
             raise ConfigError("a TREC run input needs both --corpus and --topics")
         requests = read_trec_with_corpus(args.input, args.corpus, args.topics)
-    else:
-        requests = read_requests(args.input)
+        return lambda: requests
+    return lambda: iter_requests(args.input)
+
+
+def _validate(args: argparse.Namespace, source: Callable[[], Iterable[Request]]) -> list[str]:
+    """Every request is read and checked before a model loads; only the qids are kept."""
+    qids: list[str] = []
+    for r in source():
+        qids.append(r.query.qid)
+        if args.format == "trec":
+            check_trec_ids([(r.query.qid, [c.docid for c in r.candidates])], args.run_tag)
+    return qids
+
+
+def _failure(outcome: Outcome) -> str:
+    qid = outcome.item.query.qid
+    err = outcome.error
+    if isinstance(err, PromptTooLongError):
+        return f"{qid} (query {qid!r}: {err})"
+    return f"{qid} ({type(err).__name__}: {err})"
+
+
+def run(args: argparse.Namespace) -> int:
+    source = _request_source(args)
     check_output_file(args.output, [args.input])
     check_output_file(f"{args.output}.journal", [args.input])
-    if args.format == "trec":
-        check_trec_ids(
-            ((r.query.qid, (c.docid for c in r.candidates)) for r in requests), args.run_tag
-        )
+    if args.trace:
+        check_output_file(args.trace, [args.input])
+    qids = _validate(args, source)
     pipeline = _pipeline(args)
     check(pipeline)  # names, options, types and the model path, before any file is written
     options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
@@ -85,60 +123,105 @@ def run(args: argparse.Namespace) -> int:
     journal = Journal(
         f"{args.output}.journal", fingerprint(args.input, options), resume=not args.no_resume
     )
-    resumed = sum(1 for r in requests if r.query.qid in journal.done)
+    from_journal = {q for q in qids if q in journal.done}
+    resumed = len(from_journal)
     if resumed:
         print(
-            f"listrank: resuming: {resumed} of {len(requests)} queries already done "
-            f"in {journal.path}",
+            f"listrank: resuming: {resumed} of {len(qids)} queries already done in {journal.path}",
             file=sys.stderr,
         )
     elif journal.discarded:
         print(f"listrank: {journal.path} was from another command: starting over", file=sys.stderr)
+    finished_here: list[str] = []
     try:
-        return _finish(args, requests, pipeline, journal, resumed)
+        return _finish(args, source, qids, from_journal, pipeline, journal, finished_here)
     except BaseException:
-        if not journal.done:  # a journal holding only its header resumes nothing
+        if not resumed and not finished_here:  # a header-only journal resumes nothing
             journal.remove()
         raise
 
 
 def _finish(
     args: argparse.Namespace,
-    requests: list[Request],
+    source: Callable[[], Iterable[Request]],
+    qids: list[str],
+    from_journal: set[str],
     pipeline: PipelineConfig,
     journal: Journal,
-    resumed: int,
+    finished_here: list[str],
 ) -> int:
-    todo = [r for r in requests if r.query.qid not in journal.done]
+    resumed = len(from_journal)
     this_run = RunSummary()
-    if todo:
-        reranker = pipeline.build()
-        for req in tqdm(todo, desc="queries", unit="q", disable=args.no_progress, file=sys.stderr):
-            try:
-                ranking = reranker.rerank(req.query, req.candidates)
-            except PromptTooLongError as exc:
-                raise PromptTooLongError(f"query {req.query.qid!r}: {exc}") from None
-            this_run.add(ranking)
-            if args.format == "trec":
-                text = "".join(trec_lines(ranking, args.run_tag))
-            else:
-                text = safe_json.dumps(result_record(req, ranking)) + "\n"
-            journal.append(Entry(req.query.qid, text, ranking))
     summary = RunSummary()
-    stages: dict[str, list[float]] = {}
-    with atomic_writer(args.output) as fh:
-        for req in requests:
-            entry = journal.done[req.query.qid]
+    stages: dict[str, float] = {}
+    failed: list[str] = []
+
+    def finished(outcome: Outcome) -> None:
+        # journaled as each query finishes (in any order), so a kill loses only those in flight
+        progress.update(1)
+        if outcome.ranking is None:
+            failed.append(_failure(outcome))
+            return
+        req, ranking = outcome.item, outcome.ranking
+        this_run.add(ranking)
+        if args.format == "trec":
+            text = "".join(trec_lines(ranking, args.run_tag))
+        else:
+            text = safe_json.dumps(result_record(req, ranking)) + "\n"
+        journal.append(Entry(req.query.qid, text, ranking))
+        finished_here.append(req.query.qid)
+
+    outcomes: Iterator[Outcome] = iter(())
+    # the model loads (and the Reranker checks its own options) before the bar is drawn
+    reranker = pipeline.build() if len(qids) > resumed else None
+    progress = tqdm(total=len(qids) - resumed, desc="queries", unit="q", disable=args.no_progress)
+    if reranker is not None:
+        pending = (r for r in source() if r.query.qid not in from_journal)
+        outcomes = reranker.rerank_stream(
+            pending, max_in_flight=args.max_in_flight, ordered=True, on_done=finished
+        )
+    traced = 0
+    with contextlib.ExitStack() as files:
+        fh = files.enter_context(atomic_writer(args.output))
+        trace = files.enter_context(atomic_writer(args.trace)) if args.trace else None
+        # the output is written in input order as queries finish; resumed ones come from the
+        # journal, and each written entry is dropped from memory (a large file stays flat)
+        for qid in qids:
+            if qid not in from_journal:
+                outcome = next(outcomes)
+                assert outcome.item.query.qid == qid  # the stream keeps input order
+                if outcome.ranking is None:
+                    continue
+            entry = journal.done[qid]
             fh.write(entry.text)
+            if trace is not None:
+                text = trace_text(entry.ranking)
+                traced += text.count("\n")
+                trace.write(text)
             summary.add(entry.ranking)
             for stage, seconds in entry.ranking.trace.stage_latency_s.items():
-                stages.setdefault(stage.split(".")[0], []).append(seconds)
-    if args.trace:
-        calls = write_trace(args.trace, (journal.done[r.query.qid].ranking for r in requests))
-        print(f"listrank: wrote {args.trace}: {calls} model calls", file=sys.stderr)
+                key = stage.split(".")[0]
+                stages[key] = stages.get(key, 0.0) + seconds
+            del journal.done[qid]
+        progress.close()
+        if failed:
+            # nothing is written; the finished queries stay in the journal for the rerun
+            journal.close()
+            kept = len(qids) - len(failed)
+            shown = "; ".join(failed[:5]) + ("; …" if len(failed) > 5 else "")
+            raise QueriesFailedError(
+                f"{len(failed)} of {len(qids)} queries failed: {shown}. The {kept} others are "
+                f"kept in {journal.path}: run the same command again to retry only the failed "
+                "ones",
+                errors={},
+                results=[],
+                qids=[f.split(" ", 1)[0] for f in failed],
+            )
     journal.remove()
+    if args.trace:
+        print(f"listrank: wrote {args.trace}: {traced} model calls", file=sys.stderr)
     print(f"listrank: wrote {args.output}: {summary.format()}", file=sys.stderr)
-    per_stage = ", ".join(f"{k} {sum(v) / len(requests):.3f}" for k, v in stages.items())
+    per_stage = ", ".join(f"{k} {v / len(qids):.3f}" for k, v in stages.items())
     print(f"listrank: stage latency, s/query: {per_stage}", file=sys.stderr)
     if resumed:
         print(

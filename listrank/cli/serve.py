@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import Any
 
@@ -55,8 +56,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=DEFAULT_WORKERS,
-        help="requests on the model at once; keep 1 for a local model (default %(default)s)",
+        default=None,
+        help="requests in flight at once; their calls at the same stage share backend calls "
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
     )
     g = p.add_argument_group("connections")
     g.add_argument(
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_bytes,
         max_query_chars=args.max_query_chars,
         queue_size=args.queue_size,
-        workers=args.workers,
+        workers=args.workers or DEFAULT_WORKERS,
         api_key=api_key or None,
         model_name=args.model_name,
     )
@@ -118,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     )
     cfg = pipeline_config(args)
     reranker = cfg.build()  # once; every request shares it
+    if args.workers is None:
+        settings = dataclasses.replace(settings, workers=reranker.default_max_in_flight())
     configure(level=getattr(logging, args.log_level.upper()))
     logging.getLogger("listrank.server").info(
         "serving %s on http://%s:%d (auth %s)",

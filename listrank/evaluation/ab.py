@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from listrank.errors import InputError
 from listrank.evaluation.metrics import Qrels, mean, per_query, run_from_rankings
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.reranker import Reranker
+from listrank.pipeline.scheduler import Outcome
 from listrank.runs.io import Request
 from listrank.types import Candidate, Query, RankedCandidate, Ranking
 
@@ -41,6 +42,13 @@ class FirstStage:
         n = len(candidates)
         ranked = tuple(RankedCandidate(c, float(n - i)) for i, c in enumerate(candidates))
         return Ranking(query=query, ranked=ranked)
+
+    def rerank_stream(
+        self, pairs: Iterable[tuple[Query, Sequence[Candidate]]], **_: Any
+    ) -> Iterator[Outcome]:
+        """The scheduler's interface, in input order (nothing to schedule: no model)."""
+        for i, (query, candidates) in enumerate(pairs):
+            yield Outcome(i, (query, candidates), self.rerank(query, candidates))
 
 
 SystemSpec = Reranker | FirstStage | Callable[[], Reranker]
@@ -209,8 +217,10 @@ def run_ab(
     seeds: int = 1,
     bootstrap_seed: int = 0,
     progress: bool = True,
+    max_in_flight: int | None = None,
 ) -> ABReport:
-    """Run every system on the judged queries and compare each with the first."""
+    """Run every system on the judged queries and compare each with the first (each system
+    reranks ``max_in_flight`` queries at once; default: what suits its backend)."""
     from tqdm import tqdm
 
     if len(systems) < 2:
@@ -245,16 +255,22 @@ def run_ab(
         per_seed: list[dict[str, dict[str, float]]] = []
         all_rankings[name] = []
         for seed in seed_list:
-            rankings = []
-            for req in judged:
-                cands = (
+            pairs = (
+                (
+                    req.query,
                     req.candidates
                     if seed is None or isinstance(reranker, FirstStage)
-                    else shuffled(req.candidates, seed, req.query.qid)
+                    else shuffled(req.candidates, seed, req.query.qid),
                 )
-                ranking = reranker.rerank(req.query, cands)
-                summary.add(ranking)
-                rankings.append(ranking)
+                for req in judged
+            )
+            rankings: list[Ranking] = []
+            for outcome in reranker.rerank_stream(pairs, max_in_flight=max_in_flight, ordered=True):
+                if outcome.error is not None:
+                    raise outcome.error
+                assert outcome.ranking is not None
+                summary.add(outcome.ranking)
+                rankings.append(outcome.ranking)
                 bar.update(1)
             all_rankings[name].append(rankings)
             per_seed.append(per_query(run_from_rankings(rankings), qrels, metrics))

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from listrank.integrations.pandas import rerank_dataframe
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.reranker import Reranker
+from listrank.runs.dataframes import rerank_dataframe
 
 try:
     import pyterrier as pt

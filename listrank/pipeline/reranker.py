@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import inspect
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +20,13 @@ from listrank.methods.calibration import (
     CalibrationPool,
 )
 from listrank.methods.wrappers import PermutationAveraged
+from listrank.pipeline import scheduler
 from listrank.pipeline.fusion import Fusion
+from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.prompting.presets import load_preset
-from listrank.runs import safe_json
+from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
 from listrank.types import (
     CallRecord,
@@ -194,8 +196,12 @@ class Reranker:
         if top_k_candidates is not None and top_k_candidates < 1:
             raise ConfigError(f"top_k_candidates must be >= 1; got {top_k_candidates}")
         self.top_k_candidates = top_k_candidates
+        # the method calls the model through the gate, where rerank_many merges queries' calls
+        self._gate: StageGate | None = None
         if isinstance(method, str):
-            method = entries["method"].load()(backend, **routed["method"])  # type: ignore[union-attr]
+            gated = GatedBackend(backend)
+            self._gate = gated.gate
+            method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
@@ -353,6 +359,81 @@ class Reranker:
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
+
+    # -- many queries at once (pipeline.scheduler) ----------------------------------------
+    def default_max_in_flight(self) -> int:
+        return scheduler.default_max_in_flight(self.backend)
+
+    def rerank_stream(
+        self,
+        requests: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+        ordered: bool = False,
+        on_done: Callable[[scheduler.Outcome], None] | None = None,
+    ) -> Iterator[scheduler.Outcome]:
+        """Rerank many queries (``runs.io.Request`` objects or ``(query, candidates)`` pairs),
+        up to ``max_in_flight`` at once, pulling the input lazily; yield an ``Outcome`` (input
+        index, item, ranking or error) as each finishes, or in input order with ``ordered``
+        (``on_done`` then still sees each as it finishes). Calls of queries waiting at a stage
+        share backend calls."""
+        merge = not scheduler.concurrent_calls(self.backend)
+        return scheduler.stream(
+            self.rerank,
+            requests,
+            max_in_flight=max_in_flight or self.default_max_in_flight(),
+            gate=self._gate if merge else None,
+            ordered=ordered,
+            on_done=on_done,
+        )
+
+    def rerank_in_flight(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
+        """``rerank`` as one of several queries running in their own threads at once (the
+        service's workers): with a backend that runs one batched call at a time, this query's
+        calls are merged with those of the others waiting at a stage."""
+        if self._gate is None or scheduler.concurrent_calls(self.backend):
+            return self.rerank(query, candidates)
+        with self._gate.worker():
+            return self.rerank(query, candidates)
+
+    def rerank_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """What ``rerank`` returns for each query, in input order. A failed query raises one
+        QueriesFailedError naming every failed qid once all have run (its ``results`` hold the
+        others); with ``return_exceptions=True`` its exception takes its place instead.
+        A pandas DataFrame (qid, query, docno|docid, text) comes back as a DataFrame with
+        ``score`` and ``rank`` (``runs.dataframes``)."""
+        if dataframes.is_dataframe(requests):
+            pairs = dataframes.requests_from_dataframe(requests)
+            rankings = self.rerank_many(pairs, max_in_flight=max_in_flight)
+            return dataframes.rankings_to_dataframe(rankings, requests)  # type: ignore[no-any-return]
+        outcomes = self.rerank_stream(requests, max_in_flight=max_in_flight)
+        return scheduler.collect(outcomes, return_exceptions=return_exceptions)
+
+    async def arerank_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        return await asyncio.to_thread(
+            self.rerank_many,
+            requests,
+            max_in_flight=max_in_flight,
+            return_exceptions=return_exceptions,
+        )
+
+    def arerank_stream(
+        self, requests: Iterable[Any], *, max_in_flight: int | None = None
+    ) -> AsyncIterator[scheduler.Outcome]:
+        """``rerank_stream`` as an async iterator (results as they finish)."""
+        return scheduler.astream(lambda: self.rerank_stream(requests, max_in_flight=max_in_flight))
 
 
 _OWN_TYPES: dict[str, Any] = {

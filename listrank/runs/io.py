@@ -126,23 +126,28 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def read_requests(path: str | Path) -> list[Request]:
-    """Read and validate every request before any work starts."""
+def iter_requests(path: str | Path) -> Iterator[Request]:
+    """Requests one at a time (a large file is never held in memory), validated as they are
+    read; only the qids are kept, to refuse duplicates."""
     from listrank.runs import formats  # a JSON array: rank_llm's retrieve_results form
 
     if formats.starts_with_json_array(path):
-        return formats.read_retrieve_results(path)
-    requests: list[Request] = []
+        yield from formats.read_retrieve_results(path)
+        return
     qids: set[str] = set()
     for number, text in iter_lines(path):
         req = parse_request(safe_json.loads(text, line=number), number)
         if req.query.qid in qids:
             raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
         qids.add(req.query.qid)
-        requests.append(req)
-    if not requests:
+        yield req
+    if not qids:
         raise InputError(f"{path} holds no requests")
-    return requests
+
+
+def read_requests(path: str | Path) -> list[Request]:
+    """Read and validate every request before any work starts."""
+    return list(iter_requests(path))
 
 
 def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:

@@ -138,9 +138,10 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
     def run(query: str, documents: Sequence[str]) -> Ranking:
         # docids are the request positions, which become the response's "index"
         cands = [Candidate(docid=str(i), text=t) for i, t in enumerate(documents)]
-        token = bind(documents)  # the stage gate stops it if the client goes away
+        token = bind(documents)  # the cancellation check stops it if the client goes away
         try:
-            return reranker.rerank(query, cands)
+            # requests in flight together share backend calls where the reranker supports it
+            return getattr(reranker, "rerank_in_flight", reranker.rerank)(query, cands)
         finally:
             unbind(token)
 

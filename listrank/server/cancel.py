@@ -2,7 +2,7 @@
 
 A queued request whose client hung up is cancelled before it reaches the model (its future is
 cancelled, and the queue skips done futures). A running one carries a ``threading.Event`` in
-its document tuple; the reranker's method is wrapped by ``StageGate``, which checks that event
+its document tuple; the reranker's method is wrapped by ``CancelCheck``, which checks that event
 before each stage (each ``judge`` call) and stops the request with ``RequestCancelled``.
 """
 
@@ -51,7 +51,7 @@ def unbind(token: contextvars.Token[threading.Event | None]) -> None:
     _current.reset(token)
 
 
-class StageGate(Method):
+class CancelCheck(Method):
     """Wraps a method; before each stage, stops a request whose client has gone."""
 
     def __init__(self, inner: Method) -> None:
@@ -78,10 +78,10 @@ class StageGate(Method):
 
 
 def gate(reranker: Any) -> None:
-    """Put a StageGate around the reranker's method (once)."""
+    """Put a CancelCheck around the reranker's method (once)."""
     method = getattr(reranker, "method", None)
-    if isinstance(method, Method) and not isinstance(method, StageGate):
-        reranker.method = StageGate(method)
+    if isinstance(method, Method) and not isinstance(method, CancelCheck):
+        reranker.method = CancelCheck(method)
 
 
 async def _disconnected(receive: Receive) -> None:

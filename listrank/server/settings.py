@@ -21,8 +21,8 @@ class ServerSettings:
     queue_size: int = DEFAULT_QUEUE_SIZE
     """Requests that may wait for the model; one more gets 503 + Retry-After."""
     workers: int = DEFAULT_WORKERS
-    """Requests run on the model at once. 1 for a local model (it is not shared across
-    threads); more only helps backends that serve concurrent calls (API servers)."""
+    """Requests run at once. Their model calls at the same stage are merged into one batched
+    call for a local model (hf, vLLM); an API backend takes them concurrently."""
     api_key: str | None = None
     model_name: str = "listrank"
     """The name reported in responses and /health."""

@@ -1,4 +1,4 @@
-"""DataFrames in and out (listrank.integrations.pandas) and the PyTerrier transformer, on the
+"""DataFrames in and out (listrank.runs.dataframes) and the PyTerrier transformer, on the
 tiny random model (real transformers calls) and, for the orchestration checks, a fake one."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from listrank import InputError, Reranker
 from listrank.backends.fake import FakeBackend
-from listrank.integrations.pandas import (
+from listrank.runs.dataframes import (
     rankings_to_dataframe,
     requests_from_dataframe,
     rerank_dataframe,
@@ -74,6 +74,17 @@ def test_rerank_dataframe_returns_score_and_rank_and_keeps_columns() -> None:
     assert list(q1["rank"]) == [0, 1, 2] and list(q1.score) == [3.0, 2.0, 1.0]
     assert list(q1.extra) == ["x2", "x1", "x0"]  # other columns follow their rows
     assert len(out) == 5 and set(out.qid) == {"q1", "q2"}
+
+
+def test_reranker_rerank_many_takes_and_returns_a_dataframe() -> None:
+    reranker = Reranker(backend=reverse_backend(), strategy="single")
+    out = reranker.rerank_many(frame("docid"), max_in_flight=2)
+    expected = rerank_dataframe(
+        Reranker(backend=reverse_backend(), strategy="single"), frame("docid")
+    )
+    assert isinstance(out, pd.DataFrame)
+    pd.testing.assert_frame_equal(out, expected)
+    assert list(out[out.qid == "q2"].docid) == ["q2-d1", "q2-d0"]
 
 
 def test_rerank_many_is_used_when_the_reranker_has_it() -> None:

@@ -117,3 +117,29 @@ def test_first_logprobs_match_the_hf_backend(
         assert v.prompt_tokens == h.prompt_tokens
         # bf16 weights and activations against fp32: close, not equal
         assert max(abs(v.logprobs[t] - h.logprobs[t]) for t in r.tokens) < 0.5
+
+
+@pytest.mark.parametrize("method", ["rankgpt", "first"])
+def test_many_queries_one_engine_call_per_stage_wave(
+    backend: VLLMBackend, rows: list[dict[str, Any]], method: str
+) -> None:
+    """rerank_many over 8 queries: the engine is called once per stage wave (every query's
+    block of that stage in one LLM.generate), not once per query and stage. (Orders are not
+    compared: bf16 numerics may differ with the batch composition.)"""
+    options: dict[str, Any] = {"window": 4, "step": 2, "max_passage_words": WORDS}
+    if method == "first":
+        options["template"] = "first_alpha"
+    else:
+        options["template"] = "rankgpt_single"
+    r = Reranker(backend, method=method, strategy="sliding", **options)
+    assert r._gate is not None
+    r._gate.linger_s = 60.0  # only "every query is waiting" dispatches
+    eight = [(row["query"], row["candidates"]) for row in rows[:8]]
+    one = [r.rerank(q, c) for q, c in eight]
+    before = backend.calls
+    many = r.rerank_many(eight, max_in_flight=8)
+    depth = max(x.trace.depth for x in one)
+    assert backend.calls - before == depth  # one call per wave (vs 8 x depth one at a time)
+    assert [n for _, n in r._gate.calls[-depth:]] == [8] * depth
+    for a, b in zip(one, many, strict=True):
+        assert sorted(a.docids) == sorted(b.docids)

@@ -26,6 +26,12 @@ DOC_COLUMNS = ("docno", "docid")
 Pair = tuple[Query, list[Candidate]]
 
 
+def is_dataframe(obj: object) -> bool:
+    """A pandas DataFrame, recognised without importing pandas."""
+    cls = type(obj)
+    return cls.__name__ == "DataFrame" and cls.__module__.split(".")[0] == "pandas"
+
+
 def doc_column(df: pd.DataFrame) -> str:
     for name in DOC_COLUMNS:
         if name in df.columns:

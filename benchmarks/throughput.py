@@ -1,0 +1,339 @@
+"""Many queries in flight: one query at a time (``rerank`` in a loop, the old design) against
+the scheduler (``rerank_many``), measured side by side in one run, printed as one table.
+
+- API: the OpenAI backend against a loopback stand-in answering every call after 0.5 s,
+  20 DL19 queries x BM25 top-100, sliding 20/10 and JointRank; ratio = wall / limit with
+  limit = max(depth x latency, calls x latency / concurrency). Then the same through a proxy
+  that faults 20 % of requests (429/500/503/stall/drop): every query must complete with the
+  same order as without faults.
+- transformers: the embedded SmolLM2 on CPU, FIRST sliding 10/5 on 10 queries x top-20, at
+  batch sizes 1, 4, 8 (calls of all queries at a stage merged, then cut into padded batches).
+- serve: 32 concurrent clients against ``listrank serve`` over the API stand-in, one worker
+  (the old default) against the default for the backend (twice its concurrency).
+- memory: ``listrank rerank`` on 1,000 and 10,000 queries (scripted instant model), peak RSS.
+
+    python -m benchmarks throughput [--queries 20] [--latency 0.5] [--skip hf,serve,rss]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from listrank.backends.base import GenerationRequest
+from listrank.pipeline.reranker import Reranker
+from listrank.types import Candidate, Query, Ranking
+from tests.support.fault_proxy import FaultProxy
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SOURCE = DATA / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"
+TARGET = 1.3
+CONCURRENCY = 16
+
+
+# the stand-in runs in its own process, as a hosted model would: it must not take this
+# process's interpreter lock (the client's prompt building is what is measured)
+_SERVER = r"""
+import sys, time
+from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.throughput import graded_responder
+kind, latency = sys.argv[1], float(sys.argv[2])
+kw = {"responder": graded_responder} if kind == "graded" else {}
+server = FakeOpenAIServer(latency_s=latency, **kw).start()
+print(server.url, flush=True)
+time.sleep(1e9)
+"""
+
+
+def graded_responder(path: str, body: dict[str, Any]) -> str:
+    from benchmarks.serve_load import graded_judge
+
+    return graded_judge(0.0)(GenerationRequest(messages=body["messages"], max_new_tokens=1))
+
+
+@contextmanager
+def stand_in(latency: float, kind: str = "default") -> Iterator[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, kind, str(latency)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Row:
+    workload: str
+    baseline: str
+    scheduler: str
+    gain: str
+    check: str
+
+
+def load(queries: int, depth: int) -> list[tuple[Query, list[Candidate]]]:
+    out = []
+    with SOURCE.open(encoding="utf-8") as fh:
+        for _, line in zip(range(queries), fh, strict=False):
+            row = json.loads(line)
+            cands = [
+                Candidate(docid=str(c["docid"]), text=c["text"], title=c.get("title"))
+                for c in row["candidates"][:depth]
+            ]
+            out.append((Query(row["query"], qid=str(row["qid"])), cands))
+    return out
+
+
+def orders(rankings: list[Any]) -> list[list[str]]:
+    return [[r.candidate.docid for r in x.ranked] for x in rankings]
+
+
+def timed(fn: Callable[[], list[Ranking]]) -> tuple[float, list[Ranking]]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+# -- API ----------------------------------------------------------------------------------
+def api_rows(queries: int, latency: float) -> list[Row]:
+    reqs = load(queries, 100)
+    rows = []
+    with stand_in(latency) as server_url:
+        host, port = server_url.split("//")[1].split("/")[0].split(":")
+        for label, options in (
+            ("sliding 20/10", {"strategy": "sliding", "window": 20, "step": 10}),
+            ("JointRank 20x4", {"strategy": "jointrank", "block_size": 20, "replication": 4}),
+        ):
+
+            def build(url: str, options: dict[str, Any] = options, **extra: Any) -> Reranker:
+                return Reranker(
+                    "openai", "stand-in", base_url=url, concurrency=CONCURRENCY,
+                    **{"timeout": 30.0, **extra}, **options,
+                )  # fmt: skip
+
+            rr = build(server_url)
+            rr.rerank(*reqs[0])  # warm up: connections, tokenizer
+            one_s, one = timed(lambda rr=rr: [rr.rerank(q, c) for q, c in reqs])
+            many_s, many = timed(lambda rr=rr: rr.rerank_many(reqs))
+            calls = sum(len(r.trace.calls) for r in many)
+            depth = max(r.trace.plan.depth for r in many if r.trace.plan)
+            limit = max(depth * latency, calls * latency / CONCURRENCY)
+            same = orders(one) == orders(many)
+            rows.append(
+                Row(
+                    f"API {latency:g} s/call, {label}, {queries} q x 100",
+                    f"{one_s:.1f} s",
+                    f"{many_s:.1f} s (limit {limit:.1f} s)",
+                    f"{one_s / many_s:.1f}x",
+                    f"wall/limit {many_s / limit:.2f} "
+                    f"{'<=' if many_s / limit <= TARGET else '>'} {TARGET}; {calls} calls; "
+                    f"same orders: {same}",
+                )
+            )
+            with FaultProxy(host, int(port), rate=0.2, seed=3, retry_after_s=0.2, stall_s=2.0) as p:
+                faulty = build(p.url, timeout=1.5, max_attempts=12, max_retry_time=120.0)
+                f_s, f_many = timed(lambda rr=faulty: rr.rerank_many(reqs, return_exceptions=True))
+                actions = p.actions()
+            done = sum(isinstance(r, Ranking) for r in f_many)
+            same_f = orders(many) == orders([r for r in f_many if isinstance(r, Ranking)])
+            faults = sum(actions.values()) - actions["pass"]
+            rows.append(
+                Row(
+                    f"  same with 20 % faults ({faults} injected)",
+                    "-",
+                    f"{f_s:.1f} s",
+                    "-",
+                    f"{done}/{queries} complete; same orders: {same_f}",
+                )
+            )
+    return rows
+
+
+# -- transformers -------------------------------------------------------------------------
+def hf_rows(queries: int) -> list[Row]:
+    reqs = load(queries, 20)
+    options = {
+        "backend": "hf", "method": "first", "strategy": "sliding", "window": 10, "step": 5,
+        "max_passage_words": 40,
+    }  # fmt: skip
+    base = Reranker(**options, batch_size=8)  # type: ignore[arg-type]
+    base.rerank(*reqs[0])
+    one_s, one = timed(lambda: [base.rerank(q, c) for q, c in reqs])
+    rows = [Row(f"hf FIRST sliding 10/5, {queries} q x 20", f"{one_s:.1f} s", "", "", "")]
+    for bs in (1, 4, 8):
+        rr = Reranker(**options, batch_size=bs)  # type: ignore[arg-type]
+        assert rr._gate is not None
+        many_s, many = timed(lambda rr=rr: rr.rerank_many(reqs, max_in_flight=queries))
+        calls = rr._gate.calls
+        agree = sum(a == b for a, b in zip(orders(one), orders(many), strict=True))
+        rows.append(
+            Row(
+                f"  batch_size {bs}",
+                "",
+                f"{many_s:.1f} s",
+                f"{one_s / many_s:.2f}x",
+                f"{len(calls)} merged calls of {[n for _, n in calls]}; "
+                f"orders equal {agree}/{queries} (float sums differ across batchings)",
+            )
+        )
+    return rows
+
+
+# -- serve --------------------------------------------------------------------------------
+def serve_rows(latency: float, requests: int, clients: int) -> list[Row]:
+    from benchmarks.serve_load import Outcome, load, serving
+    from listrank.server import ServerSettings
+
+    results = {}
+    with stand_in(latency, "graded") as server_url:
+        for name, workers in (("old: 1 worker", 1), ("new: default workers", None)):
+            rr = Reranker(
+                "openai", "stand-in", base_url=server_url, concurrency=CONCURRENCY,
+                strategy="single", window=20,
+            )  # fmt: skip
+            settings = ServerSettings(queue_size=64, workers=workers or rr.default_max_in_flight())
+            out = Outcome(name, requests, clients, 64)
+            with serving(rr, settings) as url:
+                asyncio.run(load(url, out))
+            results[name] = (out, settings.workers)
+    rows = []
+    for name, (out, workers) in results.items():
+        lat = sorted(out.latencies_ms)
+        p50 = statistics.median(lat)
+        p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+        rps = requests / out.wall_s
+        rows.append(
+            Row(
+                f"serve, {clients} clients, API {latency:g} s ({name}, workers={workers})",
+                f"{rps:.1f} req/s" if workers == 1 else "",
+                f"{rps:.1f} req/s" if workers != 1 else "",
+                "",
+                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
+                f"{out.statuses.get('200', 0)}/{requests} ok, lost/mixed {out.lost_or_mixed}",
+            )
+        )
+    old, new = (requests / r[0].wall_s for r in results.values())
+    rows[-1].gain = f"{new / old:.1f}x"
+    return rows
+
+
+# -- memory -------------------------------------------------------------------------------
+SCRIPT = r"""
+import sys
+from listrank import registry
+from listrank.backends.fake import FakeBackend
+from listrank.cli import main
+
+from listrank.backends.base import GenerationResult
+
+class Instant(FakeBackend):
+    # a model that answers at once and, unlike FakeBackend, keeps no history of requests
+    name = "instant"
+    def __init__(self, model=None):
+        super().__init__(model_name="instant")
+    def generate(self, requests):
+        return [GenerationResult("[2] > [1]", 1, 1, 0.0) for _ in requests]
+
+registry.register("backend", "instant", "instant_backend:Instant")
+code = main(sys.argv[1:])
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print("peak_rss_kb", hwm, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def rss_rows(sizes: tuple[int, ...] = (1000, 10000)) -> list[Row]:
+    peaks = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "instant_backend.py").write_text(SCRIPT, encoding="utf-8")
+        for n in sizes:
+            inp = folder / f"in{n}.jsonl"
+            with inp.open("w", encoding="utf-8") as fh:
+                for q in range(n):
+                    cands = [
+                        {"docid": f"{q}-{d}", "text": f"passage {d} of query {q} " + "word " * 40}
+                        for d in range(20)
+                    ]
+                    fh.write(
+                        json.dumps({"qid": f"q{q}", "query": f"query {q}", "candidates": cands})
+                        + "\n"
+                    )
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), tmp])}
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, str(folder / "instant_backend.py"), "rerank", str(inp),
+                 "-o", str(folder / f"out{n}.jsonl"), "--backend", "instant",
+                 "--strategy", "single", "--window", "20", "--no-progress"],
+                env=env, capture_output=True, text=True, timeout=3600,
+            )  # fmt: skip
+            wall = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr[-2000:])
+            kb = int(proc.stderr.rsplit("peak_rss_kb", 1)[1].split()[0])
+            peaks[n] = (kb / 1024, wall, inp.stat().st_size / 2**20)
+    (a_mb, a_s, a_in), (b_mb, b_s, b_in) = peaks[sizes[0]], peaks[sizes[1]]
+    return [
+        Row(
+            f"listrank rerank, {sizes[0]:,} vs {sizes[1]:,} queries (instant model)",
+            f"{a_mb:.0f} MB peak ({a_in:.0f} MB in, {a_s:.0f} s)",
+            f"{b_mb:.0f} MB peak ({b_in:.0f} MB in, {b_s:.0f} s)",
+            f"x{b_mb / a_mb:.2f} RSS",
+            "input x10; RSS should stay about flat",
+        )
+    ]
+
+
+def print_table(rows: list[Row]) -> None:
+    head = ("workload", "one at a time", "scheduler", "gain", "check")
+    widths = [
+        max(len(h), *(len(getattr(r, f)) for r in rows))
+        for h, f in zip(head, Row.__annotations__, strict=True)
+    ]
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        cells = (r.workload, r.baseline, r.scheduler, r.gain, r.check)
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks throughput")
+    p.add_argument("--queries", type=int, default=20)
+    p.add_argument("--latency", type=float, default=0.5)
+    p.add_argument("--hf-queries", type=int, default=10)
+    p.add_argument("--serve-requests", type=int, default=96)
+    p.add_argument("--skip", default="", help="comma-separated: api,hf,serve,rss")
+    args = p.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    rows: list[Row] = []
+    if "api" not in skip:
+        rows += api_rows(args.queries, args.latency)
+    if "hf" not in skip:
+        rows += hf_rows(args.hf_queries)
+    if "serve" not in skip:
+        rows += serve_rows(args.latency, args.serve_requests, 32)
+    if "rss" not in skip:
+        rows += rss_rows()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

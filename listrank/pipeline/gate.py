@@ -1,0 +1,232 @@
+"""The stage gate: a backend wrapper that merges the calls of many in-flight queries.
+
+Each query of a scheduled run (``pipeline.scheduler``) runs its strategy in its own worker
+thread; the method's backend call goes through this gate. A worker registered with the gate
+queues its requests; when every registered worker is waiting (or the oldest has waited
+``linger_s``, so a worker blocked elsewhere, e.g. on a calibration prior, cannot stall the
+rest), the waiting requests of each kind go to the backend as ONE call, one call at a time,
+and each worker gets back exactly its part. Requests are sent sorted by prompt length, so a
+transformers backend cuts them into padded batches of similar length.
+
+Calls from threads that are not registered (plain ``rerank``) go straight through. A merged call
+that raises is retried per worker, so one query's failure (or its context-overflow retry)
+stays its own. ``GatedBackend(inner)`` has exactly the capabilities of ``inner``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from listrank.types import ChatMessage
+
+DEFAULT_LINGER_S = 0.25
+_CAPABILITIES = ("generate", "next_token_logprobs", "prefix_attention")
+
+
+@dataclass
+class _Pending:
+    kind: str
+    requests: Sequence[Any]
+    since: float
+    done: bool = False
+    result: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def _length(request: Any) -> int:
+    """A cheap prompt-length key for grouping similar lengths into one padded batch."""
+    messages = getattr(request, "messages", None)
+    if messages is not None:
+        return sum(len(m["content"]) for m in messages)
+    return len(getattr(request, "prefix", ""))
+
+
+class StageGate:
+    """Merge point shared by the workers of a scheduled run (see the module docstring)."""
+
+    def __init__(self, inner: Any, *, linger_s: float = DEFAULT_LINGER_S) -> None:
+        self.inner = inner
+        self.linger_s = linger_s
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._workers = 0
+        self._busy = False
+        self._local = threading.local()
+        self.calls: list[tuple[str, int]] = []
+        """(kind, number of requests) of every merged backend call, in order."""
+
+    def expect(self, n: int = 1) -> None:
+        """Count workers about to start (called before they are submitted, so the first stage
+        of queries started together is not dispatched before they have all arrived)."""
+        with self._cond:
+            self._workers += n
+
+    @contextlib.contextmanager
+    def worker(self, *, expected: bool = False) -> Iterator[None]:
+        """Register the calling thread as one in-flight query for the duration (``expected``:
+        already counted by ``expect``)."""
+        if not expected:
+            self.expect()
+        self._local.registered = True
+        try:
+            yield
+        finally:
+            self._local.registered = False
+            with self._cond:
+                self._workers -= 1
+                self._cond.notify_all()  # the rest may now all be waiting
+
+    def call(self, kind: str, requests: Sequence[Any]) -> list[Any]:
+        """``inner.<kind>(requests)``, merged with the other waiting workers' requests."""
+        fn: Callable[[Sequence[Any]], list[Any]] = getattr(self.inner, kind)
+        if not getattr(self._local, "registered", False) or not requests:
+            return list(fn(requests))
+        mine = _Pending(kind, list(requests), time.monotonic())
+        with self._cond:
+            self._queue.append(mine)
+            self._cond.notify_all()
+            while not mine.done:
+                if not self._busy and self._ready():
+                    batch, self._queue = self._queue, []
+                    self._busy = True
+                    self._cond.release()
+                    try:
+                        self._dispatch(batch)
+                    finally:
+                        self._cond.acquire()
+                        self._busy = False
+                        self._cond.notify_all()
+                    continue
+                self._cond.wait(timeout=self._wait_s())
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _ready(self) -> bool:
+        if not self._queue:
+            return False
+        if len(self._queue) >= self._workers:
+            return True
+        return time.monotonic() - self._queue[0].since >= self.linger_s
+
+    def _wait_s(self) -> float:
+        if not self._queue or self._busy:
+            return self.linger_s
+        return max(0.001, self._queue[0].since + self.linger_s - time.monotonic())
+
+    def _dispatch(self, batch: list[_Pending]) -> None:
+        for kind in dict.fromkeys(p.kind for p in batch):
+            group = [p for p in batch if p.kind == kind]
+            fn = getattr(self.inner, kind)
+            try:
+                flat = [(g, i) for g, p in enumerate(group) for i in range(len(p.requests))]
+                flat.sort(key=lambda gi: _length(group[gi[0]].requests[gi[1]]))
+                results = fn([group[g].requests[i] for g, i in flat])
+                if len(results) != len(flat):
+                    raise RuntimeError(f"{kind} returned {len(results)} results for {len(flat)}")
+                self.calls.append((kind, len(flat)))
+                parts: list[dict[int, Any]] = [{} for _ in group]
+                for (g, i), r in zip(flat, results, strict=True):
+                    parts[g][i] = r
+                for p, part in zip(group, parts, strict=True):
+                    p.result = [part[i] for i in range(len(p.requests))]
+            except BaseException as exc:  # handed to the workers
+                if len(group) == 1:
+                    group[0].error = exc
+                else:  # find whose requests failed: each on its own, as one-at-a-time would
+                    for p in group:
+                        try:
+                            p.result = fn(p.requests)
+                            self.calls.append((kind, len(p.requests)))
+                        except BaseException as exc:  # handed to its worker
+                            p.error = exc
+            finally:  # never leave a worker waiting, whatever happened above
+                for p in group:
+                    p.done = True
+
+
+class GatedBackend:
+    """``inner`` with its model calls routed through a :class:`StageGate`."""
+
+    _classes: ClassVar[dict[frozenset[str], type[GatedBackend]]] = {}
+
+    def __new__(cls, inner: Any, gate: StageGate | None = None) -> GatedBackend:
+        caps = frozenset(c for c in _CAPABILITIES if hasattr(inner, c))
+        if caps not in cls._classes:
+            bases = (*(_MIXINS[c] for c in _CAPABILITIES if c in caps), cls)
+            cls._classes[caps] = type(f"Gated[{','.join(sorted(caps))}]", bases, {})
+        return super().__new__(cls._classes[caps])
+
+    def __init__(self, inner: Any, gate: StageGate | None = None) -> None:
+        self.inner = inner
+        self.gate = gate or StageGate(inner)
+        self.name: str = inner.name
+        self.model_name: str = inner.model_name
+
+    @property
+    def context_length(self) -> int:
+        return int(self.inner.context_length)
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+    @property
+    def exact_token_counts(self) -> bool:
+        """Whether ``count_tokens`` is the model's own count (the answer budget relies on it)."""
+        return bool(getattr(self.inner, "exact_token_counts", True))
+
+    def defang(self, text: str) -> str:
+        """Text as the inner backend renders it (its own special tokens broken up), so ICR
+        finds passage spans where the model sees them."""
+        return str(getattr(self.inner, "defang", str)(text))
+
+    def count_prompt_tokens(
+        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
+    ) -> int:
+        return int(self.inner.count_prompt_tokens(messages, assistant_prefix))
+
+
+class _Generate:
+    inner: Any
+    gate: StageGate
+
+    def generate(self, requests: Sequence[Any]) -> list[Any]:
+        return list(self.gate.call("generate", requests))
+
+
+class _Logprobs:
+    inner: Any
+    gate: StageGate
+
+    def next_token_logprobs(self, requests: Sequence[Any]) -> list[Any]:
+        return list(self.gate.call("next_token_logprobs", requests))
+
+    def token_ids(self, text: str) -> list[int]:
+        return list(self.inner.token_ids(text))
+
+
+class _Attention:
+    inner: Any
+    gate: StageGate
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.inner.num_layers)
+
+    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
+        return str(self.inner.prompt_text(messages, assistant_prefix))
+
+    def prefix_attention(self, requests: Sequence[Any]) -> list[Any]:
+        return list(self.gate.call("prefix_attention", requests))
+
+
+_MIXINS: dict[str, type] = {
+    "generate": _Generate,
+    "next_token_logprobs": _Logprobs,
+    "prefix_attention": _Attention,
+}
