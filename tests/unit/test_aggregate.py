@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from itertools import combinations
 
 import numpy as np
@@ -201,3 +202,22 @@ def test_pagerank_near_tie_does_not_swap(name: str, net: bool, seed: int) -> Non
     assert rank_items(n, cmp, name) == _order(exact)
     # the case is one a loose stopping rule gets wrong (the pair swaps)
     assert _order(_power_iteration(n, cmp, net, tol=n * 1e-6)) != _order(exact)
+
+
+@pytest.mark.parametrize(("name", "net"), [("pagerank", True), ("pagerank_counts", False)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pagerank_equals_networkx_run_to_convergence(name: str, net: bool, seed: int) -> None:
+    """The exact solve is networkx's PageRank (same graph, damping, dangling rule), converged."""
+    nx = pytest.importorskip("networkx")
+    n = 40
+    cmp = _noisy_blocks(seed, n)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sorted({i for c in cmp for i in c}))
+    counts = Counter(cmp)
+    for (w, lo), count in counts.items():
+        weight = count - counts[(lo, w)] if net else count
+        if weight > 0:
+            graph.add_edge(lo, w, weight=float(weight))
+    ref = nx.pagerank(graph, alpha=0.85, weight="weight", tol=1e-15, max_iter=10_000)
+    scores = AGGREGATORS[name](n, cmp)
+    assert max(abs(scores[v] - ref[v]) for v in graph) < 1e-12
