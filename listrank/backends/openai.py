@@ -26,7 +26,7 @@ from openai.types import Completion
 from openai.types.chat import ChatCompletion
 
 from listrank.backends.aio import LoopThread
-from listrank.backends.apitokens import HFCounter, make_counter
+from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
 from listrank.backends.base import (
     GenerationRequest,
     GenerationResult,
@@ -157,6 +157,7 @@ class OpenAIBackend:
         self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
         self.prices = validate_prices(prices)
         self.counter = make_counter(model, tokenizer)
+        self._counts = CountMemo(self.counter)
         if use_completions and not isinstance(self.counter, HFCounter):
             raise ConfigError(
                 "use_completions=True renders the chat template locally: pass "
@@ -205,7 +206,7 @@ class OpenAIBackend:
     def count_prompt_tokens(
         self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
     ) -> int:
-        return self.counter.count_messages(messages, assistant_prefix)
+        return self._counts.count_messages(messages, assistant_prefix)
 
     def token_ids(self, text: str) -> list[int]:
         ids = self.counter.encode(text)
