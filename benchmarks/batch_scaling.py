@@ -50,7 +50,7 @@ def measure(inp: Path, workers: int, cores: int) -> dict[str, float]:
         start = time.perf_counter()
         report = run_batch(job)
         wall = time.perf_counter() - start
-    busiest = max(sum(s.latencies_s) for s in report.workers.values())
+    busiest = max(s.latency_s_total for s in report.workers.values())
     n = report.summary.queries
     return {
         "workers": workers,

@@ -24,6 +24,8 @@ raises ContextLengthError, on which methods shrink passages.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -182,3 +184,30 @@ def make_counter(model: str, spec: str | None) -> TokenCounter:
     raise ConfigError(
         f"tokenizer {spec!r}: use None, 'estimate', 'tiktoken:<encoding>' or 'hf:<path>'"
     )
+
+
+class CountMemo:
+    """Recent prompt counts by content. A method counts each prompt while fitting it, and the
+    backend counts the same prompt again for its rate limiter and usage estimate: with a real
+    tokenizer (tiktoken, a chat template) that would be a second full encode per call."""
+
+    def __init__(self, counter: TokenCounter, size: int = 256) -> None:
+        self.counter = counter
+        self.size = size
+        self._cache: OrderedDict[tuple[str, ...], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def count_messages(self, messages: Sequence[ChatMessage], assistant_prefix: str) -> int:
+        # the same string objects come back from the fit, so their hashes are already cached
+        key = (assistant_prefix, *(part for m in messages for part in (m["role"], m["content"])))
+        with self._lock:
+            known = self._cache.get(key)
+            if known is not None:
+                self._cache.move_to_end(key)
+                return known
+        n = self.counter.count_messages(messages, assistant_prefix)
+        with self._lock:
+            self._cache[key] = n
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return n

@@ -22,9 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import openai
+from openai.types import Completion
+from openai.types.chat import ChatCompletion
 
 from listrank.backends.aio import LoopThread
-from listrank.backends.apitokens import HFCounter, make_counter
+from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
 from listrank.backends.base import (
     GenerationRequest,
     GenerationResult,
@@ -44,6 +46,7 @@ from listrank.errors import ConfigError, ContextLengthError, ListrankError
 from listrank.types import ChatMessage
 
 T = TypeVar("T")
+R = TypeVar("R", Completion, ChatCompletion)
 MAX_TOP_LOGPROBS = 20
 LOGIT_BIAS = 100
 DEFAULT_CONTEXT = 8192
@@ -154,6 +157,7 @@ class OpenAIBackend:
         self.limiter = RateLimiter(requests_per_minute, tokens_per_minute)
         self.prices = validate_prices(prices)
         self.counter = make_counter(model, tokenizer)
+        self._counts = CountMemo(self.counter)
         if use_completions and not isinstance(self.counter, HFCounter):
             raise ConfigError(
                 "use_completions=True renders the chat template locally: pass "
@@ -202,7 +206,7 @@ class OpenAIBackend:
     def count_prompt_tokens(
         self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
     ) -> int:
-        return self.counter.count_messages(messages, assistant_prefix)
+        return self._counts.count_messages(messages, assistant_prefix)
 
     def token_ids(self, text: str) -> list[int]:
         ids = self.counter.encode(text)
@@ -324,6 +328,16 @@ class OpenAIBackend:
             body["extra_body"] = dict(self.extra_body)
         return body
 
+    async def _post(self, path: str, body: dict[str, Any], cast_to: type[R]) -> R:
+        """POST a JSON body through the SDK client (its auth, timeouts, error types, response
+        models). ``create()`` would first walk every request against its typed parameters, a
+        CPU cost per call that serialises on the I/O thread with many calls in flight; these
+        bodies are plain JSON already. ``extra_body`` merges last, as the SDK merges it."""
+        extra = body.pop("extra_body", None)
+        if extra:
+            body = {**body, **extra}
+        return await self._client.post(path, cast_to=cast_to, body=body)
+
     def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> str:
         assert isinstance(self.counter, HFCounter)
         return self.counter.prompt_text(messages, prefix)
@@ -336,14 +350,16 @@ class OpenAIBackend:
             prompt = self._prompt(r.messages, r.assistant_prefix)
 
             async def send() -> Any:
-                return await self._client.completions.create(prompt=prompt, **body)
+                return await self._post("/completions", {"prompt": prompt, **body}, Completion)
         else:
             # chat APIs cannot pre-fill the answer: the prefix is dropped from the request and
             # stripped from the answer if the model writes it itself
             msgs: list[Any] = [dict(m) for m in r.messages]
 
             async def send() -> Any:
-                return await self._client.chat.completions.create(messages=msgs, **body)
+                return await self._post(
+                    "/chat/completions", {"messages": msgs, **body}, ChatCompletion
+                )
 
         try:
             resp, attempts = await self._call("generate", send, estimate + r.max_new_tokens)
@@ -404,7 +420,9 @@ class OpenAIBackend:
                 body["logit_bias"] = bias
 
             async def send() -> Any:
-                return await self._client.completions.create(prompt=prompt, logprobs=top_k, **body)
+                return await self._post(
+                    "/completions", {"prompt": prompt, "logprobs": top_k, **body}, Completion
+                )
         else:
             # without pre-fill the model may first echo the answer prefix ("["): allow those
             # tokens and read the distribution after them
@@ -415,8 +433,10 @@ class OpenAIBackend:
             msgs: list[Any] = [dict(m) for m in r.messages]
 
             async def send() -> Any:
-                return await self._client.chat.completions.create(
-                    messages=msgs, logprobs=True, top_logprobs=top_k, **body
+                return await self._post(
+                    "/chat/completions",
+                    {"messages": msgs, "logprobs": True, "top_logprobs": top_k, **body},
+                    ChatCompletion,
                 )
 
         try:

@@ -1,34 +1,24 @@
 """Run statistics that travel between processes: a RunSummary as plain fields, and merging.
 
 Workers summarise what they reranked; the driver merges those parts into one RunSummary of the
-same shape a single-process run prints. Merging is generic over the dataclass fields (counts
-add, latency lists concatenate) so it stays right when RunSummary grows a field.
+same shape a single-process run prints (``RunSummary.merge``: counts and sums add, bias tallies
+merge). Manifests written before the summary kept running sums hold ``latencies_s`` and
+``call_records`` lists; those still merge, so such a job resumes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
+from listrank.evaluation.bias import BiasTally
 from listrank.evaluation.summary import RunSummary
 from listrank.types import CallRecord, Ranking, RepairStats
 
 
-def _record_json(record: CallRecord) -> dict[str, Any]:
-    """What the run summary needs of a call (the bias report), JSON-safe and small."""
-    return {
-        "method": record.method,
-        "docids": list(record.docids),
-        "order": None if record.order is None else list(record.order),
-        "repair": asdict(record.repair),
-        "error": record.error,
-        "calls": record.calls,
-        "cached": record.cached,
-    }
-
-
-def _record_from_json(data: Mapping[str, Any]) -> CallRecord:
+def _legacy_record(data: Mapping[str, Any]) -> CallRecord:
+    """A call record as older manifests kept it (no stage: every call counted as stage 0)."""
     order = data.get("order")
     return CallRecord(
         method=str(data["method"]),
@@ -46,10 +36,25 @@ def _record_from_json(data: Mapping[str, Any]) -> CallRecord:
 
 
 def summary_fields(summary: RunSummary) -> dict[str, Any]:
-    """JSON-safe fields of a summary (not ``as_dict``: that rounds and drops the latencies)."""
+    """JSON-safe fields of a summary (not ``as_dict``: that rounds and drops the bias sums)."""
     out = {f.name: getattr(summary, f.name) for f in fields(summary)}
-    out["call_records"] = [_record_json(c) for c in summary.call_records]
+    out["bias_tally"] = summary.bias_tally.to_json()
     return out
+
+
+def summary_from_fields(part: Mapping[str, Any]) -> RunSummary:
+    one = RunSummary()
+    for f in fields(one):
+        if f.name == "bias_tally":
+            if f.name in part:
+                one.bias_tally = BiasTally.from_json(part[f.name])
+        elif f.name in part:
+            setattr(one, f.name, part[f.name])
+    if "latencies_s" in part:  # older manifests
+        one.latency_s_total += sum(part["latencies_s"])
+    for record in part.get("call_records", ()):
+        one.bias_tally.add(_legacy_record(record))
+    return one
 
 
 def ranking_fields(ranking: Ranking) -> dict[str, Any]:
@@ -66,13 +71,4 @@ def merge(parts: Iterable[Mapping[str, Any]]) -> RunSummary:
 
 
 def merge_into(total: RunSummary, part: Mapping[str, Any]) -> None:
-    for f in fields(total):
-        if f.name not in part:
-            continue
-        current = getattr(total, f.name)
-        if f.name == "call_records":
-            current.extend(_record_from_json(c) for c in part[f.name])
-        elif isinstance(current, list):
-            current.extend(part[f.name])
-        else:
-            setattr(total, f.name, current + part[f.name])
+    total.merge(summary_from_fields(part))

@@ -139,8 +139,8 @@ class SystemStats:
     malformed_outputs: int
 
 
-def system_stats(name: str, summary: RunSummary) -> SystemStats:
-    lat = np.array(summary.latencies_s or [0.0])
+def system_stats(name: str, summary: RunSummary, latencies_s: Sequence[float]) -> SystemStats:
+    lat = np.array(latencies_s or [0.0])
     return SystemStats(
         name=name,
         queries=summary.queries,
@@ -252,6 +252,7 @@ def run_ab(
         bar.set_postfix_str(name)
         reranker = spec if isinstance(spec, Reranker | FirstStage) else spec()
         summary = RunSummary()
+        latencies: list[float] = []  # the p95 needs each one; the summary keeps only sums
         per_seed: list[dict[str, dict[str, float]]] = []
         all_rankings[name] = []
         for seed in seed_list:
@@ -270,12 +271,13 @@ def run_ab(
                     raise outcome.error
                 assert outcome.ranking is not None
                 summary.add(outcome.ranking)
+                latencies.append(outcome.ranking.trace.latency_s)
                 rankings.append(outcome.ranking)
                 bar.update(1)
             all_rankings[name].append(rankings)
             per_seed.append(per_query(run_from_rankings(rankings), qrels, metrics))
         del reranker
-        stats.append(system_stats(name, summary))
+        stats.append(system_stats(name, summary, latencies))
         metric_names = list(per_seed[0])
         seed_means[name] = {m: [mean(ps[m]) for ps in per_seed] for m in metric_names}
         values[name] = {

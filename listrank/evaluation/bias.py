@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from listrank.types import CallRecord
 
@@ -94,59 +95,113 @@ class BiasReport:
         return text
 
 
-def bias_report(calls: Iterable[CallRecord], *, scope: str = "first-stage") -> BiasReport:
-    """Position preference over judged blocks; ``scope`` says which (module docstring)."""
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}")
-    counts: Counter[int] = Counter()
-    blocks = answered = first = last = skipped = 0
-    chance = rho = 0.0
-    for call in calls:
+@dataclass
+class BiasTally:
+    """Running sums of the bias report over the blocks seen so far: what the report needs and
+    nothing per call, so a long run's memory does not grow with its queries. Tallies merge
+    (workers summarise their own queries) and travel as JSON."""
+
+    scope: str = "first-stage"
+    blocks: int = 0
+    answered: int = 0
+    skipped: int = 0
+    first: int = 0
+    """Answered blocks whose top pick was the first slot."""
+    last: int = 0
+    chance: float = 0.0
+    """Sum of 1/block size over answered blocks."""
+    rho: float = 0.0
+    """Sum of ρ(input slot, output position) over answered blocks."""
+    counts: Counter[int] = field(default_factory=Counter)
+    """Input slot of the top pick -> answered blocks (bounded by the largest block size)."""
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}; got {self.scope!r}")
+
+    def add(self, call: CallRecord) -> None:
         n = len(call.docids)
         if n < 2 or call.order is None or call.error is not None:
-            continue
-        if scope == "first-stage" and call.stage != 0:
-            skipped += 1
-            continue
-        blocks += 1
+            return
+        if self.scope == "first-stage" and call.stage != 0:
+            self.skipped += 1
+            return
+        self.blocks += 1
         if call.repair.malformed:
-            continue
-        answered += 1
+            return
+        self.answered += 1
         top = call.order[0]
-        counts[top] += 1
-        first += top == 0
-        last += top == n - 1
-        chance += 1.0 / n
-        rho += spearman_identity(call.order)
-    if not answered:
-        verdict = blocks >= MIN_BLOCKS
-        none = ("no block was answered: every order is the input order",) if verdict else ()
-        return BiasReport(blocks, 0, reasons=none, scope=scope, skipped=skipped)
-    max_share = max(counts.values()) / answered
-    report = BiasReport(
-        blocks=blocks,
-        answered=answered,
-        top_slot_counts=dict(counts),
-        top_first_share=first / answered,
-        top_last_share=last / answered,
-        chance_top_share=chance / answered,
-        max_slot_share=max_share,
-        mean_spearman=rho / answered,
-        scope=scope,
-        skipped=skipped,
-    )
-    reasons: list[str] = []
-    if blocks >= MIN_BLOCKS:
-        if 1 - answered / blocks > UNANSWERED_LIMIT:
-            reasons.append(
-                f"{blocks - answered} of {blocks} blocks had no usable answer (kept input order)"
-            )
-        if answered >= MIN_BLOCKS and max_share >= CONCENTRATION_LIMIT:
-            slot = counts.most_common(1)[0][0]
-            reasons.append(
-                f"slot {slot + 1} was the top pick in {max_share:.0%} of answered blocks "
-                f"(chance {report.chance_top_share:.0%})"
-            )
-        if answered >= MIN_BLOCKS and report.mean_spearman >= CORRELATION_LIMIT:
-            reasons.append(f"output order follows input order (ρ = {report.mean_spearman:.2f})")
-    return dataclasses.replace(report, reasons=tuple(reasons))
+        self.counts[top] += 1
+        self.first += top == 0
+        self.last += top == n - 1
+        self.chance += 1.0 / n
+        self.rho += spearman_identity(call.order)
+
+    def merge(self, other: BiasTally) -> None:
+        if other.scope != self.scope:
+            raise ValueError(f"cannot merge a {other.scope!r} tally into a {self.scope!r} one")
+        self.blocks += other.blocks
+        self.answered += other.answered
+        self.skipped += other.skipped
+        self.first += other.first
+        self.last += other.last
+        self.chance += other.chance
+        self.rho += other.rho
+        self.counts.update(other.counts)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        # JSON keys are text; first-seen order is kept (most_common breaks ties by it)
+        out["counts"] = {str(k): v for k, v in self.counts.items()}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BiasTally:
+        fields = {f.name for f in dataclasses.fields(cls)} - {"counts"}
+        tally = cls(**{k: v for k, v in data.items() if k in fields})
+        tally.counts = Counter({int(k): int(v) for k, v in data.get("counts", {}).items()})
+        return tally
+
+    def report(self) -> BiasReport:
+        blocks, answered, counts, scope = self.blocks, self.answered, self.counts, self.scope
+        if not answered:
+            verdict = blocks >= MIN_BLOCKS
+            none = ("no block was answered: every order is the input order",) if verdict else ()
+            return BiasReport(blocks, 0, reasons=none, scope=scope, skipped=self.skipped)
+        max_share = max(counts.values()) / answered
+        report = BiasReport(
+            blocks=blocks,
+            answered=answered,
+            top_slot_counts=dict(counts),
+            top_first_share=self.first / answered,
+            top_last_share=self.last / answered,
+            chance_top_share=self.chance / answered,
+            max_slot_share=max_share,
+            mean_spearman=self.rho / answered,
+            scope=scope,
+            skipped=self.skipped,
+        )
+        reasons: list[str] = []
+        if blocks >= MIN_BLOCKS:
+            if 1 - answered / blocks > UNANSWERED_LIMIT:
+                reasons.append(
+                    f"{blocks - answered} of {blocks} blocks had no usable answer "
+                    "(kept input order)"
+                )
+            if answered >= MIN_BLOCKS and max_share >= CONCENTRATION_LIMIT:
+                slot = counts.most_common(1)[0][0]
+                reasons.append(
+                    f"slot {slot + 1} was the top pick in {max_share:.0%} of answered blocks "
+                    f"(chance {report.chance_top_share:.0%})"
+                )
+            if answered >= MIN_BLOCKS and report.mean_spearman >= CORRELATION_LIMIT:
+                reasons.append(f"output order follows input order (ρ = {report.mean_spearman:.2f})")
+        return dataclasses.replace(report, reasons=tuple(reasons))
+
+
+def bias_report(calls: Iterable[CallRecord], *, scope: str = "first-stage") -> BiasReport:
+    """Position preference over judged blocks; ``scope`` says which (module docstring)."""
+    tally = BiasTally(scope)
+    for call in calls:
+        tally.add(call)
+    return tally.report()

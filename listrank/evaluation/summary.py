@@ -1,12 +1,15 @@
-"""Per-run totals over many rankings: calls, tokens, repairs, latency."""
+"""Per-run totals over many rankings: calls, tokens, repairs, latency.
+
+Everything is a running sum (the bias report's too), so a summary's size does not grow with
+the number of queries; summaries of parts of a run merge into the summary of the whole."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from listrank.evaluation.bias import BiasReport, bias_report
+from listrank.evaluation.bias import BiasReport, BiasTally
 from listrank.strategies.planning import check_trace
-from listrank.types import CallRecord, Ranking
+from listrank.types import Ranking
 
 
 @dataclass
@@ -25,15 +28,15 @@ class RunSummary:
     duplicate_ids: int = 0
     out_of_range_ids: int = 0
     failed_calls: int = 0
-    latencies_s: list[float] = field(default_factory=list)
-    call_records: list[CallRecord] = field(default_factory=list)
+    latency_s_total: float = 0.0
+    bias_tally: BiasTally = field(default_factory=BiasTally)
+    """What the (stage-0) bias report needs of every call, as running sums."""
     off_plan: int = 0
     """Queries whose calls or depth differ from the strategy's plan."""
 
     def add(self, ranking: Ranking) -> None:
         self.queries += 1
-        self.latencies_s.append(ranking.trace.latency_s)
-        self.call_records.extend(ranking.trace.calls)
+        self.latency_s_total += ranking.trace.latency_s
         if ranking.trace.plan is not None and not check_trace(ranking.trace).ok:
             self.off_plan += 1
         for c in ranking.trace.calls:
@@ -52,9 +55,18 @@ class RunSummary:
             self.duplicate_ids += c.repair.duplicates
             self.out_of_range_ids += c.repair.out_of_range
             self.failed_calls += int(c.error is not None)
+            self.bias_tally.add(c)
+
+    def merge(self, other: RunSummary) -> None:
+        """Add another part of the run (every field is a count or a sum)."""
+        for f in fields(self):
+            if f.name == "bias_tally":
+                self.bias_tally.merge(other.bias_tally)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def as_dict(self) -> dict[str, float | int]:
-        total = sum(self.latencies_s)
+        total = self.latency_s_total
         return {
             "queries": self.queries,
             "calls": self.calls,
@@ -75,7 +87,7 @@ class RunSummary:
         }
 
     def bias(self) -> BiasReport:
-        return bias_report(self.call_records)
+        return self.bias_tally.report()
 
     def format(self) -> str:
         d = self.as_dict()

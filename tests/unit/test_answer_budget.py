@@ -83,7 +83,7 @@ def test_twenty_passage_bound_exceeds_measured_answers(smol: Any) -> None:
 openai = pytest.importorskip("openai")
 
 from listrank.pipeline.reranker import Reranker  # noqa: E402
-from listrank.types import Candidate  # noqa: E402
+from listrank.types import Candidate, Ranking  # noqa: E402
 from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
 
 
@@ -94,7 +94,7 @@ def _pieces(smol: Any) -> Callable[[str], list[str]]:
     return split
 
 
-def _rerank(srv: FakeOpenAIServer, **options: Any) -> RunSummary:
+def _rerank(srv: FakeOpenAIServer, **options: Any) -> tuple[RunSummary, Ranking]:
     # a model name tiktoken does not know: the backend can only estimate its tokens
     reranker = Reranker(
         backend="openai",
@@ -106,29 +106,30 @@ def _rerank(srv: FakeOpenAIServer, **options: Any) -> RunSummary:
         **options,
     )
     cands = [Candidate(docid=f"d{i}", text=f"passage number {i}") for i in range(40)]
+    ranking = reranker.rerank("what is a query", cands)
     summary = RunSummary()
-    summary.add(reranker.rerank("what is a query", cands))
-    return summary
+    summary.add(ranking)
+    return summary, ranking
 
 
 def test_loopback_server_enforcing_max_tokens_returns_full_permutations(smol: Any) -> None:
     with FakeOpenAIServer(answer_tokens=_pieces(smol)) as srv:
-        summary = _rerank(srv)
+        summary, ranking = _rerank(srv)
         budgets = [int(s.body["max_tokens"]) for s in srv.requests]
     assert summary.calls == 3
     assert all(b >= 90 for b in budgets), budgets
     assert summary.truncated == 0 and summary.missing_ids == 0 and summary.repaired == 0
-    for call in summary.call_records:
+    for call in ranking.trace.calls:
         assert call.repair.missing == 0 and not call.repair.truncated
 
 
 def test_forced_tiny_budget_is_counted_as_truncated(smol: Any) -> None:
     with FakeOpenAIServer(answer_tokens=_pieces(smol)) as srv:
-        summary = _rerank(srv, max_new_tokens=45)
+        summary, ranking = _rerank(srv, max_new_tokens=45)
     assert summary.truncated == 3
     assert summary.as_dict()["truncated_outputs"] == 3
     assert "cut at the answer budget 3" in summary.format()
-    assert all(c.repair.truncated and c.repair.missing > 0 for c in summary.call_records)
+    assert all(c.repair.truncated and c.repair.missing > 0 for c in ranking.trace.calls)
 
 
 def test_hf_backend_reports_answers_stopped_by_the_budget() -> None:

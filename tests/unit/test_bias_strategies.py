@@ -14,6 +14,7 @@ from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
 from listrank.evaluation.bias import bias_report
 from listrank.evaluation.summary import RunSummary
+from listrank.types import CallRecord
 
 _PASSAGE = re.compile(r"\[(\d+)\] doc grade (\d+)")
 QUERIES = 12
@@ -36,7 +37,13 @@ def oracle(biased_slot: int | None = None) -> FakeBackend:
     return FakeBackend(responder=respond)
 
 
-def run(strategy: str, backend: FakeBackend, *, perfect: bool = True) -> RunSummary:
+def run(
+    strategy: str,
+    backend: FakeBackend,
+    *,
+    perfect: bool = True,
+    calls: list[CallRecord] | None = None,
+) -> RunSummary:
     reranker = Reranker(backend=backend, method="rankgpt", strategy=strategy)
     rng = random.Random(7)
     summary = RunSummary()
@@ -49,6 +56,8 @@ def run(strategy: str, backend: FakeBackend, *, perfect: bool = True) -> RunSumm
             top = [int(r.candidate.text.split()[-1]) for r in ranking.ranked[:5]]
             assert top == [N - 1, N - 2, N - 3, N - 4, N - 5]  # the oracle really is perfect
         summary.add(ranking)
+        if calls is not None:
+            calls.extend(ranking.trace.calls)
     return summary
 
 
@@ -70,8 +79,9 @@ def test_injected_slot_bias_is_flagged(strategy: str) -> None:
 
 def test_all_blocks_scope_shows_why_later_blocks_are_left_out() -> None:
     # under back-to-front sliding, slot 11 of each later window holds the previous winner
-    summary = run("sliding", oracle())
-    everything = bias_report(summary.call_records, scope="all")
+    calls: list[CallRecord] = []
+    summary = run("sliding", oracle(), calls=calls)
+    everything = bias_report(calls, scope="all")
     assert everything.top_slot_counts.get(10, 0) > everything.blocks // 2
     assert everything.position_driven
     first = summary.bias()
