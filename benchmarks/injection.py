@@ -30,8 +30,8 @@ Judges:
   perfectly: it measures whether passage text can escape the delimiters, not whether a real
   model honours the note (the SmolLM2 rows are the real-model check).
 
-    python -m benchmarks injection       # 2 queries on the embedded model, 20 on the stand-ins
-    python benchmarks/injection.py --queries 4 --embedded-modes before,after,guarded
+    python -m benchmarks injection       # 4 queries on the embedded model, 20 on the stand-ins
+    python benchmarks/injection.py --queries 8 --embedded-modes before,after,guarded
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def run_embedded(requests: list[Request], modes: list[str]) -> Results:
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--queries", type=int, default=2, help="DL19 queries on the embedded model")
+    p.add_argument("--queries", type=int, default=4, help="DL19 queries on the embedded model")
     p.add_argument("--stand-in-queries", type=int, default=20)
     p.add_argument("--embedded-modes", default="after,guarded", help="comma-separated modes")
     p.add_argument("--skip-embedded", action="store_true")
