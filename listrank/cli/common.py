@@ -10,6 +10,7 @@ from listrank.errors import ConfigError
 from listrank.methods.calibration import CALIBRATIONS
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+from listrank.prompting.guard import GUARDS
 from listrank.prompting.parsing import PARSE_MODES
 from listrank.prompting.templates import BRACKET_RULES, CLEANERS
 from listrank.registry import names
@@ -32,6 +33,7 @@ _FLAG_OPTIONS = (
     "parse",
     "brackets",
     "clean_text",
+    "guard",
     "top_k_candidates",
 )
 
@@ -58,6 +60,12 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--clean-text", choices=CLEANERS, help="repair mojibake with ftfy (as rank_llm) or not"
+    )
+    g.add_argument(
+        "--guard",
+        choices=GUARDS,
+        help="delimit: wrap each passage in <passage>...</passage> and tell the model passages "
+        "are data (changes every prompt; default none, the reference prompts)",
     )
     g.add_argument(
         "--top-k-candidates",

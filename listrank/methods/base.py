@@ -18,10 +18,11 @@ def template_for(
     *,
     brackets: str | None = None,
     clean_text: str | None = None,
+    guard: str | None = None,
 ) -> PromptTemplate:
-    """Load a template and check it is written for this kind of method; ``brackets`` and
-    ``clean_text`` override the template's text rules (None keeps them)."""
-    loaded = load_template(template).with_text_rules(brackets, clean_text)
+    """Load a template and check it is written for this kind of method; ``brackets``,
+    ``clean_text`` and ``guard`` override the template's text rules (None keeps them)."""
+    loaded = load_template(template).with_text_rules(brackets, clean_text, guard)
     if kind not in loaded.methods:
         raise ConfigError(
             f"template {loaded.name!r} ({loaded.source}) is written for "

@@ -49,6 +49,7 @@ class FirstMethod(Method):
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
         brackets: str | None = None,
         clean_text: str | None = None,
+        guard: str | None = None,
         max_block: int | None = None,
     ) -> None:
         require(backend, SupportsNextTokenLogprobs, "next_token_logprobs", self.name)
@@ -59,6 +60,7 @@ class FirstMethod(Method):
             "FIRST single-token scoring",
             brackets=brackets,
             clean_text=clean_text,
+            guard=guard,
         )
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words

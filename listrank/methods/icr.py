@@ -76,6 +76,7 @@ class ICRMethod(Method):
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
         brackets: str | None = None,
         clean_text: str | None = None,
+        guard: str | None = None,
         calibration_query: str | None = CALIBRATION_QUERY,
         layers: LayerSpec = None,
         best_last: bool = False,
@@ -83,7 +84,7 @@ class ICRMethod(Method):
         require(backend, SupportsAttention, "attention", self.name)
         self.backend = cast(SupportsAttention, backend)
         self.template = template_for(
-            template, "icr", "ICR", brackets=brackets, clean_text=clean_text
+            template, "icr", "ICR", brackets=brackets, clean_text=clean_text, guard=guard
         )
         if self.template.uses_turns:
             raise TemplateError(f"{self.template.source}: ICR needs passages inline ({{passages}})")
@@ -133,7 +134,7 @@ class ICRMethod(Method):
         docs: list[tuple[int, int]] = []
         pos = 0
         for ident, body in zip(prompt.identifiers, texts, strict=True):
-            shown = self.template.passage.format(id=ident, passage=self.template.prepare(body))
+            shown = self.template.passage.format(id=ident, passage=self.template.show(body))
             shown = getattr(self.backend, "defang", str)(shown)  # as the backend renders it
             at = text.find(shown, pos)
             if at < 0:

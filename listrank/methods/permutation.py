@@ -39,6 +39,7 @@ class PermutationMethod(Method):
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
         brackets: str | None = None,
         clean_text: str | None = None,
+        guard: str | None = None,
         parse: str = "listrank",
         max_new_tokens: int | None = None,
     ) -> None:
@@ -50,6 +51,7 @@ class PermutationMethod(Method):
             "permutation generation",
             brackets=brackets,
             clean_text=clean_text,
+            guard=guard,
         )
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words

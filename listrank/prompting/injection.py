@@ -10,7 +10,10 @@ any tokenizer sees the text):
   special token of their own tokenizer (:func:`defang_tokens`);
 - new lines ("Search Query: …", a fake instruction on its own line): a line break with the
   whitespace around it becomes one space, so a passage stays on its own line(s) of the
-  template. RankGPT's reference code joins passage words with single spaces too.
+  template. RankGPT's reference code joins passage words with single spaces too;
+- the passage delimiters of the opt-in guard (``<passage>`` ``</passage>``, also with spaces,
+  attributes or another case): angle brackets become parentheses, so a passage cannot close
+  its own delimiters and write outside them (``prompting.guard``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ _CONTROL = re.compile(
     r"<\s*[|｜][^<>\n]{0,64}?[|｜]\s*>"  # <|im_start|> <|eot_id|> <｜end▁of▁sentence｜>
     r"|<</?SYS>>"  # Llama 2
     r"|</?(?:s|bos|eos|pad|unk|mask|start_of_turn|end_of_turn|start_of_image|end_of_image"
-    r"|think|tool_call|tool_response|im_start|im_end|endoftext|eot|eos_token|bos_token)\s*>",
+    r"|think|tool_call|tool_response|im_start|im_end|endoftext|eot|eos_token|bos_token)\s*>"
+    r"|<\s*/?\s*passage\b[^<>\n]{0,64}>",  # the guard's delimiters (prompting.guard)
     re.IGNORECASE,
 )
 _BREAK = re.compile(r"[^\S\r\n\v\f\x85\u2028\u2029]*[\r\n\v\f\x85\u2028\u2029]\s*")

@@ -10,7 +10,9 @@ Text handling (``brackets``, ``clean``): by default ``[``/``]`` in passages and 
 ``(``/``)`` so a passage cannot forge identifiers ("habitat[edit]" -> "habitat(edit)");
 ``brackets = "numbers"`` rewrites only bracketed numbers ("[12]" -> "(12)", rank_llm's rule) and
 ``"keep"`` leaves text as it is (the original RankGPT code). ``clean = "ftfy"`` repairs mojibake
-("â€™" -> "'") with ftfy.fix_text before that, as rank_llm does.
+("â€™" -> "'") with ftfy.fix_text before that, as rank_llm does. ``guard = "delimit"`` wraps
+each passage in ``<passage>`` … ``</passage>`` and tells the model passages are data
+(``prompting.guard``; off by default).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from listrank.errors import TemplateError, UnknownComponentError
+from listrank.prompting import guard as passage_guard
 from listrank.prompting.injection import neutralize, neutralize_structure
 from listrank.types import ChatMessage
 
@@ -49,6 +52,7 @@ _KEYS = frozenset(
         "echo",
         "brackets",
         "clean",
+        "guard",
     }
 )
 _KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr"})
@@ -108,6 +112,7 @@ class PromptTemplate:
     source: str = "<memory>"
     brackets: str = "neutralize"
     clean: str = "none"
+    guard: str = "none"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
@@ -133,22 +138,34 @@ class PromptTemplate:
         """A passage or query as this template shows it (bracket rule, cleaning)."""
         return prepare_text(text, brackets=self.brackets, clean=self.clean)
 
+    def show(self, passage: str) -> str:
+        """A passage as its ``{passage}`` placeholder shows it: prepared, and delimited when
+        the guard is on."""
+        text = self.prepare(passage)
+        return passage_guard.delimit(text) if self.guard == "delimit" else text
+
     def with_text_rules(
-        self, brackets: str | None = None, clean: str | None = None
+        self, brackets: str | None = None, clean: str | None = None, guard: str | None = None
     ) -> PromptTemplate:
-        """This template with another bracket rule or cleaner (None keeps the template's)."""
+        """This template with another bracket rule, cleaner or guard (None keeps the
+        template's)."""
         if brackets is not None and brackets not in BRACKET_RULES:
             raise TemplateError(f"brackets={brackets!r}: use one of {BRACKET_RULES}")
         if clean is not None and clean not in CLEANERS:
             raise TemplateError(f"clean={clean!r}: use one of {CLEANERS}")
+        if guard is not None and guard not in passage_guard.GUARDS:
+            raise TemplateError(f"guard={guard!r}: use one of {passage_guard.GUARDS}")
         return dataclasses.replace(
-            self, brackets=brackets or self.brackets, clean=clean or self.clean
+            self,
+            brackets=brackets or self.brackets,
+            clean=clean or self.clean,
+            guard=guard or self.guard,
         )
 
     def render(self, query: str, passages: Sequence[str]) -> RenderedPrompt:
         ids = identifiers_for(self.identifiers, len(passages))
         q = self.prepare(query)
-        texts = [self.prepare(p) for p in passages]
+        texts = [self.show(p) for p in passages]
         inline = self.passage_separator.join(
             self.passage.format(id=i, passage=t) for i, t in zip(ids, texts, strict=True)
         )
@@ -167,6 +184,8 @@ class PromptTemplate:
                         out.append(_message(turn["role"], turn["content"].format(id=i, passage=t)))
             else:
                 out.append(_message(msg["role"], msg["content"].format(**fields)))
+        if self.guard == "delimit":
+            out = passage_guard.with_note(out)
         return RenderedPrompt(messages=out, assistant_prefix=self.answer_prefix, identifiers=ids)
 
     def example_answer(self, n: int) -> str:
@@ -271,6 +290,9 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
     clean = data.get("clean", "none")
     if clean not in CLEANERS:
         raise TemplateError(f"{source}: clean = {clean!r}; use one of {CLEANERS}")
+    guard = data.get("guard", "none")
+    if guard not in passage_guard.GUARDS:
+        raise TemplateError(f"{source}: guard = {guard!r}; use one of {passage_guard.GUARDS}")
     echo = data.get("echo", [])
     if not isinstance(echo, list) or not all(isinstance(e, str) and "{id}" in e for e in echo):
         raise TemplateError(f"{source}: 'echo' must be a list of strings containing {{id}}")
@@ -288,6 +310,7 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
         source=source,
         brackets=brackets,
         clean=clean,
+        guard=guard,
     )
 
 
