@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from listrank.errors import ConfigError
-from listrank.prompting.templates import PromptTemplate, load_template
+from listrank.prompting.budget import fit_prompt, passage_text
+from listrank.prompting.templates import PromptTemplate, RenderedPrompt, load_template
 from listrank.types import Candidate, Judgement, Query
 
 
@@ -66,3 +68,27 @@ def order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:
         return (math.isnan(s), -s if not math.isnan(s) else 0.0, i)
 
     return tuple(sorted(range(len(scores)), key=key))
+
+
+def fit_block(
+    template: PromptTemplate,
+    backend: Any,
+    query: Query,
+    block: Sequence[Candidate],
+    *,
+    max_words: int,
+    min_words: int,
+    reserve_tokens: int,
+) -> tuple[RenderedPrompt, int]:
+    """The block's prompt, its passages cut (down to ``min_words``) until it fits the
+    backend's context with ``reserve_tokens`` left for the answer; and its token count."""
+    fitted = fit_prompt(
+        [passage_text(c) for c in block],
+        lambda texts: template.render(query.text, texts),
+        lambda r: backend.count_prompt_tokens(r.messages, r.assistant_prefix),
+        context_length=backend.context_length,
+        reserve_tokens=reserve_tokens,
+        max_words=max_words,
+        min_words=min_words,
+    )
+    return fitted.prompt, fitted.prompt_tokens

@@ -18,12 +18,16 @@ from typing import cast
 
 from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
-from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
+from listrank.methods.base import (
+    Method,
+    fit_block,
+    order_from_scores,
+    passage_word_limits,
+    template_for,
+)
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
-    fit_prompt,
-    passage_text,
 )
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
@@ -107,16 +111,15 @@ class FirstMethod(Method):
         self, query: Query, block: Sequence[Candidate], max_words: int
     ) -> tuple[RenderedPrompt, int]:
         self._check_block(block)
-        fitted = fit_prompt(
-            [passage_text(c) for c in block],
-            lambda texts: self.template.render(query.text, texts),
-            lambda r: self.backend.count_prompt_tokens(r.messages, r.assistant_prefix),
-            context_length=self.backend.context_length,
-            reserve_tokens=_ANSWER_TOKENS,
+        return fit_block(
+            self.template,
+            self.backend,
+            query,
+            block,
             max_words=max_words,
             min_words=self.min_passage_words,
+            reserve_tokens=_ANSWER_TOKENS,
         )
-        return fitted.prompt, fitted.prompt_tokens
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self._fitted(query, block, self.max_passage_words)[1]

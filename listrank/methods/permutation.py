@@ -12,13 +12,11 @@ from listrank.backends.base import (
     require,
 )
 from listrank.errors import ConfigError, ContextLengthError
-from listrank.methods.base import Method, passage_word_limits, template_for
+from listrank.methods.base import Method, fit_block, passage_word_limits, template_for
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
     answer_budget,
-    fit_prompt,
-    passage_text,
 )
 from listrank.prompting.parsing import PARSE_MODES, parse_permutation
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
@@ -73,16 +71,15 @@ class PermutationMethod(Method):
     def _fit(
         self, query: Query, block: Sequence[Candidate], max_words: int
     ) -> tuple[RenderedPrompt, int]:
-        fitted = fit_prompt(
-            [passage_text(c) for c in block],
-            lambda texts: self.template.render(query.text, texts),
-            lambda r: self.backend.count_prompt_tokens(r.messages, r.assistant_prefix),
-            context_length=self.backend.context_length,
-            reserve_tokens=self._answer_tokens(len(block)),
+        return fit_block(
+            self.template,
+            self.backend,
+            query,
+            block,
             max_words=max_words,
             min_words=self.min_passage_words,
+            reserve_tokens=self._answer_tokens(len(block)),
         )
-        return fitted.prompt, fitted.prompt_tokens
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self._fit(query, block, self.max_passage_words)[1]

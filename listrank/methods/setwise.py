@@ -31,12 +31,16 @@ from listrank.backends.base import (
     require,
 )
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
-from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
+from listrank.methods.base import (
+    Method,
+    fit_block,
+    order_from_scores,
+    passage_word_limits,
+    template_for,
+)
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
-    fit_prompt,
-    passage_text,
 )
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query, RepairStats
@@ -124,17 +128,15 @@ class SetwiseMethod(Method):
             raise ConfigError(
                 f"setwise labels passages A..Z: at most {MAX_BLOCK} per block; got {len(block)}"
             )
-        backend = cast(SupportsGenerate, self.backend)
-        fitted = fit_prompt(
-            [passage_text(c) for c in block],
-            lambda texts: self.template.render(query.text, texts),
-            lambda r: backend.count_prompt_tokens(r.messages, r.assistant_prefix),
-            context_length=backend.context_length,
-            reserve_tokens=self._reserve(),
+        return fit_block(
+            self.template,
+            self.backend,
+            query,
+            block,
             max_words=max_words,
             min_words=self.min_passage_words,
+            reserve_tokens=self._reserve(),
         )
-        return fitted.prompt, fitted.prompt_tokens
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self._fitted(query, block, self.max_passage_words)[1]
