@@ -6,13 +6,13 @@ A TREC run keeps its scores (ir-measures orders by score, as trec_eval does). A 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from listrank.errors import InputError
 from listrank.evaluation.metrics import Qrels, Run, mean, per_query, read_qrels, run_from_order
+from listrank.runs import safe_json
 from listrank.runs.io import iter_lines, read_trec_run
 
 DEFAULT_METRICS = ("nDCG@10", "nDCG@5", "RR@10", "R@100", "AP")
@@ -21,10 +21,7 @@ DEFAULT_METRICS = ("nDCG@10", "nDCG@5", "RR@10", "R@100", "AP")
 def _jsonl_run(path: str | Path) -> Run:
     run: Run = {}
     for number, text in iter_lines(path):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", line=number) from exc
+        obj = safe_json.loads(text, line=number)
         if not isinstance(obj, dict):
             raise InputError("expected a JSON object", line=number)
         q = obj.get("query")

@@ -8,12 +8,12 @@ form, so results are written as rank_llm JSONL that listrank reads back).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from listrank.errors import InputError
+from listrank.runs import safe_json
 from listrank.runs.io import Request, iter_lines, parse_request, read_trec_run
 
 _ID_KEYS = ("docid", "_id", "id", "doc_id", "pid")
@@ -35,18 +35,16 @@ def starts_with_json_array(path: str | Path) -> bool:
 
 def _load_array(path: str | Path) -> list[Any]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: invalid UTF-8 ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
+    try:
+        data = safe_json.loads(raw)  # the same limits as every other input
+    except InputError as exc:
         raise InputError(
-            f"{path} is a JSON array (rank_llm retrieve_results form) but not valid JSON "
-            f"({exc.msg} at line {exc.lineno})",
-            line=exc.lineno,
-        ) from exc
+            f"{path} is a JSON array (rank_llm retrieve_results form) but cannot be read: {exc}"
+        ) from None
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a JSON array")
     return data
@@ -108,9 +106,9 @@ def read_retrieve_results(path: str | Path) -> list[Request]:
 def _jsonl_docs(path: str | Path) -> Iterator[tuple[str, str]]:
     for number, text in iter_lines(path):
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg})", line=number) from exc
+            obj = safe_json.loads(text, line=number)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}: expected a JSON object", line=number)
         docid = next((obj[k] for k in _ID_KEYS if isinstance(obj.get(k), str | int)), None)

@@ -15,7 +15,11 @@ from listrank.pipeline.reranker import Reranker
 from listrank.runs.formats import read_corpus, read_retrieve_results, read_trec_with_corpus
 from listrank.runs.io import read_requests
 
-DL19 = Path("/work/shared/data/trec-dl-rank_llm-runs/BM25/retrieve_results_dl19.json")
+# the shared test collections beside the repository (as tests/conftest.py finds them)
+DL19 = (
+    Path(__file__).resolve().parents[3]
+    / "shared/data/trec-dl-rank_llm-runs/BM25/retrieve_results_dl19.json"
+)
 
 
 def retrieve_results(tmp_path: Path, queries: int = 2, hits: int = 5) -> Path:
@@ -61,6 +65,29 @@ def test_broken_json_array_is_named_not_called_bad_jsonl(tmp_path: Path) -> None
     path.write_text('[\n  {"query": "q", "hits": [\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"JSON array .*rank_llm retrieve_results"):
         read_requests(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[{"query": "q", "hits": [{"content": "x", "score": NaN}]}]', "NaN"),
+        ("[" * 1000 + "]" * 1000, "nested too deeply"),
+        ('[{"query": "q \\ud800", "hits": []}]', "surrogate"),
+    ],
+)
+def test_json_array_passes_the_same_input_door(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=r"JSON array .*rank_llm retrieve_results") as err:
+        read_requests(path)
+    assert words in str(err.value)
+
+
+def test_corpus_jsonl_passes_the_same_input_door(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"docid": "a", "text": "x"}\n' + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(InputError, match=r"corpus.jsonl: line 2: JSON nested too deeply"):
+        read_corpus(corpus)
 
 
 def test_bad_hit_names_query_and_field(tmp_path: Path) -> None:
@@ -135,8 +162,10 @@ def test_cli_rerank_reads_retrieve_results_with_top_k(tmp_path: Path) -> None:
         )
         prompts = [s.body["messages"][1]["content"] for s in srv.requests]
     assert code == 0
-    assert len(prompts) == 2 and "e.g., [2] > [1], Only respond" in prompts[0]
-    assert "[4] passage 0-3\nSearch Query: query 0." in prompts[0]
+    # both queries are in flight at once: find query 0's prompt, whichever arrived first
+    first = next(p for p in prompts if "Search Query: query 0." in p)
+    assert len(prompts) == 2 and "e.g., [2] > [1], Only respond" in first
+    assert "[4] passage 0-3\nSearch Query: query 0." in first
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["query"]["qid"] for x in lines] == ["100", "101"]
     docids = [c["docid"] for c in lines[0]["candidates"]]
