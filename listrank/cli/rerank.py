@@ -25,8 +25,15 @@ from listrank.runs.output_checks import check_output_file, check_trec_ids
 from listrank.runs.trace import trace_text
 
 # options that do not change the output: a journal written under other values still resumes
-_NOT_IN_FINGERPRINT = {"run", "no_progress", "no_resume", "cache", "trace", "verbose"}
-_NOT_IN_FINGERPRINT |= {"max_in_flight"}
+_NOT_IN_FINGERPRINT = {
+    "run",
+    "no_progress",
+    "no_resume",
+    "cache",
+    "trace",
+    "verbose",
+    "max_in_flight",
+}
 
 
 def add_parser(sub: Any) -> None:
@@ -98,12 +105,13 @@ def _validate(args: argparse.Namespace, source: Callable[[], Iterable[Request]])
     return qids
 
 
-def _failure(outcome: Outcome) -> str:
+def _failure(outcome: Outcome) -> tuple[str, str]:
+    """(qid, what went wrong) of a failed query, for the one error line that ends the run."""
     qid = outcome.item.query.qid
     err = outcome.error
     if isinstance(err, PromptTooLongError):
-        return f"{qid} (query {qid!r}: {err})"
-    return f"{qid} ({type(err).__name__}: {err})"
+        return qid, f"{qid} (query {qid!r}: {err})"
+    return qid, f"{qid} ({type(err).__name__}: {err})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,7 +162,7 @@ def _finish(
     this_run = RunSummary()
     summary = RunSummary()
     stages: dict[str, float] = {}
-    failed: list[str] = []
+    failed: list[tuple[str, str]] = []
 
     def finished(outcome: Outcome) -> None:
         # journaled as each query finishes (in any order), so a kill loses only those in flight
@@ -208,14 +216,14 @@ def _finish(
             # nothing is written; the finished queries stay in the journal for the rerun
             journal.close()
             kept = len(qids) - len(failed)
-            shown = "; ".join(failed[:5]) + ("; …" if len(failed) > 5 else "")
+            shown = "; ".join(why for _, why in failed[:5]) + ("; …" if len(failed) > 5 else "")
             raise QueriesFailedError(
                 f"{len(failed)} of {len(qids)} queries failed: {shown}. The {kept} others are "
                 f"kept in {journal.path}: run the same command again to retry only the failed "
                 "ones",
                 errors={},
                 results=[],
-                qids=[f.split(" ", 1)[0] for f in failed],
+                qids=[qid for qid, _ in failed],
             )
     journal.remove()
     if args.trace:

@@ -7,14 +7,13 @@ and the ``[method]`` and ``[strategy]`` sections of a pipeline config (``name`` 
 
 from __future__ import annotations
 
-import importlib.resources
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from listrank.errors import ConfigError, UnknownComponentError
+from listrank.prompting.library import shipped_dir
 
 _META = ("description", "checkpoints", "source", "decoding", "text")
 _SECTIONS = ("method", "strategy")
@@ -78,23 +77,15 @@ def _validate(data: Mapping[str, Any], name: str, source: str) -> Preset:
     )
 
 
-def _library_dir() -> Path:
-    packaged = importlib.resources.files("listrank").joinpath("presets")
-    if packaged.is_dir():
-        return Path(str(packaged))
-    # editable/source checkout: the library lives at the repository root
-    return Path(__file__).resolve().parents[2] / "presets"
-
-
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in _library_dir().glob("*.toml"))
+    return sorted(p.stem for p in shipped_dir("presets").glob("*.toml"))
 
 
 def load_preset(name: str | Preset) -> Preset:
     """A preset from the library by name."""
     if isinstance(name, Preset):
         return name
-    path = _library_dir() / f"{name}.toml"
+    path = shipped_dir("presets") / f"{name}.toml"
     if not path.exists():
         raise UnknownComponentError("preset", str(name), preset_names())
     try:

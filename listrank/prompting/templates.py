@@ -18,7 +18,6 @@ each passage in ``<passage>`` … ``</passage>`` and tells the model passages ar
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import re
 import string
 import tomllib
@@ -30,6 +29,7 @@ from typing import Any, cast
 from listrank.errors import TemplateError, UnknownComponentError
 from listrank.prompting import guard as passage_guard
 from listrank.prompting.injection import neutralize, neutralize_structure
+from listrank.prompting.library import shipped_dir
 from listrank.types import ChatMessage
 
 IDENTIFIER_SCHEMES = ("numeric", "alpha")
@@ -314,16 +314,8 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
     )
 
 
-def _library_dir() -> Path:
-    packaged = importlib.resources.files("listrank").joinpath("prompts")
-    if packaged.is_dir():
-        return Path(str(packaged))
-    # editable/source checkout: the library lives at the repository root
-    return Path(__file__).resolve().parents[2] / "prompts"
-
-
 def template_names() -> list[str]:
-    return sorted(p.stem for p in _library_dir().glob("*.toml"))
+    return sorted(p.stem for p in shipped_dir("prompts").glob("*.toml"))
 
 
 def load_template(name_or_path: str | Path | PromptTemplate) -> PromptTemplate:
@@ -333,7 +325,7 @@ def load_template(name_or_path: str | Path | PromptTemplate) -> PromptTemplate:
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
         return PromptTemplate.from_file(p)
-    candidate = _library_dir() / f"{name_or_path}.toml"
+    candidate = shipped_dir("prompts") / f"{name_or_path}.toml"
     if candidate.exists():
         return PromptTemplate.from_file(candidate)
     raise UnknownComponentError("prompt template", str(name_or_path), template_names())
