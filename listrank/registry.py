@@ -79,6 +79,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "first": "listrank.methods.first:FirstMethod",
         "icr": "listrank.methods.icr:ICRMethod",
         "setwise": "listrank.methods.setwise:SetwiseMethod",
+        "pointwise": "listrank.methods.pointwise:PointwiseMethod",
     },
     "strategy": {
         "single": "listrank.strategies.window:SingleWindow",
@@ -88,6 +89,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "jointrank": "listrank.strategies.jointrank:JointRank",
         "setwise": "listrank.strategies.setwise:Setwise",
         "tdpart": "listrank.strategies.tdpart:TDPart",
+        "pointwise": "listrank.strategies.pointwise:Pointwise",
     },
 }
 _GROUPS = {

@@ -127,6 +127,7 @@ class CalibratedMethod(Method):
         # the service shares one method between request threads: one prior per size, charged once
         self._prior_lock = threading.Lock()
         self.produces_scores = True
+        self.scores_alone = bool(getattr(inner, "scores_alone", False))
 
     @property
     def max_block_size(self) -> int | None:
@@ -136,6 +137,10 @@ class CalibratedMethod(Method):
     def calls_per_prior(self) -> int:
         """Model calls one new block size costs (the planner counts them)."""
         return self.blocks if self.calibration == "reference" else 1
+
+    def calibrates(self, size: int) -> bool:
+        """Whether blocks of ``size`` get a prior (and so cost the prior's calls once)."""
+        return size >= 2 or (size == 1 and self.scores_alone)
 
     def prior(self, size: int) -> tuple[float, ...]:
         if size not in self.priors:
@@ -185,7 +190,8 @@ class CalibratedMethod(Method):
         out = []
         for block, j in zip(blocks, self.inner.judge(query, blocks), strict=True):
             raw = j.scores
-            if raw is None or len(block) < 2:
+            # one slot has no position to correct, unless its score stands alone (pointwise)
+            if raw is None or not self.calibrates(len(block)):
                 out.append(j)
                 continue
             with self._prior_lock:

@@ -205,6 +205,13 @@ class Reranker:
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
+        if getattr(strategy, "needs_scores", False) and not getattr(
+            method, "produces_scores", False
+        ):
+            raise ConfigError(
+                f"strategy {strategy.name!r} orders candidates by the score each gets alone; "
+                f"method {method.name!r} returns only an order. Use method='pointwise'"
+            )
         if calibrate:
             method = CalibratedMethod(
                 method,
@@ -266,7 +273,9 @@ class Reranker:
             total += cache[size]
         calibrated = self._calibrated()
         if calibrated is not None:  # the priors' calls, planned in _plan, cost tokens too
-            new_sizes = {s for s in plan.block_sizes if s >= 2} - set(calibrated.priors)
+            new_sizes = {s for s in plan.block_sizes if calibrated.calibrates(s)} - set(
+                calibrated.priors
+            )
             total += sum(calibrated.prior_prompt_tokens(s) for s in sorted(new_sizes))
         return dataclasses.replace(plan, prompt_tokens=total)
 
@@ -353,7 +362,7 @@ class Reranker:
             while isinstance(inner, PermutationAveraged):
                 inner = inner.inner
             if isinstance(inner, CalibratedMethod):  # one prior per new block size
-                new_sizes = {s for s in plan.block_sizes if s >= 2} - set(inner.priors)
+                new_sizes = {s for s in plan.block_sizes if inner.calibrates(s)} - set(inner.priors)
                 calls += len(new_sizes) * inner.calls_per_prior
         return dataclasses.replace(plan, calls=calls)
 

@@ -53,9 +53,10 @@ _KEYS = frozenset(
         "brackets",
         "clean",
         "guard",
+        "labels",
     }
 )
-_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr"})
+_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr", "pointwise"})
 _ALPHABET = string.ascii_uppercase
 
 
@@ -113,6 +114,8 @@ class PromptTemplate:
     brackets: str = "neutralize"
     clean: str = "none"
     guard: str = "none"
+    labels: tuple[str, ...] = ()
+    """Answer labels read from the next-token scores, positive first (pointwise: yes, no)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
@@ -293,6 +296,14 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
     guard = data.get("guard", "none")
     if guard not in passage_guard.GUARDS:
         raise TemplateError(f"{source}: guard = {guard!r}; use one of {passage_guard.GUARDS}")
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        raise TemplateError(f"{source}: 'labels' must be a list of non-empty strings")
+    if "pointwise" in methods and (len(labels) != 2 or labels[0] == labels[1]):
+        raise TemplateError(
+            f"{source}: a pointwise template needs labels = [positive, negative], two "
+            f"different strings (e.g. [\"yes\", \"no\"]); got {labels}"
+        )
     echo = data.get("echo", [])
     if not isinstance(echo, list) or not all(isinstance(e, str) and "{id}" in e for e in echo):
         raise TemplateError(f"{source}: 'echo' must be a list of strings containing {{id}}")
@@ -311,6 +322,7 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
         brackets=brackets,
         clean=clean,
         guard=guard,
+        labels=tuple(labels),
     )
 
 
