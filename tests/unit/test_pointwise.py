@@ -53,7 +53,7 @@ def test_scores_equal_the_closed_form_and_order_by_them() -> None:
     backend = scripted()
     rr = Reranker(backend, method="pointwise", strategy="pointwise")
     ranking = rr.rerank(QUERY, list(SCRIPT))
-    expected = {d: closed_form(*lp) for d, lp in zip(map(str, range(4)), SCRIPT.values())}
+    expected = {str(i): closed_form(*lp) for i, lp in enumerate(SCRIPT.values())}
     assert ranking.docids == sorted(expected, key=lambda d: -expected[d])
     for r in ranking.ranked:
         assert r.score == pytest.approx(expected[r.candidate.docid], abs=1e-12)
