@@ -90,6 +90,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "setwise": "listrank.strategies.setwise:Setwise",
         "tdpart": "listrank.strategies.tdpart:TDPart",
         "pointwise": "listrank.strategies.pointwise:Pointwise",
+        "adaptive": "listrank.strategies.adaptive:Adaptive",
     },
 }
 _GROUPS = {

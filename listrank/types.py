@@ -133,6 +133,11 @@ class Plan:
     prompt_tokens: int | None = None
     exact: bool = True
     """False when the strategy adapts to judgements and the numbers are upper bounds."""
+    expected_calls: float | None = None
+    """Mean calls under ``judge_model`` (adaptive strategies), beside the worst case."""
+    expected_depth: float | None = None
+    judge_model: str | None = None
+    """The simulated judge the expected case assumes."""
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,7 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
     if "pointwise" in methods and (len(labels) != 2 or labels[0] == labels[1]):
         raise TemplateError(
             f"{source}: a pointwise template needs labels = [positive, negative], two "
-            f"different strings (e.g. [\"yes\", \"no\"]); got {labels}"
+            f'different strings (e.g. ["yes", "no"]); got {labels}'
         )
     echo = data.get("echo", [])
     if not isinstance(echo, list) or not all(isinstance(e, str) and "{id}" in e for e in echo):

@@ -78,6 +78,11 @@ def describe_plan(plan: Plan) -> str:
         f"depth          {bound}{plan.depth} sequential stage{'s' if plan.depth != 1 else ''}",
         f"blocks         {_blocks_summary(plan.block_sizes)}  (count × size)",
     ]
+    if plan.expected_calls is not None and plan.expected_depth is not None:
+        lines.append(
+            f"expected       {plan.expected_calls:.1f} calls, {plan.expected_depth:.1f} stages "
+            f"(mean under a simulated judge: {plan.judge_model})"
+        )
     if plan.prompt_tokens is not None:
         lines.append(
             f"prompt tokens  {bound}{plan.prompt_tokens:,}  (estimated with the model's tokenizer)"
