@@ -138,6 +138,8 @@ class Plan:
     expected_depth: float | None = None
     judge_model: str | None = None
     """The simulated judge the expected case assumes."""
+    parts: tuple[Plan, ...] = ()
+    """The pipeline stages this plan sums (an LLM prefilter's, then the listwise one's)."""
 
 
 @dataclass(frozen=True)

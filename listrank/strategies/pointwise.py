@@ -3,15 +3,14 @@
 Each block is one candidate, so a method that scores single candidates (``pointwise``) is
 asked for all of them in one call, and the many-query scheduler merges the calls of every
 query in flight into one batch. The candidates' own scores are returned, so linear fusion
-blends real scores rather than ranks. A candidate its method left unscored (NaN) goes after
-the scored ones, in input order.
+blends real scores rather than ranks. A candidate its method left unscored (NaN, or no score
+at all) goes after the scored ones, in input order.
 """
 
 from __future__ import annotations
 
 import math
 
-from listrank.errors import ConfigError
 from listrank.strategies.base import Block, BlockJudge, Strategy, StrategyResult
 from listrank.types import Plan
 
@@ -19,7 +18,8 @@ from listrank.types import Plan
 class Pointwise(Strategy):
     name = "pointwise"
     needs_scores = True
-    """Only a method that scores a candidate alone can be used (checked by the Reranker)."""
+    """Only a method whose single-candidate scores mean something (``scores_alone``, i.e.
+    pointwise) can be used; the Reranker checks it."""
 
     def plan(self, n: int) -> Plan:
         return Plan(self.name, n, calls=n, depth=1 if n else 0, block_sizes=(1,) * n)
@@ -28,14 +28,12 @@ class Pointwise(Strategy):
         if n == 0:
             return StrategyResult([], [])
         judgements = judge([Block([i], f"candidate {i}") for i in range(n)])
-        scores = []
-        for i, j in enumerate(judgements):
-            if j.scores is None or len(j.scores) != 1:
-                raise ConfigError(
-                    f"the pointwise strategy needs a method that scores each candidate alone "
-                    f"(e.g. method='pointwise'); candidate {i} came back without a score"
-                )
-            scores.append(float(j.scores[0]))
+        # a judgement without a score (an order-only judge) counts as unscored: the Reranker
+        # refuses such methods up front, a bare judge keeps the input order
+        scores = [
+            float(j.scores[0]) if j.scores is not None and len(j.scores) == 1 else math.nan
+            for j in judgements
+        ]
         scored = sorted(
             (i for i in range(n) if not math.isnan(scores[i])), key=lambda i: -scores[i]
         )
