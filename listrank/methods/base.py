@@ -8,9 +8,82 @@ from collections.abc import Sequence
 from typing import Any
 
 from listrank.errors import ConfigError
-from listrank.prompting.budget import fit_prompt, passage_text
-from listrank.prompting.templates import PromptTemplate, RenderedPrompt, load_template
+from listrank.options import Option
+from listrank.prompting.budget import (
+    DEFAULT_MAX_PASSAGE_WORDS,
+    DEFAULT_MIN_PASSAGE_WORDS,
+    fit_prompt,
+    passage_text,
+)
+from listrank.prompting.guard import GUARDS
+from listrank.prompting.templates import (
+    BRACKET_RULES,
+    CLEANERS,
+    PromptTemplate,
+    RenderedPrompt,
+    load_template,
+)
 from listrank.types import Candidate, Judgement, Query
+
+
+def template_option(default: str) -> Option:
+    return Option(
+        "template",
+        str | PromptTemplate,
+        default,
+        "prompt template: a name or a TOML file",
+        changes_answers=True,
+        example=f"{default}-custom.toml",
+    )
+
+
+PASSAGE_WORDS = (
+    Option(
+        "max_passage_words",
+        int,
+        DEFAULT_MAX_PASSAGE_WORDS,
+        "words kept per passage",
+        changes_answers=True,
+        ge=1,
+    ),
+    Option(
+        "min_passage_words",
+        int,
+        DEFAULT_MIN_PASSAGE_WORDS,
+        "fewest words per passage when the prompt is cut to fit",
+        changes_answers=True,
+        ge=1,
+    ),
+)
+"""The passage budget every method declares."""
+
+TEXT_RULES = (
+    Option(
+        "brackets",
+        str | None,
+        None,
+        "'[' ']' inside passages (None: the template's rule)",
+        changes_answers=True,
+        choices=BRACKET_RULES,
+    ),
+    Option(
+        "clean_text",
+        str | None,
+        None,
+        "repair mojibake (None: the template's rule)",
+        changes_answers=True,
+        choices=CLEANERS,
+    ),
+    Option(
+        "guard",
+        str | None,
+        None,
+        "mark passages as data (None: the template's rule)",
+        changes_answers=True,
+        choices=GUARDS,
+    ),
+)
+"""The template text-rule overrides (see ``template_for``)."""
 
 
 def template_for(
