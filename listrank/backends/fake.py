@@ -48,7 +48,11 @@ class FakeBackend:
             ge=1,
         ),
         Option(
-            "model_name", str, "fake-model", "the model's name", changes_answers=False,
+            "model_name",
+            str,
+            "fake-model",
+            "the model's name",
+            changes_answers=False,
             example="other-model",
         ),
     )

@@ -132,6 +132,21 @@ class Method(ABC):
         """The largest block this method can judge, or None for no fixed limit."""
         return None
 
+    # -- declared cost: what the plan counts (``strategies.planning.method_plan``) --------
+    @property
+    def calls_per_block(self) -> int:
+        """Model calls one judged block costs; its trace record's ``calls`` says the same."""
+        return 1
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        """Model calls still due for priors of these block sizes (calibration; else 0).
+        They are charged to the records of the blocks that needed them."""
+        return 0
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        """Prompt tokens of those prior calls (estimated, nothing judged)."""
+        return 0
+
 
 def order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:
     """Best first; NaN last; ties keep input position (deterministic)."""

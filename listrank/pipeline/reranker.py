@@ -27,6 +27,7 @@ from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
+from listrank.strategies.planning import method_plan
 from listrank.types import (
     CallRecord,
     Candidate,
@@ -299,17 +300,9 @@ class Reranker:
             if size not in cache:
                 cache[size] = self.method.estimate_prompt_tokens(q, cands[:size])
             total += cache[size]
-        calibrated = self._calibrated()
-        if calibrated is not None:  # the priors' calls, planned in _plan, cost tokens too
-            new_sizes = {s for s in plan.block_sizes if s >= 2} - set(calibrated.priors)
-            total += sum(calibrated.prior_prompt_tokens(s) for s in sorted(new_sizes))
+        # the priors' calls, planned in _plan, cost tokens too
+        total += self.method.prior_prompt_tokens(plan.block_sizes)
         return dataclasses.replace(plan, prompt_tokens=total)
-
-    def _calibrated(self) -> CalibratedMethod | None:
-        inner: Method = self.method
-        while isinstance(inner, PermutationAveraged):
-            inner = inner.inner
-        return inner if isinstance(inner, CalibratedMethod) else None
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
@@ -380,17 +373,7 @@ class Reranker:
 
     def _plan(self, n: int) -> Plan:
         """The strategy's plan, with the calls the method wrappers add (shuffles, priors)."""
-        plan = self.strategy.plan(n)
-        per_block = int(getattr(self.method, "calls_per_block", 1))
-        calls = plan.calls * per_block
-        if isinstance(self.method, CalibratedMethod | PermutationAveraged):
-            inner: Method = self.method
-            while isinstance(inner, PermutationAveraged):
-                inner = inner.inner
-            if isinstance(inner, CalibratedMethod):  # one prior per new block size
-                new_sizes = {s for s in plan.block_sizes if s >= 2} - set(inner.priors)
-                calls += len(new_sizes) * inner.calls_per_prior
-        return dataclasses.replace(plan, calls=calls)
+        return method_plan(self.strategy.plan(n), self.method)
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
