@@ -137,6 +137,8 @@ class HFBackend(LocalTokenizer):
             self.model, self.tokenizer = _load(model, torch_dtype, attn_implementation)
         self.model.to(self.device)
         self.model.eval()
+        # what really runs: the device "auto" chose, the weights' precision (a ready model too)
+        self.settings.update(device=self.device, dtype=str(getattr(self.model, "dtype", dtype)))
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"

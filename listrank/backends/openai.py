@@ -162,7 +162,7 @@ class OpenAIBackend:
             None,
             "token counter: tiktoken:NAME or hf:PATH",
             changes_answers=True,
-            example="tiktoken:o200k_base",
+            example="estimate",
         ),
         Option(
             "use_completions",

@@ -130,7 +130,10 @@ def method_plan(plan: Plan, method: MethodCost) -> Plan:
     """The strategy's plan in model calls: each block costs the method's ``calls_per_block``
     (permutation averaging: k), plus the priors still due (calibration). ``Reranker.plan``,
     ``listrank plan`` and ``check_trace`` all count with this."""
-    calls = plan.calls * method.calls_per_block + method.prior_calls(plan.block_sizes)
+    sizes: Sequence[int] = plan.block_sizes
+    if not plan.exact:  # an adaptive run may meet any smaller block: bound its priors too
+        sizes = range(2, max(sizes, default=0) + 1)
+    calls = plan.calls * method.calls_per_block + method.prior_calls(sizes)
     return replace(plan, calls=calls)
 
 
