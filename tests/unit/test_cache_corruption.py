@@ -29,6 +29,7 @@ class InProcess(CountingBackend):
         Option("dtype", str, "float32", "weights precision", changes_answers=True),
     )
 
+
 PROMPTS = [f"prompt number {i} " + "x" * i for i in range(16)]
 
 
