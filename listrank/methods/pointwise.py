@@ -24,11 +24,14 @@ from typing import cast
 from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
 from listrank.errors import ContextLengthError
 from listrank.methods.base import (
+    PASSAGE_WORDS,
+    TEXT_RULES,
     Method,
     fit_block,
     order_from_scores,
     passage_word_limits,
     template_for,
+    template_option,
 )
 from listrank.methods.labels import require_single_tokens
 from listrank.prompting.budget import DEFAULT_MAX_PASSAGE_WORDS, DEFAULT_MIN_PASSAGE_WORDS
@@ -55,10 +58,13 @@ class PointwiseMethod(Method):
     """Score every candidate alone by P(yes) against P(no)."""
 
     name = "pointwise"
+    OPTIONS = (template_option("pointwise"), *PASSAGE_WORDS, *TEXT_RULES)
     produces_scores = True
     scores_alone = True
     """A single candidate's score means something by itself (calibration applies to blocks
     of one, unlike FIRST's, whose scores only compare slots)."""
+    calls_per_candidate = True
+    """A block costs one model call per candidate (plans count ``sum(block_sizes)``)."""
 
     def __init__(
         self,

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.base import Block, BlockJudge, Strategy, StrategyResult
 from listrank.strategies.posterior import (
     Observation,
@@ -79,6 +80,70 @@ def _set_confidence(p: Sequence[float], top: Sequence[int]) -> float:
 
 class Adaptive(Strategy):
     name = "adaptive"
+    OPTIONS = (
+        Option("block_size", int, 20, "candidates per block", changes_answers=True, ge=2),
+        Option("top_k", int, 10, "the top k whose membership decides", changes_answers=True, ge=1),
+        Option(
+            "budget",
+            int | None,
+            None,
+            "most model calls per query (None: stages decide)",
+            changes_answers=True,
+            ge=1,
+            example=6,
+        ),
+        Option("stages", int, 3, "most sequential stages", changes_answers=True, ge=1),
+        Option(
+            "confidence",
+            float,
+            0.95,
+            "stop once P(the top-k set is right) reaches this",
+            changes_answers=True,
+            ge=0.0,
+            le=1.0,
+        ),
+        Option(
+            "tol",
+            float,
+            DEFAULT_TOL,
+            "P(top k) within tol of 0 or 1 counts as settled",
+            changes_answers=True,
+            ge=0.0,
+            le=0.5,
+        ),
+        Option(
+            "prior_weight",
+            float,
+            0.5,
+            "how much the input order counts (0: not at all)",
+            changes_answers=True,
+            ge=0.0,
+        ),
+        Option(
+            "sharpness",
+            float,
+            3.0,
+            "weight of each judgement against the prior",
+            changes_answers=True,
+            ge=0.0,
+        ),
+        Option(
+            "max_blocks_per_stage",
+            int,
+            1,
+            "blocks per later stage",
+            changes_answers=True,
+            ge=1,
+        ),
+        Option(
+            "final",
+            str,
+            "last-block",
+            "final order: the posterior, or later stages' orders written back",
+            changes_answers=True,
+            choices=FINAL_ORDERS,
+        ),
+    )
 
     def __init__(
         self,
