@@ -101,6 +101,7 @@ class Adaptive(Strategy):
             changes_answers=True,
             ge=0.0,
             le=1.0,
+            example=0.8,
         ),
         Option(
             "tol",
@@ -110,6 +111,7 @@ class Adaptive(Strategy):
             changes_answers=True,
             ge=0.0,
             le=0.5,
+            example=0.05,
         ),
         Option(
             "prior_weight",
