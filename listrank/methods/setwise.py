@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from typing import cast
 
 from listrank.backends.base import (
-    GenerationRequest,
     LogprobRequest,
     SupportsGenerate,
     SupportsNextTokenLogprobs,
     require,
 )
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.methods import thinking as think
 from listrank.methods.base import (
     Method,
     fit_block,
@@ -42,6 +42,7 @@ from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
 )
+from listrank.prompting.reasoning import answer_block, split_reasoning
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query, RepairStats
 
@@ -79,12 +80,18 @@ class SetwiseMethod(Method):
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
         max_new_tokens: int = DEFAULT_ANSWER_TOKENS,
+        thinking: str = "default",
+        reasoning_budget: int | None = None,
+        force_answer: bool = True,
     ) -> None:
         if scoring not in SCORINGS:
             raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}; got {scoring!r}")
         if max_new_tokens < 1:
             raise ConfigError("max_new_tokens must be >= 1")
         self.scoring, self.max_new_tokens = scoring, max_new_tokens
+        self.thinking = think.ThinkingSettings.of(thinking, reasoning_budget, force_answer)
+        if scoring == "likelihood" and self.thinking.reasoning_budget:
+            raise ConfigError("likelihood scoring reads one next token: it cannot think first")
         # label scores per position: calibration can subtract a label prior (likelihood only)
         self.produces_scores = scoring == "likelihood"
         if scoring == "likelihood":
@@ -118,8 +125,14 @@ class SetwiseMethod(Method):
     def max_block_size(self) -> int:
         return MAX_BLOCK
 
+    @property
+    def reasoning_budget(self) -> int:
+        return self.thinking.reasoning_budget
+
     def _reserve(self) -> int:
-        return self.max_new_tokens if self.scoring == "generation" else 1
+        if self.scoring == "generation":
+            return self.max_new_tokens + self.reasoning_budget
+        return 1
 
     def _fitted(
         self, query: Query, block: Sequence[Candidate], max_words: int
@@ -160,13 +173,18 @@ class SetwiseMethod(Method):
     ) -> list[Judgement]:
         backend = cast(SupportsGenerate, self.backend)
         requests = [
-            GenerationRequest(p.messages, self.max_new_tokens, p.assistant_prefix) for p in prompts
+            self.thinking.request(p.messages, self.max_new_tokens, p.assistant_prefix)
+            for p in prompts
         ]
+        results = think.generate(
+            backend, self.thinking, requests, [self.max_new_tokens] * len(requests)
+        )
         judgements = []
-        for block, result in zip(blocks, backend.generate(requests), strict=True):
+        for block, result in zip(blocks, results, strict=True):
             n = len(block)
-            winner, out_of_range = first_label(result.text, n)
-            if result.error is not None:
+            answer = answer_block(split_reasoning(result.text).answer)
+            winner, out_of_range = first_label(answer, n)
+            if result.error is not None or (result.cut_in_reasoning and not result.forced_answer):
                 winner = None
             if winner is None:
                 order, filled = tuple(range(n)), frozenset(range(n))
@@ -180,10 +198,17 @@ class SetwiseMethod(Method):
                 completion_tokens=result.completion_tokens,
                 output=result.text,
                 latency_s=result.latency_s,
-                repair=RepairStats(out_of_range=out_of_range, malformed=winner is None),
+                repair=RepairStats(
+                    out_of_range=out_of_range,
+                    malformed=winner is None,
+                    cut_in_reasoning=result.cut_in_reasoning,
+                    forced_answer=result.forced_answer,
+                ),
                 cached=result.cached,
                 error=result.error,
                 extra={"scoring": "generation"},
+                reasoning_tokens=result.reasoning_tokens,
+                calls=2 if result.forced_answer else 1,
             )
             judgements.append(Judgement(order=order, record=record, filled=filled))
         return judgements

@@ -355,7 +355,9 @@ class Reranker:
             if isinstance(inner, CalibratedMethod):  # one prior per new block size
                 new_sizes = {s for s in plan.block_sizes if s >= 2} - set(inner.priors)
                 calls += len(new_sizes) * inner.calls_per_prior
-        return dataclasses.replace(plan, calls=calls)
+        return dataclasses.replace(
+            plan, calls=calls, reasoning_tokens=_reasoning_worst_case(self.method, calls)
+        )
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
@@ -452,3 +454,11 @@ _OWN_OPTIONS = frozenset(
     if p.kind is inspect.Parameter.KEYWORD_ONLY
 )
 """The Reranker's own options (calibration, permutations, fusion, …), for suggestions."""
+
+
+def _reasoning_worst_case(method: object, calls: int) -> int | None:
+    """Every call thinking its whole reasoning budget (None when the method has none)."""
+    while not hasattr(method, "reasoning_budget") and hasattr(method, "inner"):
+        method = method.inner
+    budget = int(getattr(method, "reasoning_budget", 0) or 0)
+    return calls * budget if budget else None
