@@ -94,12 +94,9 @@ class PermutationMethod(Method):
         while True:
             prompts = [self._fit(query, b, max_words)[0] for b in blocks]
             answer_tokens = [self._answer_tokens(len(b)) for b in blocks]
-            requests = [
-                self.thinking.request(p.messages, tokens, p.assistant_prefix)
-                for p, tokens in zip(prompts, answer_tokens, strict=True)
-            ]
+            calls = [(p.messages, p.assistant_prefix) for p in prompts]
             try:
-                results = think.generate(self.backend, self.thinking, requests, answer_tokens)
+                results = think.generate(self.backend, self.thinking, calls, answer_tokens)
                 break
             except ContextLengthError:
                 # the server counts differently from our estimate: shrink passages and retry
@@ -109,8 +106,10 @@ class PermutationMethod(Method):
         judgements = []
         for block, prompt, result in zip(blocks, prompts, results, strict=True):
             n = len(block)
+            # a thinking call writes its thought first: its answer prefix came after it
+            prefix = "" if self.thinking.mode == "on" else prompt.assistant_prefix
             parsed = parse_permutation(
-                prompt.assistant_prefix + result.text,
+                prefix + result.text,
                 n,
                 identifiers=self.template.identifiers,
                 echo=self.template.echo,

@@ -54,10 +54,21 @@ DEFAULT_ANSWER_TOKENS = 4
 _LABEL = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
 
 
-def first_label(text: str, n: int) -> tuple[int | None, int]:
+_NUMBER_LABEL = re.compile(r"\[\s*([0-9]+)\s*\]|(?<![0-9])([0-9]+)(?![0-9])")
+
+
+def first_label(text: str, n: int, identifiers: str = "alpha") -> tuple[int | None, int]:
     """(index of the first valid passage label in ``text`` or None, labels out of range seen
-    before it)."""
+    before it). Numeric labels ("[3]", Rank-R1's) are read bracketed or bare."""
     out_of_range = 0
+    if identifiers == "numeric":
+        for match in _NUMBER_LABEL.finditer(text):
+            digits = match.group(1) or match.group(2)
+            index = int(digits) - 1 if len(digits) <= 9 else n
+            if 0 <= index < n:
+                return index, out_of_range
+            out_of_range += 1
+        return None, out_of_range
     for match in _LABEL.finditer(text):
         index = ord(match.group(1)) - ord("A")
         if index < n:
@@ -100,8 +111,11 @@ class SetwiseMethod(Method):
             require(backend, SupportsGenerate, "generate", self.name)
         self.backend = backend
         self.template = template_for(template, "setwise", "setwise best-of-set")
-        if self.template.identifiers != "alpha":
-            raise TemplateError(f"{self.template.source}: setwise needs identifiers = 'alpha'")
+        if self.template.identifiers != "alpha" and scoring == "likelihood":
+            raise TemplateError(
+                f"{self.template.source}: likelihood scoring needs identifiers = 'alpha' "
+                "(one token per label)"
+            )
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words
         )
@@ -122,8 +136,8 @@ class SetwiseMethod(Method):
             )
 
     @property
-    def max_block_size(self) -> int:
-        return MAX_BLOCK
+    def max_block_size(self) -> int | None:
+        return MAX_BLOCK if self.template.identifiers == "alpha" else None
 
     @property
     def reasoning_budget(self) -> int:
@@ -137,7 +151,7 @@ class SetwiseMethod(Method):
     def _fitted(
         self, query: Query, block: Sequence[Candidate], max_words: int
     ) -> tuple[RenderedPrompt, int]:
-        if len(block) > MAX_BLOCK:
+        if len(block) > MAX_BLOCK and self.template.identifiers == "alpha":
             raise ConfigError(
                 f"setwise labels passages A..Z: at most {MAX_BLOCK} per block; got {len(block)}"
             )
@@ -172,18 +186,13 @@ class SetwiseMethod(Method):
         self, blocks: Sequence[Sequence[Candidate]], prompts: list[RenderedPrompt]
     ) -> list[Judgement]:
         backend = cast(SupportsGenerate, self.backend)
-        requests = [
-            self.thinking.request(p.messages, self.max_new_tokens, p.assistant_prefix)
-            for p in prompts
-        ]
-        results = think.generate(
-            backend, self.thinking, requests, [self.max_new_tokens] * len(requests)
-        )
+        calls = [(p.messages, p.assistant_prefix) for p in prompts]
+        results = think.generate(backend, self.thinking, calls, [self.max_new_tokens] * len(calls))
         judgements = []
         for block, result in zip(blocks, results, strict=True):
             n = len(block)
             answer = answer_block(split_reasoning(result.text).answer)
-            winner, out_of_range = first_label(answer, n)
+            winner, out_of_range = first_label(answer, n, self.template.identifiers)
             if result.error is not None or (result.cut_in_reasoning and not result.forced_answer):
                 winner = None
             if winner is None:

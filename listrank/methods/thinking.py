@@ -51,10 +51,12 @@ class ThinkingSettings:
     def request(
         self, messages: Any, answer_tokens: int, assistant_prefix: str = ""
     ) -> GenerationRequest:
+        """The first call: answer + reasoning budget. A model told to think writes its thought
+        first, so the answer prefix waits for the forced answer (or is left to the model)."""
         return GenerationRequest(
             messages=messages,
             max_new_tokens=answer_tokens + self.reasoning_budget,
-            assistant_prefix=assistant_prefix,
+            assistant_prefix="" if self.mode == "on" else assistant_prefix,
             thinking=self.enable,
         )
 
@@ -79,11 +81,16 @@ class Outcome:
 def generate(
     backend: SupportsGenerate,
     settings: ThinkingSettings,
-    requests: Sequence[GenerationRequest],
+    prompts: Sequence[tuple[Any, str]],
     answer_tokens: Sequence[int],
 ) -> list[Outcome]:
-    """Run ``requests``; force the answers of calls cut inside their reasoning (one more batch
-    of calls, each ``answer_tokens[i]`` long)."""
+    """Run one call per (messages, answer prefix); force the answers of calls cut inside their
+    reasoning (one more batch of calls, each ``answer_tokens[i]`` long, the answer prefix after
+    the closed thought)."""
+    requests = [
+        settings.request(m, t, prefix)
+        for (m, prefix), t in zip(prompts, answer_tokens, strict=True)
+    ]
     results = backend.generate(requests)
     splits = [
         split_reasoning(_shown(r), opened=_opens_thought(backend, q))
@@ -98,7 +105,8 @@ def generate(
                 messages=requests[i].messages,
                 max_new_tokens=answer_tokens[i],
                 assistant_prefix=requests[i].assistant_prefix
-                + closing_prefix(results[i].text, results[i].reasoning),
+                + closing_prefix(results[i].text, results[i].reasoning)
+                + _late_prefix(settings, prompts[i][1]),
                 stop=requests[i].stop,
                 thinking=requests[i].thinking,
                 prefill=True,
@@ -126,7 +134,7 @@ def generate(
                 )
             )
             continue
-        text = closing_prefix(_shown(result)) + extra.text
+        text = closing_prefix(_shown(result)) + _late_prefix(settings, prompts[i][1]) + extra.text
         out.append(
             Outcome(
                 text,
@@ -142,6 +150,11 @@ def generate(
             )
         )
     return out
+
+
+def _late_prefix(settings: ThinkingSettings, prefix: str) -> str:
+    """The answer prefix held back from a thinking call, due after its thought."""
+    return prefix if settings.mode == "on" else ""
 
 
 def _shown(result: GenerationResult) -> str:
