@@ -148,7 +148,8 @@ def test_prompts_render_a_reasoning_preset_with_the_chat_template(
         ' {"docid": "b", "text": "Cats purr."}]}\n',
         encoding="utf-8",
     )
-    assert main(["prompts", "render", "--preset", "reasonrank", "--chat", "--input", str(path)]) == 0
+    argv = ["prompts", "render", "--preset", "reasonrank", "--chat", "--input", str(path)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "<think> reasoning process here </think>" in out and "[2] Cats purr." in out
     assert out.rstrip().endswith("assistant")  # the generation prompt of the chat template
