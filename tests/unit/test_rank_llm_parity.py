@@ -211,9 +211,7 @@ def test_rank_llm_last_window_runs_its_windows() -> None:
         from listrank.types import CallRecord, Judgement
 
         seen.extend(list(b) for b in blocks)
-        return [
-            Judgement(tuple(range(len(b))), CallRecord("m", (), 0, 0, "", 0.0)) for b in blocks
-        ]
+        return [Judgement(tuple(range(len(b))), CallRecord("m", (), 0, 0, "", 0.0)) for b in blocks]
 
     SlidingWindow(window=20, step=10, last_window="rank_llm").rank(25, judge)
     assert seen == [list(range(5, 25)), list(range(0, 15))]
