@@ -33,6 +33,7 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
@@ -90,6 +91,89 @@ class VLLMBackend(LocalTokenizer):
     safetensors folder), a local folder or a hub name. Other options pass to ``vllm.LLM``."""
 
     name = "vllm"
+    OPTIONS = (
+        Option(
+            "tensor_parallel_size",
+            int,
+            1,
+            "GPUs per model (tensor parallel)",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "pipeline_parallel_size",
+            int,
+            1,
+            "pipeline-parallel stages",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "enable_prefix_caching",
+            bool,
+            True,
+            "reuse shared prompt prefixes",
+            changes_answers=False,
+        ),
+        Option(
+            "guided",
+            bool,
+            False,
+            "constrain permutation answers to '[i] > [j] > ...'",
+            changes_answers=True,
+        ),
+        Option("dtype", str, "auto", "weights precision", changes_answers=True, example="float16"),
+        Option(
+            "max_model_len",
+            int | None,
+            None,
+            "context length (default: the model's)",
+            changes_answers=False,
+            ge=1,
+            example=4096,
+        ),
+        Option(
+            "gpu_memory_utilization",
+            float,
+            0.9,
+            "share of GPU memory vLLM takes",
+            changes_answers=False,
+            ge=0.0,
+            le=1.0,
+            example=0.5,
+        ),
+        Option(
+            "enforce_eager",
+            bool,
+            False,
+            "no CUDA graphs",
+            changes_answers=False,
+        ),
+        Option("seed", int, 0, "engine seed", changes_answers=True),
+        Option(
+            "llm_options",
+            dict | None,
+            None,
+            "further vllm.LLM keyword arguments",
+            changes_answers=True,
+            example={"quantization": "fp8"},
+        ),
+        Option(
+            "chat_template_kwargs",
+            dict | None,
+            None,
+            "further chat-template variables for every prompt",
+            changes_answers=True,
+            example={"enable_thinking": False},
+        ),
+        Option(
+            "exact_length",
+            bool,
+            False,
+            "min_tokens = max_tokens, every answer its whole budget (rank_llm's vLLM path)",
+            changes_answers=True,
+        ),
+    )
 
     def __init__(
         self,
@@ -108,6 +192,7 @@ class VLLMBackend(LocalTokenizer):
         chat_template_kwargs: dict[str, Any] | None = None,
         exact_length: bool = False,
     ) -> None:
+        self.settings = bind(self.OPTIONS, locals())
         try:
             import vllm
         except ImportError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from listrank.backends.base import GenerationRequest, GenerationResult, SupportsGenerate
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.prompting.reasoning import THINKING_MODES, closing_prefix, split_reasoning
 
 DEFAULT_REASONING_BUDGET = 10_000
@@ -185,3 +186,31 @@ def _opens_thought(backend: object, request: GenerationRequest) -> bool:
     except TypeError:  # a backend whose prompt_text takes no thinking setting
         return False
     return str(text).rstrip().endswith("<think>")
+
+
+THINKING_OPTIONS = (
+    Option(
+        "thinking",
+        str,
+        "default",
+        "enable_thinking for the chat template: on, off, or the model's default",
+        changes_answers=True,
+        choices=THINKING_MODES,
+    ),
+    Option(
+        "reasoning_budget",
+        int | None,
+        None,
+        "tokens a call may think, added to the answer budget (default: 10000 with thinking=on)",
+        changes_answers=True,
+        ge=0,
+        example=2048,
+    ),
+    Option(
+        "force_answer",
+        bool,
+        True,
+        "when a call stops inside its reasoning, close the thought and ask for the answer",
+        changes_answers=True,
+    ),
+)
