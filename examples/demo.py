@@ -67,8 +67,13 @@ def run(
                 f"[{grades.get(right.docid, 0)}] {right.text[:44]:<44}"
             )
         call = ranking.trace.calls[0] if ranking.trace.calls else None
-        if call is not None:
+        if call is not None and call.output:
             print(f"  model said: {call.output[:100]!r}  (repaired: {call.repair.repaired})")
+        elif call is not None and call.scores is not None:  # FIRST, ICR: scores, no text
+            scores = call.scores
+            best = sorted(range(len(scores)), key=lambda i: -scores[i])[:5]
+            shown = ", ".join(f"{call.docids[i]} {scores[i]:.3f}" for i in best)
+            print(f"  scores (top 5 of the first block, no generated text): {shown}")
         print(f"  nDCG@10 {b:.3f} -> {a:.3f}   ({ranking.trace.latency_s:.1f} s)\n")
     print(
         f"mean nDCG@10 over {len(requests)} queries: first stage {mean(before):.3f} -> "
