@@ -1,7 +1,8 @@
 """Rerank the shipped demo set with the embedded model and show before/after.
 
-By default it runs the library default (RankGPT generation, which this 135M model cannot follow:
-watch the repair and bias lines) and then ICR (attention-based, no generation).
+By default it runs RankGPT generation (which this 135M model cannot follow: watch the repair
+and bias lines, and the WARNING) and then ICR (attention-based, no generation), the embedded
+model's default method.
 
 Usage: python examples/demo.py [--method rankgpt icr] [--strategy sliding] [--template NAME]
 """
@@ -48,6 +49,7 @@ def run(
     before: dict[str, float] = {}
     after: dict[str, float] = {}
     summary = RunSummary()
+    started = time.perf_counter()
     for req in requests:
         ranking = reranker.rerank(req.query, req.candidates)
         summary.add(ranking)
@@ -79,7 +81,10 @@ def run(
         f"mean nDCG@10 over {len(requests)} queries: first stage {mean(before):.3f} -> "
         f"listrank {mean(after):.3f}"
     )
-    print(f"[grade] = relevance label 0-3; {summary.format()}\n")
+    summary.wall_s = time.perf_counter() - started
+    print(f"[grade] = relevance label 0-3; {summary.format()}")
+    warning = summary.order_warning()
+    print(f"{warning}\n" if warning else "")
 
 
 if __name__ == "__main__":

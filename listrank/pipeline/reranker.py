@@ -44,9 +44,19 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKEND = "hf"
 DEFAULT_METHOD = "rankgpt"
+"""The method for a named model (RankGPT permutation generation, the common baseline)."""
+EMBEDDED_METHOD = "icr"
+"""The method for the embedded SmolLM2-135M: it cannot follow RankGPT's output format (every
+answer is repaired back to the input order), and ICR reorders best of the methods on the
+shipped demo set (docs/methods.md, "Default method")."""
 DEFAULT_STRATEGY = "sliding"
 
 CandidateLike = str | Candidate | Mapping[str, Any]
+
+
+def default_method(backend: object, model: str | None) -> str:
+    """ICR on the embedded model (the default backend with no model named), else RankGPT."""
+    return EMBEDDED_METHOD if backend == DEFAULT_BACKEND and model is None else DEFAULT_METHOD
 
 
 def as_query(query: str | Query) -> Query:
@@ -124,10 +134,11 @@ def _split_options(
 class Reranker:
     """Rerank candidates for a query with an LLM.
 
-    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, RankGPT permutation
-    generation and a sliding window of 20 with step 10. Components may be names or objects;
-    ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
-    ``batch_size=``).
+    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, ICR (attention; the
+    135M model cannot follow RankGPT's answer format) and a sliding window of 20 with step 10;
+    with a model named, the default method is RankGPT permutation generation. Components may
+    be names or objects; ``**options`` go to whichever layer accepts them (e.g. ``window=``,
+    ``template=``, ``batch_size=``).
 
     ``calibrate=True`` (or ``"content-free"``) subtracts a per-slot prior measured on "N/A"
     passages; ``calibrate="reference"`` measures it on ``calibration_blocks`` random blocks
@@ -139,7 +150,7 @@ class Reranker:
         self,
         backend: str | object = DEFAULT_BACKEND,
         model: str | None = None,
-        method: str | Method = DEFAULT_METHOD,
+        method: str | Method | None = None,
         strategy: str | Strategy = DEFAULT_STRATEGY,
         *,
         calibrate: bool | str = False,
@@ -167,6 +178,8 @@ class Reranker:
             "fusion_weight": fusion_weight,
             "fusion_k": fusion_k,
         }
+        if method is None:
+            method = default_method(backend, model)
         for key, value in own.items():  # the same typed error as a component option
             if not registry.value_fits(_OWN_TYPES[key], value):
                 raise ConfigError(
