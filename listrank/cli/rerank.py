@@ -24,7 +24,14 @@ from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json, streams
 from listrank.runs.formats import read_trec_with_corpus
-from listrank.runs.io import Request, atomic_writer, iter_requests, result_record, trec_lines
+from listrank.runs.io import (
+    KEEP_SCORES,
+    Request,
+    atomic_writer,
+    iter_requests,
+    result_record,
+    trec_lines,
+)
 from listrank.runs.journal import Entry, Journal, fingerprint
 from listrank.runs.output_checks import check_output_file, check_trec_ids
 from listrank.runs.trace import trace_text
@@ -58,6 +65,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
     p.add_argument("--format", choices=("jsonl", "trec"), default="jsonl")
     p.add_argument("--run-tag", default="listrank", help="run tag for TREC output")
+    p.add_argument(
+        "--keep-scores",
+        choices=KEEP_SCORES,
+        default="rank",
+        help="what each candidate's score holds: rank (the new order as decreasing numbers; "
+        "default), model (the model's own score: FIRST logits, ICR attention; null for "
+        "permutation methods), first-stage (the input's score)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--cache", help="persistent model-call cache (SQLite file, owner-only)")
     p.add_argument(
@@ -131,6 +146,11 @@ def _journal_path(output: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     source = _request_source(args)
+    if args.format == "trec" and args.keep_scores != "rank":
+        raise ConfigError(
+            f"--keep-scores {args.keep_scores} with --format trec: trec_eval orders a run by its "
+            "score column, which would undo the new order; write jsonl to keep other scores"
+        )
     if args.output == streams.STDIO and args.trace == streams.STDIO:
         raise ConfigError("-o - and --trace - would mix results and calls on stdout; name a file")
     check_output_file(args.output, [args.input])
@@ -192,7 +212,7 @@ def _finish(
         if args.format == "trec":
             text = "".join(trec_lines(ranking, args.run_tag))
         else:
-            text = safe_json.dumps(result_record(req, ranking)) + "\n"
+            text = safe_json.dumps(result_record(req, ranking, args.keep_scores)) + "\n"
         journal.append(Entry(req.query.qid, text, ranking))
         finished_here.append(req.query.qid)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.backends.cache import CachedBackend
-from listrank.errors import ConfigError, InputError
+from listrank.errors import ConfigError, InputError, UnknownComponentError, did_you_mean
 from listrank.methods.base import Method
 from listrank.methods.calibration import (
     DEFAULT_REFERENCE_BLOCKS,
@@ -25,6 +25,7 @@ from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
+from listrank.pipeline.results import RankedResults
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
@@ -57,6 +58,18 @@ CandidateLike = str | Candidate | Mapping[str, Any]
 def default_method(backend: object, model: str | None) -> str:
     """ICR on the embedded model (the default backend with no model named), else RankGPT."""
     return EMBEDDED_METHOD if backend == DEFAULT_BACKEND and model is None else DEFAULT_METHOD
+
+
+def _backend_or_model(name: str) -> UnknownComponentError:
+    """An unknown backend given alone is usually a model name (rerankers' habit)."""
+    err = UnknownComponentError("backend", name, registry.names("backend"))
+    if did_you_mean(name, err.known):  # a typo of a backend name: that hint is the right one
+        return err
+    err.args = (
+        f"{err}; did you mean model={name!r}? (the first argument is the backend: "
+        f"e.g. Reranker('openai', model={name!r}))",
+    )
+    return err
 
 
 def as_query(query: str | Query) -> Query:
@@ -180,6 +193,8 @@ class Reranker:
         }
         if method is None:
             method = default_method(backend, model)
+        if isinstance(backend, str) and model is None and backend not in registry.names("backend"):
+            raise _backend_or_model(backend)
         for key, value in own.items():  # the same typed error as a component option
             if not registry.value_fits(_OWN_TYPES[key], value):
                 raise ConfigError(
@@ -288,6 +303,28 @@ class Reranker:
         while isinstance(inner, PermutationAveraged):
             inner = inner.inner
         return inner if isinstance(inner, CalibratedMethod) else None
+
+    def rank(
+        self,
+        query: str | Query,
+        docs: Sequence[CandidateLike],
+        doc_ids: Sequence[str | int] | None = None,
+    ) -> RankedResults:
+        """rerankers' ``rank``: the docs best first, iterable and indexable, with ``top_k(k)``,
+        ``.docids`` and each item's text, new rank and the model's own score (None for
+        permutation methods). ``doc_ids`` names plain-string docs (default: their positions)."""
+        if doc_ids is not None:
+            if len(doc_ids) != len(docs):
+                raise InputError(
+                    f"doc_ids has {len(doc_ids)} ids for {len(docs)} docs", field="doc_ids"
+                )
+            docs = [
+                Candidate(str(i), d) if isinstance(d, str) else d
+                for i, d in zip(doc_ids, docs, strict=True)
+            ]
+        candidates = as_candidates(docs)
+        ranking = self.rerank(query, candidates)
+        return RankedResults(ranking, candidates, self.method.name)
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)

@@ -150,12 +150,25 @@ def read_requests(path: str | Path) -> list[Request]:
     return list(iter_requests(path))
 
 
-def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
+KEEP_SCORES = ("rank", "model", "first-stage")
+"""What an output's ``score`` holds: the new order as decreasing numbers (``rank``, the
+default), the model's own score (``model``: FIRST logits, ICR attention; null for permutation
+methods and unjudged candidates), or the input's score unchanged (``first-stage``)."""
+
+
+def result_record(request: Request, ranking: Ranking, keep_scores: str = "rank") -> dict[str, Any]:
     """The output line for one query, in the request's own form, reordered with new scores."""
+    model = ranking.model_scores() if keep_scores == "model" else {}
     candidates = []
     for r in ranking.ranked:
         c = dict(request.raw_candidates.get(r.candidate.docid, {"docid": r.candidate.docid}))
-        c["score"] = r.score if math.isfinite(r.score) else None  # strict JSON: no bare NaN
+        score: float | None = r.score
+        if keep_scores == "model":
+            score = model.get(r.candidate.docid)
+        elif keep_scores == "first-stage":
+            score = r.candidate.score
+        # strict JSON: no bare NaN
+        c["score"] = score if score is not None and math.isfinite(score) else None
         candidates.append(c)
     if request.form == "rank_llm":
         return {
