@@ -149,6 +149,13 @@ class Plan:
     """Worst case: every call thinks its whole reasoning budget (None: no reasoning budget)."""
     exact: bool = True
     """False when the strategy adapts to judgements and the numbers are upper bounds."""
+    expected_calls: float | None = None
+    """Mean calls under ``judge_model`` (adaptive strategies), beside the worst case."""
+    expected_depth: float | None = None
+    judge_model: str | None = None
+    """The simulated judge the expected case assumes."""
+    parts: tuple[Plan, ...] = ()
+    """The pipeline stages this plan sums (an LLM prefilter's, then the listwise one's)."""
 
 
 @dataclass(frozen=True)

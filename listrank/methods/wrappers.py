@@ -40,6 +40,10 @@ class PermutationAveraged(Method):
         return self.inner.max_block_size
 
     @property
+    def calls_per_candidate(self) -> bool:
+        return bool(getattr(self.inner, "calls_per_candidate", False))
+
+    @property
     def calls_per_block(self) -> int:
         return self.k * self.inner.calls_per_block
 

@@ -28,7 +28,8 @@ from typing import Any
 from listrank.errors import ConfigError
 from listrank.options import check_all
 from listrank.pipeline.fusion import Fusion
-from listrank.pipeline.prefilter import build_prefilter
+from listrank.pipeline.llm_prefilter import LLMPrefilter, llm_prefilter
+from listrank.pipeline.prefilter import Prefilter, build_prefilter
 from listrank.pipeline.reranker import (
     DEFAULT_BACKEND,
     DEFAULT_STRATEGY,
@@ -183,7 +184,7 @@ class PipelineConfig:
                 model=self.model,
                 method=self.method.name,
                 strategy=self.strategy.name,
-                prefilter=build_prefilter(self.extra.get("prefilter")),
+                prefilter=prefilter_from(self.extra.get("prefilter")),
                 cache=cache_path(self.extra.get("cache")),
                 **merged,
             )
@@ -191,6 +192,13 @@ class PipelineConfig:
             if self.source == DEFAULT_SOURCE:  # no file to point at: the message says it all
                 raise
             raise ConfigError(f"{self.source}: {exc}") from exc
+
+
+def prefilter_from(section: Mapping[str, Any] | None) -> Prefilter | LLMPrefilter | None:
+    """The ``[prefilter]`` table's prefilter: an LLM stage or a sentence-transformers model."""
+    if section is not None and section.get("type") == "llm":
+        return llm_prefilter({k: v for k, v in section.items() if k != "type"})
+    return build_prefilter(section)
 
 
 def cache_path(section: Mapping[str, Any] | None) -> str | None:

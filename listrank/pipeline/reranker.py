@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.backends.cache import CachedBackend
-from listrank.errors import ConfigError, InputError, UnknownComponentError, did_you_mean
+from listrank.errors import (
+    CapabilityError,
+    ConfigError,
+    InputError,
+    UnknownComponentError,
+    did_you_mean,
+)
 from listrank.methods.base import Method
 from listrank.methods.calibration import (
     DEFAULT_REFERENCE_BLOCKS,
@@ -28,7 +34,7 @@ from listrank.pipeline.results import RankedResults
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
-from listrank.strategies.planning import method_plan
+from listrank.strategies.planning import chain_plans, method_plan
 from listrank.types import (
     CallRecord,
     Candidate,
@@ -262,13 +268,24 @@ class Reranker:
         self.top_k_candidates = top_k_candidates
         # the method calls the model through the gate, where rerank_many merges queries' calls
         self._gate: StageGate | None = None
+        shared: object = backend
         if isinstance(method, str):
             gated = GatedBackend(backend)
             self._gate = gated.gate
+            shared = gated
             method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
+        bind = getattr(prefilter, "bind", None)
+        if callable(bind):  # an LLM prefilter judges on this backend, through the same gate
+            bind(shared)
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
+        if getattr(strategy, "needs_scores", False) and not getattr(method, "scores_alone", False):
+            raise CapabilityError(
+                f"strategy {strategy.name!r} orders candidates by the score each gets alone; "
+                f"method {method.name!r} does not score a single candidate. Use "
+                "method='pointwise'"
+            )
         if calibrate:
             method = CalibratedMethod(
                 method,
@@ -319,9 +336,21 @@ class Reranker:
         if self.top_k_candidates is not None:
             n = min(n, self.top_k_candidates)
         plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
+        llm_prefilter = self._llm_prefilter()
         if query is None or not candidates:
-            return plan
+            return plan if llm_prefilter is None else chain_plans(llm_prefilter.plan(n), plan)
         q, cands = as_query(query), as_candidates(candidates)
+        if llm_prefilter is not None:
+            pre = llm_prefilter.estimate(n, q, cands[:n])
+            return chain_plans(pre, self._estimate(plan, q, cands))
+        return self._estimate(plan, q, cands)
+
+    def _llm_prefilter(self) -> Any:
+        """The prefilter when it is an LLM stage with its own plan and trace, else None."""
+        return self.prefilter if hasattr(self.prefilter, "rank") else None
+
+    def _estimate(self, plan: Plan, q: Query, cands: list[Candidate]) -> Plan:
+        """``plan`` with its prompt tokens estimated on ``cands``."""
         cache: dict[int, int] = {}
         total = 0
         for size in plan.block_sizes:
@@ -362,7 +391,17 @@ class Reranker:
         if self.top_k_candidates is not None:
             # rank_llm's top_k_candidates: only the head is reranked, the rest keeps its order
             cands, tail = cands[: self.top_k_candidates], cands[self.top_k_candidates :]
-        if self.prefilter is not None:
+        llm_prefilter = self._llm_prefilter()
+        if llm_prefilter is not None:
+            start = time.perf_counter()
+            pre = llm_prefilter.rank(q, cands)
+            stage_latency["prefilter"] = time.perf_counter() - start
+            ordered = [r.candidate for r in pre.ranked]
+            if sorted(c.docid for c in ordered) != sorted(c.docid for c in cands):
+                raise ConfigError("the LLM prefilter lost or duplicated candidates")
+            cands, tail = ordered[: llm_prefilter.k], ordered[llm_prefilter.k :] + tail
+            ranking = self._rerank_llm(q, cands, stage_latency, before=pre.trace)
+        elif self.prefilter is not None:
             start = time.perf_counter()
             pf_scores = self.prefilter.scores(q, cands)
             stage_latency["prefilter"] = time.perf_counter() - start
@@ -370,7 +409,9 @@ class Reranker:
                 raise ConfigError(f"prefilter {self.prefilter.name} returned a wrong score count")
             ordered = [cands[i] for i in prefilter_order(pf_scores)]
             cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :] + tail
-        ranking = self._rerank_llm(q, cands, stage_latency)
+            ranking = self._rerank_llm(q, cands, stage_latency)
+        else:
+            ranking = self._rerank_llm(q, cands, stage_latency)
         if not tail:
             return ranking
         # the tail sits strictly below the LLM-ranked head, in prefilter (then input) order
@@ -379,11 +420,20 @@ class Reranker:
         return dataclasses.replace(ranking, ranked=ranking.ranked + rest)
 
     def _rerank_llm(
-        self, q: Query, cands: list[Candidate], stage_latency: dict[str, float]
+        self,
+        q: Query,
+        cands: list[Candidate],
+        stage_latency: dict[str, float],
+        before: Trace | None = None,
     ) -> Ranking:
-        records: list[CallRecord] = []
-
-        stages = [0]
+        """The listwise stage; ``before`` is an LLM prefilter's trace, whose calls come first
+        (its stages numbered before this stage's)."""
+        records: list[CallRecord] = [
+            dataclasses.replace(c, extra={**c.extra, "pipeline_stage": "prefilter"})
+            for c in (before.calls if before is not None else ())
+        ]
+        offset = 1 + max((c.stage for c in records), default=-1)
+        stages = [offset]
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
             stage = stages[0]
@@ -407,6 +457,8 @@ class Reranker:
 
         n = len(cands)
         plan = self._plan(n)  # before judging: calibration priors are computed while judging
+        if before is not None and before.plan is not None:
+            plan = chain_plans(before.plan, plan)
         result = self.strategy.rank(n, judge)
         if sorted(result.order) != list(range(n)):
             raise ConfigError(f"strategy {self.strategy.name} lost or duplicated candidates")
