@@ -215,5 +215,18 @@ class Ranking:
     def docids(self) -> list[str]:
         return [r.candidate.docid for r in self.ranked]
 
+    def model_scores(self) -> dict[str, float]:
+        """docid -> the model's own score (FIRST logits, ICR attention, setwise likelihood) from
+        the last block that judged it (later stages refine earlier ones); empty for methods
+        that only produce an order (RankGPT permutations). NaN scores are left out."""
+        out: dict[str, float] = {}
+        for call in self.trace.calls:
+            if call.scores is None or call.error is not None:
+                continue
+            for docid, score in zip(call.docids, call.scores, strict=False):
+                if score == score:  # not NaN
+                    out[docid] = float(score)
+        return out
+
     def __len__(self) -> int:
         return len(self.ranked)

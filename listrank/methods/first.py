@@ -173,7 +173,7 @@ class FirstMethod(Method):
                 docids=tuple(c.docid for c in block),
                 prompt_tokens=result.prompt_tokens,
                 completion_tokens=0,
-                output=" > ".join(f"[{prompt.identifiers[i]}]" for i in order),
+                output="",  # one forward pass, no generated text: the scores are the answer
                 latency_s=result.latency_s,
                 scores=tuple(scores),
                 cached=result.cached,

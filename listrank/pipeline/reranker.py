@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.backends.cache import CachedBackend
-from listrank.errors import CapabilityError, ConfigError, InputError
+from listrank.errors import (
+    CapabilityError,
+    ConfigError,
+    InputError,
+    UnknownComponentError,
+    did_you_mean,
+)
 from listrank.methods.base import Method
 from listrank.methods.calibration import (
     DEFAULT_REFERENCE_BLOCKS,
@@ -24,6 +30,7 @@ from listrank.pipeline import scheduler
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
+from listrank.pipeline.results import RankedResults
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
@@ -44,9 +51,31 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKEND = "hf"
 DEFAULT_METHOD = "rankgpt"
+"""The method for a named model (RankGPT permutation generation, the common baseline)."""
+EMBEDDED_METHOD = "icr"
+"""The method for the embedded SmolLM2-135M: it cannot follow RankGPT's output format (every
+answer is repaired back to the input order), and ICR reorders best of the methods on the
+shipped demo set (docs/methods.md, "Default method")."""
 DEFAULT_STRATEGY = "sliding"
 
 CandidateLike = str | Candidate | Mapping[str, Any]
+
+
+def default_method(backend: object, model: str | None) -> str:
+    """ICR on the embedded model (the default backend with no model named), else RankGPT."""
+    return EMBEDDED_METHOD if backend == DEFAULT_BACKEND and model is None else DEFAULT_METHOD
+
+
+def _backend_or_model(name: str) -> UnknownComponentError:
+    """An unknown backend given alone is usually a model name (rerankers' habit)."""
+    err = UnknownComponentError("backend", name, registry.names("backend"))
+    if did_you_mean(name, err.known):  # a typo of a backend name: that hint is the right one
+        return err
+    err.args = (
+        f"{err}; did you mean model={name!r}? (the first argument is the backend: "
+        f"e.g. Reranker('openai', model={name!r}))",
+    )
+    return err
 
 
 def as_query(query: str | Query) -> Query:
@@ -168,10 +197,11 @@ def qualified(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 class Reranker:
     """Rerank candidates for a query with an LLM.
 
-    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, RankGPT permutation
-    generation and a sliding window of 20 with step 10. Components may be names or objects;
-    ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
-    ``batch_size=``).
+    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, ICR (attention; the
+    135M model cannot follow RankGPT's answer format) and a sliding window of 20 with step 10;
+    with a model named, the default method is RankGPT permutation generation. Components may
+    be names or objects; ``**options`` go to whichever layer accepts them (e.g. ``window=``,
+    ``template=``, ``batch_size=``).
 
     ``calibrate=True`` (or ``"content-free"``) subtracts a per-slot prior measured on "N/A"
     passages; ``calibrate="reference"`` measures it on ``calibration_blocks`` random blocks
@@ -183,7 +213,7 @@ class Reranker:
         self,
         backend: str | object = DEFAULT_BACKEND,
         model: str | None = None,
-        method: str | Method = DEFAULT_METHOD,
+        method: str | Method | None = None,
         strategy: str | Strategy = DEFAULT_STRATEGY,
         *,
         calibrate: bool | str = False,
@@ -211,6 +241,10 @@ class Reranker:
             "fusion_weight": fusion_weight,
             "fusion_k": fusion_k,
         }
+        if method is None:
+            method = default_method(backend, model)
+        if isinstance(backend, str) and model is None and backend not in registry.names("backend"):
+            raise _backend_or_model(backend)
         check_all(RERANKER_OPTIONS, own, "the reranker")  # as for a component option
         entries = {
             "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
@@ -326,6 +360,28 @@ class Reranker:
         # the priors' calls, planned in _plan, cost tokens too
         total += self.method.prior_prompt_tokens(plan.block_sizes)
         return dataclasses.replace(plan, prompt_tokens=total)
+
+    def rank(
+        self,
+        query: str | Query,
+        docs: Sequence[CandidateLike],
+        doc_ids: Sequence[str | int] | None = None,
+    ) -> RankedResults:
+        """rerankers' ``rank``: the docs best first, iterable and indexable, with ``top_k(k)``,
+        ``.docids`` and each item's text, new rank and the model's own score (None for
+        permutation methods). ``doc_ids`` names plain-string docs (default: their positions)."""
+        if doc_ids is not None:
+            if len(doc_ids) != len(docs):
+                raise InputError(
+                    f"doc_ids has {len(doc_ids)} ids for {len(docs)} docs", field="doc_ids"
+                )
+            docs = [
+                Candidate(str(i), d) if isinstance(d, str) else d
+                for i, d in zip(doc_ids, docs, strict=True)
+            ]
+        candidates = as_candidates(docs)
+        ranking = self.rerank(query, candidates)
+        return RankedResults(ranking, candidates, self.method.name)
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)

@@ -154,8 +154,8 @@ name = "hf"
 # batch_size = 8           # hf: blocks per forward batch
 # base_url = "http://localhost:8000/v1"   # openai: any OpenAI-compatible server
 
-[method]                   # how one block is judged: rankgpt, first, icr
-name = "rankgpt"
+[method]                   # how one block is judged: rankgpt, first, icr, setwise
+# name = "icr"             # unset: icr on the embedded model, rankgpt on a named one
 # template = "rankgpt"     # `listrank prompts list`; or a TOML file
 # max_passage_words = 300
 # calibrate = "content-free"   # first / icr: subtract a per-slot position prior
