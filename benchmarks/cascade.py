@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from listrank import registry
+from listrank.errors import CapabilityError
 from listrank.evaluation.metrics import Qrels, mean, per_query, read_qrels, run_from_order
 from listrank.evaluation.summary import RunSummary
-from listrank.errors import CapabilityError
 from listrank.pipeline.llm_prefilter import LLMPrefilter
 from listrank.pipeline.prefilter import BiEncoderPrefilter, prefilter_order
 from listrank.pipeline.reranker import Reranker
