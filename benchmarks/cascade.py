@@ -39,7 +39,20 @@ from listrank.pipeline.reranker import Reranker
 from listrank.types import Candidate, Query
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = (REPO.parent / "shared" / "data").resolve()
+
+
+def _shared_data() -> Path:
+    """``LISTRANK_SHARED_DATA``, else the first ``shared/data`` beside the repo or above it
+    (a checkout and a worktree sit at different depths)."""
+    if os.environ.get("LISTRANK_SHARED_DATA"):
+        return Path(os.environ["LISTRANK_SHARED_DATA"])
+    for parent in REPO.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return (REPO.parent / "shared" / "data").resolve()
+
+
+DATA = _shared_data()
 RESULTS = REPO / "benchmarks" / "results" / "cascade.md"
 
 # strategy options scaled for short candidate lists (window 5); top_k 5 bounds the adaptive ones

@@ -27,13 +27,13 @@ pytestmark = [
     ),
 ]
 
-RUN = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "trec-dl19-passage"
-    / "dl19.bm25.top100.normalized.jsonl"
+RUN = next(
+    (
+        parent / "shared" / "data" / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"
+        for parent in Path(__file__).resolve().parents
+        if (parent / "shared" / "data").is_dir()
+    ),
+    Path("shared/data/trec-dl19-passage/dl19.bm25.top100.normalized.jsonl"),
 )
 N_QUERIES, N_CANDIDATES, WORDS = 3, 5, 30
 SCORE_TOLERANCE = 0.03
