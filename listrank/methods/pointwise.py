@@ -154,7 +154,7 @@ class PointwiseMethod(Method):
             [candidate],
             max_words=max_words,
             min_words=self.min_passage_words,
-            reserve_tokens=_ANSWER_TOKENS,
+            reserve_tokens=_ANSWER_TOKENS + self.thinking.reasoning_budget,
         )
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
@@ -192,11 +192,13 @@ class PointwiseMethod(Method):
                 pos, neg = (result.logprobs.get(label) for label in labels)
                 score = math.nan if result.error is not None else yes_probability(pos, neg)
                 thought = reasoned[len(scores)]
-                if thought is not None and thought.cut and not self.thinking.force_answer:
+                dropped = thought is not None and thought.cut and not self.thinking.force_answer
+                if dropped:
                     score = math.nan  # cut inside its reasoning, and no forced answer wanted
                 if math.isnan(score):
                     absent = [lb for lb, v in zip(labels, (pos, neg), strict=True) if v is None]
-                    missing[candidate.docid] = absent or ["error" if result.error else "nan"]
+                    why = "cut_in_reasoning" if dropped else "error" if result.error else "nan"
+                    missing[candidate.docid] = absent if absent and not dropped else [why]
                 scores.append(score)
             order = order_from_scores(scores)
             errors = [r.error for r in mine if r.error is not None]
