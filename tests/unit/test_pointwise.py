@@ -39,9 +39,9 @@ def scripted(extra: dict[str, tuple[float, float]] | None = None) -> FakeBackend
     script = {**SCRIPT, **(extra or {})}
 
     def answer(request: LogprobRequest) -> dict[str, float]:
-        assert tuple(request.tokens) == ("yes", "no")
+        assert tuple(request.tokens) == ("Yes", "No")  # the template's labels
         yes, no = script[_passage(request, script)]
-        return {"yes": yes, "no": no}
+        return {"Yes": yes, "No": no}
 
     return FakeBackend(logprob_responder=answer)
 
@@ -75,16 +75,16 @@ def test_a_candidate_without_both_labels_is_unscored_last_and_reported() -> None
     def answer(request: LogprobRequest) -> dict[str, float]:
         passage = _passage(request)
         if passage == "dogs bark at night":
-            return {"no": -0.3}  # "yes" fell outside a truncated top-k
+            return {"No": -0.3}  # "Yes" fell outside a truncated top-k
         yes, no = SCRIPT[passage]
-        return {"yes": yes, "no": no}
+        return {"Yes": yes, "No": no}
 
     method = PointwiseMethod(FakeBackend(logprob_responder=answer))
     cands = [Candidate(str(i), p) for i, p in enumerate(SCRIPT)]
     (block,) = method.judge(QUERY, [cands])  # a block of several: scored one by one
     assert block.scores is not None and math.isnan(block.scores[0])
     assert block.order[-1] == 0 and block.filled == frozenset({0})
-    assert block.record.extra["unscored"] == {"0": ["yes"]}
+    assert block.record.extra["unscored"] == {"0": ["Yes"]}
     assert block.record.calls == 4
     ranking = Reranker(
         FakeBackend(logprob_responder=answer), method="pointwise", strategy="pointwise"
