@@ -127,9 +127,15 @@ def run(args: argparse.Namespace) -> int:
     # the file's content, not its name, shapes the output
     options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
     options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
+    # the journal keeps prompts only for a trace; a run with --trace does not resume one
+    # written without them (its trace would lack the resumed queries' prompts)
+    options["journal_prompts"] = bool(args.trace)
     # finished queries go to a journal as they finish, so a killed run resumes (same command)
     journal = Journal(
-        f"{args.output}.journal", fingerprint(args.input, options), resume=not args.no_resume
+        f"{args.output}.journal",
+        fingerprint(args.input, options),
+        resume=not args.no_resume,
+        keep_prompts=bool(args.trace),
     )
     from_journal = {q for q in qids if q in journal.done}
     resumed = len(from_journal)
