@@ -267,6 +267,65 @@ def serve_rows(latency: float, clients_list: tuple[int, ...], rounds: int) -> li
     return rows
 
 
+_SOAK_SERVER = r"""
+import sys, time
+from benchmarks.serve_load import serving
+from listrank.pipeline.reranker import Reranker
+from listrank.server import ServerSettings
+rr = Reranker("openai", "stand-in", base_url=sys.argv[1], concurrency=16, strategy="single",
+              window=20)
+with serving(rr, ServerSettings(queue_size=64, workers=rr.default_max_in_flight())) as url:
+    print(url, flush=True)
+    time.sleep(1e9)
+"""
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kb = next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]
+    return int(kb) / 1024
+
+
+def soak_rows(checkpoints: tuple[int, ...] = (1000, 5000), clients: int = 16) -> list[Row]:
+    """``listrank serve`` (its own process) over the API stand-in at zero latency: its RSS
+    after each checkpoint's worth of requests (20 documents, one call each)."""
+    from benchmarks.serve_load import Outcome, load
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    rss: dict[int, float] = {}
+    ok = 0
+    with stand_in(0.0) as api_url:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SOAK_SERVER, api_url], stdout=subprocess.PIPE, text=True,
+            env=env,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            done = 0
+            for target in checkpoints:
+                out = Outcome(f"soak to {target}", target - done, clients, 64)
+                asyncio.run(load(url, out, seed=target))
+                ok += out.statuses.get("200", 0)
+                done = target
+                rss[target] = _rss_mb(proc.pid)
+        finally:
+            proc.kill()
+            proc.wait()
+    first = rss[checkpoints[0]]
+    cells = ", ".join(f"{rss[n]:.0f} MB after {n:,}" for n in checkpoints)
+    last = rss[checkpoints[-1]]
+    return [
+        Row(
+            f"serve soak, {clients} clients, {checkpoints[-1]:,} requests (API stand-in, 0 s)",
+            "",
+            f"RSS {cells}",
+            f"x{last / first:.2f}",
+            f"{ok}/{checkpoints[-1]} ok; the service must not grow (usage = running sums)",
+        )
+    ]
+
+
 # -- memory -------------------------------------------------------------------------------
 SCRIPT = r"""
 import sys
@@ -366,7 +425,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--serve-rounds", type=int, default=3, help="requests per serve client (default 3)"
     )
-    p.add_argument("--skip", default="", help="comma-separated: api,hf,serve,rss")
+    p.add_argument("--skip", default="", help="comma-separated: api,hf,serve,soak,rss,cpu")
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     rows: list[Row] = []
@@ -376,6 +435,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += hf_rows(args.hf_queries)
     if "serve" not in skip:
         rows += serve_rows(args.latency, (32, 64, 128), args.serve_rounds)
+    if "soak" not in skip:
+        rows += soak_rows()
     if "rss" not in skip:
         rows += rss_rows()
     print_table(rows)

@@ -58,7 +58,8 @@ def add_parser(sub: Any) -> None:
         type=int,
         default=None,
         help="requests in flight at once; their calls at the same stage share backend calls "
-        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf "
+        "on a GPU, 1 on a CPU)",
     )
     g = p.add_argument_group("connections")
     g.add_argument(

@@ -1,12 +1,12 @@
 """A crash-safe journal of finished queries, so an interrupted batch run resumes where it stopped.
 
 One JSON line per finished query holds that query's exact output text and what the run summary
-needs of its calls (ids, tokens, answers, repairs, scores), appended and fsynced as the query
-finishes. The prompts sent -- most of a trace's bytes -- are kept only when the run writes a
-trace (``keep_prompts``). Each line is flushed to the OS as it is written, so a killed
-process loses nothing finished; it is fsynced at most once per ``SYNC_INTERVAL_S`` (and on
-close), so a power cut may lose the last second of queries, which are then run again -- one
-fsync per query was the largest cost of a fast run. The first line fingerprints the command (input bytes and
+needs of its calls (ids, tokens, answers, repairs, scores), appended as the query finishes.
+The prompts sent -- most of a trace's bytes -- are kept only when the run writes a trace
+(``keep_prompts``). Each line is flushed to the OS as it is written, so a killed process loses
+nothing finished; it is fsynced at most once per ``SYNC_INTERVAL_S`` (and on close), so a
+power cut may lose the last second of queries, which are then run again (one fsync per query
+was the largest cost of a fast run). The first line fingerprints the command (input bytes and
 every option that shapes the output): a journal from another command is never resumed. A line
 cut short by a kill is dropped and that query is done again.
 """
