@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from listrank.errors import CapabilityError
+from listrank.errors import CapabilityError, ConfigError
+from listrank.options import declared
 from listrank.types import ChatMessage
 
 
@@ -142,3 +143,22 @@ def require(backend: object, protocol: Any, capability: str, method: str) -> Non
             f"{getattr(backend, 'name', type(backend).__name__)!r} does not have; "
             f"backends that have it: {have}"
         )
+
+
+def answer_identity(backend: object) -> dict[str, Any]:
+    """Name, model and every declared answer-changing option in effect: what decides a
+    backend's answer to a request besides the request itself (the call cache's key). Read
+    from the settings the backend bound (``self.settings``), never from attribute names."""
+    options = [o for o in declared(type(backend)) if o.changes_answers and not o.internal]
+    settings = getattr(backend, "settings", None)
+    if options and not isinstance(settings, dict):
+        raise ConfigError(
+            f"backend {getattr(backend, 'name', type(backend).__name__)!r} declares "
+            "answer-changing options but binds no settings (self.settings = bind(...))"
+        )
+    params = {o.name: (settings or {}).get(o.name, o.default) for o in options}
+    return {
+        "backend": getattr(backend, "name", type(backend).__name__),
+        "model": getattr(backend, "model_name", ""),
+        "params": params,
+    }

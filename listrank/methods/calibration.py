@@ -133,9 +133,24 @@ class CalibratedMethod(Method):
         return self.inner.max_block_size
 
     @property
+    def calls_per_block(self) -> int:
+        return self.inner.calls_per_block
+
+    @property
     def calls_per_prior(self) -> int:
-        """Model calls one new block size costs (the planner counts them)."""
-        return self.blocks if self.calibration == "reference" else 1
+        """Model calls one new block size costs."""
+        blocks = self.blocks if self.calibration == "reference" else 1
+        return blocks * self.inner.calls_per_block
+
+    def _new_sizes(self, block_sizes: Sequence[int]) -> list[int]:
+        """Sizes whose prior is not measured yet (a block of one needs none)."""
+        return sorted({s for s in block_sizes if s >= 2} - set(self.priors))
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        return len(self._new_sizes(block_sizes)) * self.calls_per_prior
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        return sum(self._size_prior_tokens(s) for s in self._new_sizes(block_sizes))
 
     def prior(self, size: int) -> tuple[float, ...]:
         if size not in self.priors:
@@ -174,7 +189,7 @@ class CalibratedMethod(Method):
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self.inner.estimate_prompt_tokens(query, block)
 
-    def prior_prompt_tokens(self, size: int) -> int:
+    def _size_prior_tokens(self, size: int) -> int:
         """Prompt tokens the prior of one block size will cost (its blocks drawn, not judged)."""
         return sum(
             self.inner.estimate_prompt_tokens(Query(q), block)

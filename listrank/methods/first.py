@@ -19,12 +19,16 @@ from typing import cast
 from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
 from listrank.methods.base import (
+    PASSAGE_WORDS,
+    TEXT_RULES,
     Method,
     fit_block,
     order_from_scores,
     passage_word_limits,
     template_for,
+    template_option,
 )
+from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
@@ -43,6 +47,20 @@ class FirstMethod(Method):
 
     name = "first"
     produces_scores = True
+    OPTIONS = (
+        template_option("first_alpha"),
+        *PASSAGE_WORDS,
+        *TEXT_RULES,
+        Option(
+            "max_block",
+            int | None,
+            None,
+            "largest block (default: the identifier scheme's)",
+            changes_answers=True,
+            ge=2,
+            example=10,
+        ),
+    )
 
     def __init__(
         self,

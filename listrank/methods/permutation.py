@@ -12,7 +12,16 @@ from listrank.backends.base import (
     require,
 )
 from listrank.errors import ConfigError, ContextLengthError
-from listrank.methods.base import Method, fit_block, passage_word_limits, template_for
+from listrank.methods.base import (
+    PASSAGE_WORDS,
+    TEXT_RULES,
+    Method,
+    fit_block,
+    passage_word_limits,
+    template_for,
+    template_option,
+)
+from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
@@ -27,6 +36,28 @@ class PermutationMethod(Method):
     """Listwise permutation generation (RankGPT) with greedy decoding and counted repair."""
 
     name = "rankgpt"
+    OPTIONS = (
+        template_option("rankgpt"),
+        *PASSAGE_WORDS,
+        *TEXT_RULES,
+        Option(
+            "parse",
+            str,
+            "listrank",
+            "how answers are read",
+            changes_answers=True,
+            choices=PARSE_MODES,
+        ),
+        Option(
+            "max_new_tokens",
+            int | None,
+            None,
+            "answer budget (default: from the block size)",
+            changes_answers=True,
+            ge=1,
+            example=64,
+        ),
+    )
 
     def __init__(
         self,

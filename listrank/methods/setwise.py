@@ -32,12 +32,15 @@ from listrank.backends.base import (
 )
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
 from listrank.methods.base import (
+    PASSAGE_WORDS,
     Method,
     fit_block,
     order_from_scores,
     passage_word_limits,
     template_for,
+    template_option,
 )
+from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
@@ -69,6 +72,26 @@ class SetwiseMethod(Method):
     """Best of a set by one passage label (generated, or read from the label logits)."""
 
     name = "setwise"
+    OPTIONS = (
+        Option(
+            "scoring",
+            str,
+            "generation",
+            "generate the label or read its logits",
+            changes_answers=True,
+            choices=SCORINGS,
+        ),
+        template_option("setwise"),
+        *PASSAGE_WORDS,
+        Option(
+            "max_new_tokens",
+            int,
+            DEFAULT_ANSWER_TOKENS,
+            "answer budget (generation)",
+            changes_answers=True,
+            ge=1,
+        ),
+    )
 
     def __init__(
         self,

@@ -41,7 +41,13 @@ class PermutationAveraged(Method):
 
     @property
     def calls_per_block(self) -> int:
-        return self.k * getattr(self.inner, "calls_per_block", 1)
+        return self.k * self.inner.calls_per_block
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_calls(block_sizes)  # the shuffles have the blocks' sizes
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_prompt_tokens(block_sizes)
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self.k * self.inner.estimate_prompt_tokens(query, block)

@@ -25,10 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from listrank.errors import ConfigError
+from listrank.options import check_all
 from listrank.pipeline.fusion import Fusion
-from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import build_prefilter
-from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+from listrank.pipeline.reranker import (
+    DEFAULT_BACKEND,
+    DEFAULT_METHOD,
+    DEFAULT_STRATEGY,
+    RERANKER_OPTIONS,
+    Reranker,
+    qualified,
+)
 from listrank.prompting.presets import load_preset
 
 LAYERS = ("backend", "method", "strategy")
@@ -135,6 +142,13 @@ class PipelineConfig:
         loose = dict(self.extra.get("_loose", {}))
         return {**self.backend.options, **self.method.options, **self.strategy.options, **loose}
 
+    def reranker_options(self) -> dict[str, Any]:
+        """The keyword options for ``Reranker``: a section's option qualified by its layer
+        (``strategy_seed``), so it reaches only that section's component; the Reranker's own
+        options (any section) and command-line ones as they are (routed by the Reranker)."""
+        sections = {layer: getattr(self, layer).options for layer in LAYERS}
+        return {**qualified(sections), **self.extra.get("_loose", {})}
+
     def with_calibration_pool(self, path: str | Path) -> PipelineConfig:
         """Reference calibration draws its prior from the file being reranked unless the
         pipeline names another pool; other pipelines are returned unchanged."""
@@ -145,12 +159,12 @@ class PipelineConfig:
         return replace(self, extra={**self.extra, "_loose": loose})
 
     def build(self) -> Reranker:
-        merged = self.options()
+        merged = self.reranker_options()
         if "fusion" in self.extra:
             fusion = dict(self.extra["fusion"])
             merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)
         try:
-            check_option_types(Reranker, merged, "pipeline")
+            check_all(RERANKER_OPTIONS, merged, "the reranker")
             return Reranker(
                 backend=self.backend.name,
                 model=self.model,

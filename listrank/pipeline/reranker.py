@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -20,14 +19,15 @@ from listrank.methods.calibration import (
     CalibrationPool,
 )
 from listrank.methods.wrappers import PermutationAveraged
+from listrank.options import Option, check_all
 from listrank.pipeline import scheduler
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
-from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
+from listrank.strategies.planning import method_plan
 from listrank.types import (
     CallRecord,
     Candidate,
@@ -104,21 +104,65 @@ def _candidate_from_mapping(item: Mapping[str, Any], i: int) -> Candidate:
     return Candidate(docid=str(docid), **data)
 
 
+LAYER_NAMES = ("backend", "method", "strategy")
+
+
 def _split_options(
     options: Mapping[str, Any], entries: Mapping[str, registry.Entry | None]
 ) -> dict[str, dict[str, Any]]:
+    """Each option to the one layer that declares it. ``strategy_seed=`` (or a ``[strategy]``
+    table) names the layer; a bare name that two layers in use declare is an error naming
+    both, never a silent fan-out to each."""
     accepted = {layer: (e.options() if e else set()) for layer, e in entries.items()}
     routed: dict[str, dict[str, Any]] = {layer: {} for layer in entries}
     for key, value in options.items():
-        layers = [layer for layer, names in accepted.items() if key in names]
+        layers, name = [layer for layer, names in accepted.items() if key in names], key
+        layer_of, _, bare = key.partition("_")
+        if not layers and layer_of in entries:  # qualified: strategy_seed, [strategy] seed
+            if bare not in accepted[layer_of]:
+                raise ConfigError(_misplaced(layer_of, bare, entries, accepted))
+            layers, name = [layer_of], bare
         if not layers:
             raise ConfigError(registry.unknown_option_message(key, entries, _OWN_OPTIONS))
-        for layer in layers:
-            entry = entries[layer]
-            if entry is not None:
-                entry.check_option(key, value)
-            routed[layer][key] = value
+        if len(layers) > 1:
+            owners = " and ".join(f"{layer} {entries[layer].name}" for layer in layers)  # type: ignore[union-attr]
+            say = " or ".join(f"{layer}_{key}= / [{layer}] {key}" for layer in layers)
+            raise ConfigError(f"{key}: {owners} both take it; say {say}")
+        entry = entries[layers[0]]
+        if entry is not None:
+            entry.check_option(name, value)
+        routed[layers[0]][name] = value
     return routed
+
+
+def _misplaced(
+    layer: str,
+    key: str,
+    entries: Mapping[str, registry.Entry | None],
+    accepted: Mapping[str, set[str]],
+) -> str:
+    """A layer's table (or ``layer_key=``) names an option its component does not take."""
+    entry = entries[layer]
+    here = [other for other, names in accepted.items() if key in names]
+    if entry is None or not here:
+        return registry.unknown_option_message(key, entries, _OWN_OPTIONS)
+    return (
+        f"option {key!r} is not one of {layer} {entry.name}'s; "
+        + " and ".join(f"{o} {entries[o].name}" for o in here)  # type: ignore[union-attr]
+        + f" takes it: put it under [{here[0]}] (or pass {here[0]}_{key}=)"
+    )
+
+
+def qualified(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A config's sections as keyword options: ``{"strategy": {"seed": 3}}`` ->
+    ``strategy_seed=3``, so each reaches only its section's component (the Reranker's own
+    options stay as they are: they may sit in any section)."""
+    return {
+        key if key in _OWN_OPTIONS else f"{layer}_{key}": value
+        for layer, section in sections.items()
+        for key, value in section.items()
+        if key != "name"
+    }
 
 
 class Reranker:
@@ -167,21 +211,13 @@ class Reranker:
             "fusion_weight": fusion_weight,
             "fusion_k": fusion_k,
         }
-        for key, value in own.items():  # the same typed error as a component option
-            if not registry.value_fits(_OWN_TYPES[key], value):
-                raise ConfigError(
-                    f"option {key!r} of the reranker must be "
-                    f"{registry.type_name(_OWN_TYPES[key])}; got {type(value).__name__} {value!r}"
-                )
+        check_all(RERANKER_OPTIONS, own, "the reranker")  # as for a component option
         entries = {
             "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
             "method": registry.get("method", method) if isinstance(method, str) else None,
             "strategy": registry.get("strategy", strategy) if isinstance(strategy, str) else None,
         }
         routed = _split_options(options, entries)
-        for layer, entry in entries.items():
-            if entry is not None:
-                check_option_types(entry.load(), routed[layer], layer)
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
             args = () if backend == "fake" else (model,)
@@ -241,7 +277,7 @@ class Reranker:
             model=model,
             method=str(preset.method["name"]),
             strategy=str(preset.strategy["name"]),
-            **{**preset.options(), **options},
+            **{**qualified(preset.pipeline()), **options},
         )
 
     def plan(
@@ -264,17 +300,9 @@ class Reranker:
             if size not in cache:
                 cache[size] = self.method.estimate_prompt_tokens(q, cands[:size])
             total += cache[size]
-        calibrated = self._calibrated()
-        if calibrated is not None:  # the priors' calls, planned in _plan, cost tokens too
-            new_sizes = {s for s in plan.block_sizes if s >= 2} - set(calibrated.priors)
-            total += sum(calibrated.prior_prompt_tokens(s) for s in sorted(new_sizes))
+        # the priors' calls, planned in _plan, cost tokens too
+        total += self.method.prior_prompt_tokens(plan.block_sizes)
         return dataclasses.replace(plan, prompt_tokens=total)
-
-    def _calibrated(self) -> CalibratedMethod | None:
-        inner: Method = self.method
-        while isinstance(inner, PermutationAveraged):
-            inner = inner.inner
-        return inner if isinstance(inner, CalibratedMethod) else None
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
@@ -345,17 +373,7 @@ class Reranker:
 
     def _plan(self, n: int) -> Plan:
         """The strategy's plan, with the calls the method wrappers add (shuffles, priors)."""
-        plan = self.strategy.plan(n)
-        per_block = int(getattr(self.method, "calls_per_block", 1))
-        calls = plan.calls * per_block
-        if isinstance(self.method, CalibratedMethod | PermutationAveraged):
-            inner: Method = self.method
-            while isinstance(inner, PermutationAveraged):
-                inner = inner.inner
-            if isinstance(inner, CalibratedMethod):  # one prior per new block size
-                new_sizes = {s for s in plan.block_sizes if s >= 2} - set(inner.priors)
-                calls += len(new_sizes) * inner.calls_per_prior
-        return dataclasses.replace(plan, calls=calls)
+        return method_plan(self.strategy.plan(n), self.method)
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
@@ -436,19 +454,84 @@ class Reranker:
         return scheduler.astream(lambda: self.rerank_stream(requests, max_in_flight=max_in_flight))
 
 
-_OWN_TYPES: dict[str, Any] = {
-    "calibrate": bool | str,
-    "calibration_blocks": int,
-    "calibration_seed": int,
-    "permutations": int,
-    "permutation_seed": int,
-    "permutation_design": str,
-    "fusion_weight": float,
-    "fusion_k": int,
-}
-_OWN_OPTIONS = frozenset(
-    p.name
-    for p in inspect.signature(Reranker.__init__).parameters.values()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY
+RERANKER_OPTIONS = (
+    Option(
+        "calibrate",
+        bool | str,
+        False,
+        "subtract a per-slot prior: content-free or reference",
+        changes_answers=True,
+        example="content-free",
+    ),
+    Option(
+        "calibration_pool",
+        object,
+        None,
+        "unlabelled requests (or a JSONL file) for reference calibration",
+        changes_answers=True,
+        example="pool.jsonl",
+    ),
+    Option(
+        "calibration_blocks",
+        int,
+        DEFAULT_REFERENCE_BLOCKS,
+        "blocks of a reference prior",
+        changes_answers=True,
+        example=4,
+    ),
+    Option("calibration_seed", int, 0, "reference prior draw seed", changes_answers=True),
+    Option(
+        "permutations",
+        int,
+        1,
+        "orderings of every block judged and averaged",
+        changes_answers=True,
+        ge=1,
+    ),
+    Option("permutation_seed", int, 0, "seed of random orderings", changes_answers=True),
+    Option(
+        "permutation_design",
+        str,
+        "cyclic",
+        "orderings: rotations or random shuffles",
+        changes_answers=True,
+        choices=("cyclic", "random"),
+    ),
+    Option(
+        "fusion",
+        object,
+        None,
+        "blend with the first stage: rrf or linear",
+        changes_answers=True,
+        example="rrf",
+    ),
+    Option("fusion_weight", float, 0.5, "weight of the LLM ranking", changes_answers=True),
+    Option("fusion_k", int, 60, "rank offset of rrf", changes_answers=True),
+    Option(
+        "prefilter",
+        object,
+        None,
+        "a model that cuts candidates first ([prefilter])",
+        changes_answers=True,
+        internal=True,
+    ),
+    Option(
+        "cache",
+        object,
+        None,
+        "persistent call cache file ([cache] path)",
+        changes_answers=False,
+        internal=True,
+    ),
+    Option(
+        "top_k_candidates",
+        int | None,
+        None,
+        "rerank only the first K candidates",
+        changes_answers=True,
+        ge=1,
+        example=10,
+    ),
 )
-"""The Reranker's own options (calibration, permutations, fusion, …), for suggestions."""
+"""The Reranker's own options (calibration, permutations, fusion, …): any layer's table."""
+_OWN_OPTIONS = frozenset(o.name for o in RERANKER_OPTIONS)

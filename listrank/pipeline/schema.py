@@ -12,10 +12,11 @@ from listrank import registry
 from listrank.backends.hf import EMBEDDED_ALIASES
 from listrank.backends.model_path import check_local_model
 from listrank.errors import ConfigError
+from listrank.options import check_all
 from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
 from listrank.pipeline.fusion import FUSION_METHODS
 from listrank.pipeline.prefilter import PREFILTER_KINDS
-from listrank.pipeline.reranker import _OWN_OPTIONS, Reranker, _split_options
+from listrank.pipeline.reranker import _OWN_OPTIONS, RERANKER_OPTIONS, _split_options
 
 PIPELINE_OPTIONS = sorted(_OWN_OPTIONS - {"prefilter", "cache"})
 """Options the Reranker itself takes (calibration, permutations, fusion); any layer's table."""
@@ -30,8 +31,9 @@ def check(cfg: PipelineConfig) -> None:
         entries: dict[str, registry.Entry | None] = {
             layer: registry.get(layer, getattr(cfg, layer).name) for layer in LAYERS
         }
-        loose = {k: v for k, v in cfg.options().items() if k not in _OWN_OPTIONS}
-        _split_options(loose, entries)
+        given = cfg.reranker_options()
+        _split_options({k: v for k, v in given.items() if k not in _OWN_OPTIONS}, entries)
+        check_all(RERANKER_OPTIONS, given, "the reranker")
         extra = cfg.extra
         if "prefilter" in extra:
             section = dict(extra["prefilter"])
@@ -59,18 +61,21 @@ def check(cfg: PipelineConfig) -> None:
 def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
     """Section -> key -> value in effect: the file and flags over each component's defaults."""
     check(cfg)
-    given = cfg.options()
+    given = cfg.reranker_options()
+    entries: dict[str, registry.Entry | None] = {
+        layer: registry.get(layer, getattr(cfg, layer).name) for layer in LAYERS
+    }
+    routed = _split_options({k: v for k, v in given.items() if k not in _OWN_OPTIONS}, entries)
     out: dict[str, dict[str, Any]] = {}
-    for layer in LAYERS:
-        spec = getattr(cfg, layer)
-        entry = registry.get(layer, spec.name)
-        section: dict[str, Any] = {"name": spec.name}
+    for layer, entry in entries.items():
+        assert entry is not None
+        section: dict[str, Any] = {"name": entry.name}
         if layer == "backend":
             section["model"] = cfg.model
         for key, default in sorted(entry.defaults().items()):
-            section[key] = given.get(key, default)
+            section[key] = routed[layer].get(key, default)
         out[layer] = section
-    own = Reranker.__init__.__kwdefaults__ or {}
+    own = {o.name: o.default for o in RERANKER_OPTIONS}
     out["pipeline"] = {k: given.get(k, own.get(k)) for k in PIPELINE_OPTIONS}
     for name, table in cfg.extra.items():
         if name != "_loose":

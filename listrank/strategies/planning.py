@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from listrank.errors import ConfigError
 from listrank.types import CallRecord, Candidate, Judgement, Plan, Trace
@@ -116,15 +117,37 @@ class PlanCheck:
         return f"{text}: {verdict}"
 
 
+class MethodCost(Protocol):
+    """What a method declares about its cost (``listrank.methods.base.Method``)."""
+
+    @property
+    def calls_per_block(self) -> int: ...
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int: ...
+
+
+def method_plan(plan: Plan, method: MethodCost) -> Plan:
+    """The strategy's plan in model calls: each block costs the method's ``calls_per_block``
+    (permutation averaging: k), plus the priors still due (calibration). ``Reranker.plan``,
+    ``listrank plan`` and ``check_trace`` all count with this."""
+    sizes: Sequence[int] = plan.block_sizes
+    if not plan.exact:  # an adaptive run may meet any smaller block: bound its priors too
+        sizes = range(2, max(sizes, default=0) + 1)
+    calls = plan.calls * method.calls_per_block + method.prior_calls(sizes)
+    return replace(plan, calls=calls)
+
+
 def check_trace(trace: Trace, plan: Plan | None = None) -> PlanCheck:
-    """Compare a trace with ``plan`` (default: the plan the trace carries). Cached calls count:
-    the plan is about the strategy's judgements, not about what the cache saved."""
+    """Compare a trace with ``plan`` (default: the plan the trace carries). A record counts the
+    model calls it stands for (``CallRecord.calls``: a wrapper merges several into one, a
+    prior's calls are charged to the record that needed it), as the plan does. Cached calls
+    count: the plan is about the strategy's judgements, not about what the cache saved."""
     plan = plan if plan is not None else trace.plan
     if plan is None:
         raise ConfigError("the trace carries no plan; pass one")
     return PlanCheck(
         planned_calls=plan.calls,
-        calls=len(trace.calls),
+        calls=sum(c.calls for c in trace.calls),
         planned_depth=plan.depth,
         depth=trace.depth,
         exact=plan.exact,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.base import (
     Block,
     BlockJudge,
@@ -18,6 +19,17 @@ class SingleWindow(Strategy):
     keep their input order below."""
 
     name = "single"
+    OPTIONS = (
+        Option(
+            "window",
+            int | None,
+            None,
+            "candidates judged (default: all)",
+            changes_answers=True,
+            ge=2,
+            example=10,
+        ),
+    )
 
     def __init__(self, *, window: int | None = None) -> None:
         if window is not None and window < 2:
@@ -51,6 +63,19 @@ class SlidingWindow(Strategy):
     """
 
     name = "sliding"
+    OPTIONS = (
+        Option("window", int, 20, "candidates per window", changes_answers=True, ge=2),
+        Option(
+            "step",
+            int | None,
+            None,
+            "shift between windows (default: window // 2)",
+            changes_answers=True,
+            ge=1,
+            example=5,
+        ),
+        Option("passes", int, 1, "sweeps over the list", changes_answers=True, ge=1),
+    )
 
     def __init__(self, *, window: int = 20, step: int | None = None, passes: int = 1) -> None:
         if window < 2:
