@@ -125,6 +125,15 @@ class HFBackend(LocalTokenizer):
             ge=1,
         ),
         Option(
+            "max_batch_tokens",
+            int | None,
+            None,
+            "padded prompt tokens per forward batch at most (prompts sorted by length)",
+            changes_answers=False,
+            ge=1,
+            example=8192,
+        ),
+        Option(
             "attn_implementation",
             str | None,
             None,
