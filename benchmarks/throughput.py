@@ -452,9 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks throughput")
     p.add_argument("--queries", type=int, default=20)
     p.add_argument("--latency", type=float, default=0.5)
-    p.add_argument(
-        "--hf-queries", type=int, default=3, help="small: CPU minutes (default 3)"
-    )
+    p.add_argument("--hf-queries", type=int, default=3, help="small: CPU minutes (default 3)")
     p.add_argument(
         "--serve-rounds", type=int, default=3, help="requests per serve client (default 3)"
     )
