@@ -175,19 +175,23 @@ HF_METHODS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
-def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 4)) -> list[Row]:
-    """The embedded SmolLM2 on this machine's CPU, sliding 10/5 over top-20: one query at a
-    time, the default (what ``rerank_many`` does unasked), and every query in flight with
-    their calls merged into padded batches of each batch size."""
+HF_DEPTH = 15
+
+
+def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3)) -> list[Row]:
+    """The embedded SmolLM2 on this machine's CPU, sliding 10/5 over BM25 top-15 (small on
+    purpose: a shared 2-core machine): one query at a time, the default (what
+    ``rerank_many`` does unasked), and every query in flight with their calls merged into
+    padded batches of each batch size."""
     from listrank.backends.hf import HFBackend
 
-    reqs = load(queries, 20)
+    reqs = load(queries, HF_DEPTH)
     loaded = HFBackend(device="cpu")
     model, tokenizer = loaded.model, loaded.tokenizer
     rows = []
     for label, method in HF_METHODS:
         options = {**method, "strategy": "sliding", "window": 10, "step": 5,
-                   "max_passage_words": 30}  # fmt: skip
+                   "max_passage_words": 20}  # fmt: skip
 
         def reranker(bs: int, options: dict[str, Any] = options) -> Reranker:
             backend = HFBackend(model_obj=model, tokenizer=tokenizer, batch_size=bs, device="cpu")
@@ -202,7 +206,7 @@ def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 4)) -> list[Row]:
         verdict = "ok" if d_s <= one_s * 1.05 else "SLOWER"
         rows.append(
             Row(
-                f"hf {label} sliding 10/5, {queries} q x 20 (embedded, CPU)",
+                f"hf {label} sliding 10/5, {queries} q x {HF_DEPTH} (embedded, CPU)",
                 f"{one_s:.1f} s",
                 f"default (in flight {in_flight}): {d_s:.1f} s",
                 f"{one_s / d_s:.2f}x",
@@ -427,6 +431,50 @@ def startup_row(url: str) -> Row:
     )
 
 
+# -- processes ------------------------------------------------------------------------------
+def processes_rows(queries: int, counts: tuple[int, ...] = (1, 2, 4)) -> list[Row]:
+    """`listrank rerank --processes N` at zero latency against four stand-in processes
+    (round-robin), JointRank 20x4 over top-100: calls/s of the whole command (start-up and
+    the workers' start included); outputs compared byte for byte."""
+    from contextlib import ExitStack
+
+    rows = []
+    outputs: dict[int, bytes] = {}
+    first_rate = 0.0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        urls = [stack.enter_context(stand_in(0.0)) for _ in range(4)]
+        inp = Path(tmp) / "in.jsonl"
+        with inp.open("w", encoding="utf-8") as fh:
+            for query, cands in load(queries, 100):
+                docs = [{"docid": c.docid, "text": c.text} for c in cands]
+                row = {"qid": query.qid, "query": query.text, "candidates": docs}
+                fh.write(json.dumps(row) + "\n")
+        for n in counts:
+            out = Path(tmp) / f"out{n}.jsonl"
+            cli = [sys.executable, "-m", "listrank", "rerank", str(inp), "-o", str(out),
+                   "--backend", "openai", "--model", "stand-in",
+                   "-O", f"base_url={','.join(urls)}", "-O", f"concurrency={CONCURRENCY}",
+                   "--strategy", "jointrank", "--no-progress", "--processes", str(n)]  # fmt: skip
+            cpu, wall = _child_cpu(cli, env)
+            outputs[n] = out.read_bytes()
+            calls = queries * 20
+            rate = calls / wall
+            first_rate = first_rate or rate
+            rows.append(
+                Row(
+                    f"listrank rerank --processes {n}, JointRank 20x4, {queries} q x 100, "
+                    "0 s latency",
+                    "",
+                    f"{rate:.0f} calls/s ({wall:.1f} s wall, {cpu:.1f} s CPU)",
+                    f"{rate / first_rate:.2f}x",
+                    f"{calls} calls; output identical to 1 process: "
+                    f"{outputs[n] == outputs[counts[0]]}; {os.cpu_count()} cores",
+                )
+            )
+    return rows
+
+
 # -- memory -------------------------------------------------------------------------------
 SCRIPT = r"""
 import sys
@@ -526,7 +574,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--serve-rounds", type=int, default=3, help="requests per serve client (default 3)"
     )
-    p.add_argument("--skip", default="", help="comma-separated: api,hf,serve,soak,rss,cpu")
+    p.add_argument(
+        "--skip", default="", help="comma-separated: api,hf,serve,cpu,processes,soak,rss"
+    )
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     rows: list[Row] = []
@@ -538,6 +588,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += serve_rows(args.latency, (32, 64, 128), args.serve_rounds)
     if "cpu" not in skip:
         rows += cpu_rows(args.queries * 2)
+    if "processes" not in skip:
+        rows += processes_rows(args.queries * 2)
     if "soak" not in skip:
         rows += soak_rows()
     if "rss" not in skip:

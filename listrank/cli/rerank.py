@@ -16,6 +16,7 @@ from listrank.cli.common import add_component_options, add_trace_option, pipelin
 from listrank.errors import ConfigError, InputError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.processes import process_stream
 from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json
@@ -42,6 +43,7 @@ _NOT_IN_FINGERPRINT = {
     "trace",
     "verbose",
     "max_in_flight",
+    "processes",
 }
 
 
@@ -71,6 +73,15 @@ def add_parser(sub: Any) -> None:
     )
     add_trace_option(p)
     add_max_in_flight(p)
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="shard the queries over N worker processes, each with its own pipeline (API "
+        "backends: past one process's CPU limit of a few hundred calls/s); the output is "
+        "the same as with one process (default %(default)s)",
+    )
     add_component_options(p)
     p.set_defaults(run=run)
 
@@ -142,6 +153,8 @@ def _failure(outcome: Outcome) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.processes < 1:
+        raise ConfigError("--processes must be >= 1")
     check_source, source = _request_source(args)
     check_output_file(args.output, [args.input])
     check_output_file(f"{args.output}.journal", [args.input])
@@ -217,15 +230,26 @@ def _finish(
 
     outcomes: Iterator[Outcome] = iter(())
     # the model loads (and the Reranker checks its own options) before the bar is drawn
-    reranker = pipeline.build() if n_queries > resumed else None
+    work = n_queries > resumed
+    # with worker processes each builds its own pipeline; this one builds none
+    reranker = pipeline.build() if work and args.processes == 1 else None
     progress = tqdm(total=n_queries - resumed, desc="queries", unit="q", disable=args.no_progress)
     # one read of the input feeds both the scheduler and the writer's input order; the copy
     # the scheduler has read ahead is bounded by the queries in flight
-    for_scheduler, in_order = itertools.tee(source()) if reranker else (iter(()), iter(source()))
+    for_scheduler, in_order = itertools.tee(source()) if work else (iter(()), iter(source()))
+    pending = (r for r in for_scheduler if r.query.qid not in from_journal)
     if reranker is not None:
-        pending = (r for r in for_scheduler if r.query.qid not in from_journal)
         outcomes = reranker.rerank_stream(
             pending, max_in_flight=args.max_in_flight, ordered=True, on_done=finished
+        )
+    elif work:
+        outcomes = process_stream(
+            pipeline,
+            pending,
+            processes=args.processes,
+            max_in_flight=args.max_in_flight,
+            ordered=True,
+            on_done=finished,
         )
     traced = 0
     with contextlib.ExitStack() as files:
