@@ -150,6 +150,14 @@ class HFBackend(LocalTokenizer):
             ge=1,
             example=1024,
         ),
+        Option(
+            "chat_template_kwargs",
+            dict | None,
+            None,
+            "further chat-template variables for every prompt",
+            changes_answers=True,
+            example={"enable_thinking": False},
+        ),
     )
 
     def __init__(
@@ -164,6 +172,7 @@ class HFBackend(LocalTokenizer):
         max_batch_tokens: int | None = None,
         attn_implementation: str | None = None,
         context_length: int | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
     ) -> None:
         import torch
 
@@ -177,6 +186,7 @@ class HFBackend(LocalTokenizer):
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.padding = PaddingStats()
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if model_obj is not None:
             if tokenizer is None:
                 raise ConfigError("model_obj needs its tokenizer")
@@ -236,7 +246,9 @@ class HFBackend(LocalTokenizer):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         import torch
 
-        texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in requests]
+        texts = [
+            self.prompt_text(r.messages, r.assistant_prefix, thinking=r.thinking) for r in requests
+        ]
         results: dict[int, GenerationResult] = {}
         for group, batch, _ in self.batches(texts):
             chunk = [requests[i] for i in group]

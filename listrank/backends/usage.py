@@ -57,6 +57,10 @@ class CallUsage:
     error: str | None = None
     """Set when retries ran out and the call was degraded instead of raising."""
     waits_s: tuple[float, ...] = ()
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those the model spent thinking (billed as completion)."""
+    reasoning_cost: float | None = None
+    """Of ``cost``, the reasoning tokens' part."""
 
 
 @dataclass
@@ -71,6 +75,8 @@ class UsageMeter:
     failed_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those the model spent thinking."""
     unreported_calls: int = 0
     """Calls whose token counts are listrank's estimate (the server sent no usage)."""
     max_attempts: int = 0
@@ -81,6 +87,8 @@ class UsageMeter:
     """The latest call's record (for inspection; earlier ones are only in the sums)."""
     _priced: float = 0.0
     _unpriced: int = 0
+    _reasoning_priced: float = 0.0
+    _reasoning_unpriced: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, record: CallUsage) -> None:
@@ -90,6 +98,7 @@ class UsageMeter:
             self.failed_calls += int(record.error is not None)
             self.prompt_tokens += record.prompt_tokens
             self.completion_tokens += record.completion_tokens
+            self.reasoning_tokens += record.reasoning_tokens
             self.unreported_calls += int(not record.usage_reported)
             self.max_attempts = max(self.max_attempts, record.attempts)
             self.latency_s += record.latency_s
@@ -97,6 +106,10 @@ class UsageMeter:
                 self._unpriced += 1
             else:
                 self._priced += record.cost
+            if record.reasoning_cost is None:
+                self._reasoning_unpriced += 1
+            else:
+                self._reasoning_priced += record.reasoning_cost
             self.last = record
 
     def reset(self) -> dict[str, float | int | None]:
@@ -104,9 +117,11 @@ class UsageMeter:
         with self._lock:
             out = self._summary()
             self.calls = self.attempts = self.failed_calls = 0
-            self.prompt_tokens = self.completion_tokens = self.unreported_calls = 0
-            self.max_attempts, self.latency_s, self.last = 0, 0.0, None
+            self.prompt_tokens = self.completion_tokens = self.reasoning_tokens = 0
+            self.unreported_calls = self.max_attempts = 0
+            self.latency_s, self.last = 0.0, None
             self._priced, self._unpriced = 0.0, 0
+            self._reasoning_priced, self._reasoning_unpriced = 0.0, 0
         return out
 
     @property
@@ -115,6 +130,13 @@ class UsageMeter:
         if not self.calls or self._unpriced:
             return None
         return self._priced
+
+    @property
+    def reasoning_cost(self) -> float | None:
+        """Of ``cost``, the reasoning tokens' part (None as for ``cost``)."""
+        if not self.calls or self._reasoning_unpriced:
+            return None
+        return self._reasoning_priced
 
     def summary(self) -> dict[str, float | int | None]:
         with self._lock:
@@ -127,5 +149,7 @@ class UsageMeter:
             "failed_calls": self.failed_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
             "cost": self.cost,
+            "reasoning_cost": self.reasoning_cost,
         }

@@ -52,7 +52,9 @@ def test_cost_is_none_if_any_call_is_unpriced_and_reset_starts_over() -> None:
         "failed_calls": 1,
         "prompt_tokens": 7,
         "completion_tokens": 4,
+        "reasoning_tokens": 0,
         "cost": None,
+        "reasoning_cost": None,
     }
     assert meter.calls == 0 and meter.last is None and meter.summary()["prompt_tokens"] == 0
     meter.add(record(1, cost=0.25))
