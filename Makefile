@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 # everything the test suite exercises: the library, the service, the adapters and the
 # published clients they are tested against
-EXTRAS := all,dev,langchain,llamaindex,integrations-test,ray,prefilter,bench,pyterrier
+EXTRAS := all,mcp,dev,langchain,llamaindex,integrations-test,ray,prefilter,bench,pyterrier
 # no hub access here: fail fast instead of trying to download
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

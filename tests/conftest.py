@@ -10,7 +10,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = (REPO.parent / "shared" / "data").resolve()
+
+
+def _shared_data() -> Path:
+    """$LISTRANK_SHARED_DATA, else the first ``shared/data`` beside the repo or above it (a
+    checkout may sit deeper than its shared/ folder)."""
+    given = os.environ.get("LISTRANK_SHARED_DATA")
+    if given:
+        return Path(given).resolve()
+    for folder in REPO.parents:
+        if (folder / "shared" / "data").is_dir():
+            return (folder / "shared" / "data").resolve()
+    return (REPO.parent / "shared" / "data").resolve()
+
+
+DATA = _shared_data()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ _COMMANDS = (
     "listrank.cli.presets_cmd",
     "listrank.cli.plan",
     "listrank.cli.serve",
+    "listrank.cli.mcp_cmd",
     "listrank.cli.batch",
     "listrank.cli.eval",
     "listrank.cli.ab",

@@ -13,13 +13,14 @@ pipeline names in them, which exist only at run time) from the function objects.
 """
 
 import asyncio
+import dataclasses
 import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -42,6 +43,7 @@ from listrank.types import Candidate
 logger = logging.getLogger("listrank.server")
 
 T = TypeVar("T")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_PATH = "/mcp"
 _PLACEHOLDER_WORDS = 100  # as `listrank plan` without --input
@@ -56,6 +58,8 @@ class Pipeline:
     name: str
     reranker: Reranker
     summary: str
+    workers: int | None = None
+    """Calls run at once (default: the settings' workers)."""
 
 
 def _instructions(pipelines: Sequence[Pipeline], settings: ServerSettings) -> str:
@@ -72,7 +76,10 @@ def _instructions(pipelines: Sequence[Pipeline], settings: ServerSettings) -> st
 
 
 def create_mcp_server(
-    pipelines: Sequence[Pipeline], settings: ServerSettings | None = None
+    pipelines: Sequence[Pipeline],
+    settings: ServerSettings | None = None,
+    *,
+    log_level: LogLevel = "WARNING",
 ) -> MCPServer[Any]:
     """An MCP server offering ``pipelines`` (the first is the default) under ``settings``."""
     cfg = settings or ServerSettings()
@@ -81,7 +88,12 @@ def create_mcp_server(
     by_name = {p.name: p for p in pipelines}
     if len(by_name) != len(pipelines):
         raise ValueError(f"pipeline names must differ: {[p.name for p in pipelines]}")
-    services = {p.name: RerankService(p.reranker, cfg) for p in pipelines}
+    services = {
+        p.name: RerankService(
+            p.reranker, dataclasses.replace(cfg, workers=p.workers) if p.workers else cfg
+        )
+        for p in pipelines
+    }
     names = list(by_name)
     default = names[0]
 
@@ -96,7 +108,10 @@ def create_mcp_server(
                 await service.stop()
 
     server: MCPServer[Any] = MCPServer(
-        "listrank", instructions=_instructions(pipelines, cfg), lifespan=lifespan
+        "listrank",
+        instructions=_instructions(pipelines, cfg),
+        lifespan=lifespan,
+        log_level=log_level,
     )
     pipeline_field = Field(
         description="Which pipeline ranks: "
