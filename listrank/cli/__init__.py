@@ -20,6 +20,7 @@ _COMMANDS = (
     "listrank.cli.batch",
     "listrank.cli.eval",
     "listrank.cli.ab",
+    "listrank.cli.view",
     "listrank.cli.config_cmd",
 )
 
