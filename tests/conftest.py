@@ -13,11 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _shared_data() -> Path:
-    """$LISTRANK_SHARED_DATA, else the first ``shared/data`` beside the repo or above it (a
-    checkout may sit deeper than its shared/ folder)."""
-    given = os.environ.get("LISTRANK_SHARED_DATA")
-    if given:
-        return Path(given).resolve()
+    """The test collections: $LISTRANK_SHARED_DATA, else the nearest shared/data beside the repo
+    or beside one of its parent folders (a checkout may sit a level deeper than the data)."""
+    if os.environ.get("LISTRANK_SHARED_DATA"):
+        return Path(os.environ["LISTRANK_SHARED_DATA"]).resolve()
     for folder in REPO.parents:
         if (folder / "shared" / "data").is_dir():
             return (folder / "shared" / "data").resolve()
