@@ -1,6 +1,6 @@
 """`listrank view`: the HTML report of an A/B folder, checked in a real browser.
 
-The folder is the README walk-through's A/B (icr and first against BM25 on 10 DL19 queries) on
+The folder is the docs walk-through's A/B (icr and first against BM25 on 10 DL19 queries) on
 the tiny random model; headless Chromium opens the written file, a script checks the rendered
 DOM (rows, a query's detail, the trace's raw answers, no console errors) and a screenshot is
 taken (kept under $LISTRANK_SCREENSHOTS when set). A synthetic 1,000-query folder on the fake
@@ -21,6 +21,7 @@ from listrank.cli import main
 from listrank.evaluation.metrics import read_qrels
 from tests.support import chromium
 from tests.support.synthetic_ab import write_synthetic_ab
+from tests.support.walkthrough import run_walkthrough
 
 needs_chromium = pytest.mark.skipif(
     not chromium.available(), reason="needs Debian's chromium (make test installs it)"
@@ -31,28 +32,9 @@ needs_chromium = pytest.mark.skipif(
 def walkthrough_ab(
     data_dir: Path, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The README walk-through's `ab` command, on the tiny model."""
+    """The docs walk-through's A/B folder, its commands run as written on the tiny model."""
     work = tmp_path_factory.mktemp("walkthrough")
-    dl19 = data_dir / "trec-dl19-passage"
-    src = dl19 / "dl19.bm25.top100.normalized.jsonl"
-    with open(src, encoding="utf-8") as fh:
-        (work / "dl19-10.jsonl").write_text("".join(fh.readline() for _ in range(10)))
-    for method in ("icr", "first"):
-        (work / f"{method}.toml").write_text(
-            f'[backend]\nname = "hf"\nmodel = "{tiny_model_dir}"\n'
-            f'[method]\nname = "{method}"\n[strategy]\nname = "single"\nwindow = 20\n',
-            encoding="utf-8",
-        )
-    argv = ["ab", str(work / "icr.toml"), str(work / "first.toml")]
-    argv += [
-        "--input",
-        str(work / "dl19-10.jsonl"),
-        "--qrels",
-        str(dl19 / "qrels.dl19-passage.txt"),
-    ]
-    argv += ["--metrics", "ndcg_cut_10", "--out", str(work / "ab")]
-    argv += ["--trace", str(work / "ab" / "calls.jsonl"), "--no-progress"]
-    assert main(argv) == 0
+    assert "ab icr.toml" in run_walkthrough(work, data_dir, tiny_model_dir)
     return work / "ab"
 
 
