@@ -111,9 +111,16 @@ class Page:
         return result["result"].get("value")
 
     def open(self, url: str, timeout: float = 60.0) -> None:
+        """Navigate and wait until ``url`` itself has loaded (a load event may still be the
+        previous page's, e.g. the first blank tab's)."""
         self.events.clear()
         self.send("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired", timeout)
+        deadline = time.monotonic() + timeout
+        check = f"location.href === {json.dumps(url)} && document.readyState === 'complete'"
+        while not self.evaluate(check):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not load in {timeout} s")
+            time.sleep(0.02)
 
     def screenshot(self, path: Path, width: int = 1400) -> None:
         height = int(self.evaluate("document.documentElement.scrollHeight"))
