@@ -73,7 +73,7 @@ def _read_run(path: Path) -> Ranked:
 
 
 _KEPT: tuple[str, ...] = ("stage", "block", "method", "raw_answer", "repairs", "repaired")
-_KEPT += ("prompt_tokens", "completion_tokens", "latency_s", "cached", "error")
+_KEPT += ("prompt_tokens", "completion_tokens", "latency_s", "cached", "error", "ranked_docids")
 
 
 def read_trace(
@@ -312,4 +312,3 @@ def write_view(source: ViewSource, out: str | Path, *, top_k: int = DEFAULT_TOP_
     with atomic_writer(out) as fh:
         fh.write(html)
     return len(html.encode("utf-8"))
-
