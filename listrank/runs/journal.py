@@ -1,7 +1,12 @@
 """A crash-safe journal of finished queries, so an interrupted batch run resumes where it stopped.
 
-One JSON line per finished query holds that query's exact output text and its trace, appended
-and fsynced as the query finishes. The first line fingerprints the command (input bytes and
+One JSON line per finished query holds that query's exact output text and what the run summary
+needs of its calls (ids, tokens, answers, repairs, scores), appended as the query finishes.
+The prompts sent -- most of a trace's bytes -- are kept only when the run writes a trace
+(``keep_prompts``). Each line is flushed to the OS as it is written, so a killed process loses
+nothing finished; it is fsynced at most once per ``SYNC_INTERVAL_S`` (and on close), so a
+power cut may lose the last second of queries, which are then run again (one fsync per query
+was the largest cost of a fast run). The first line fingerprints the command (input bytes and
 every option that shapes the output): a journal from another command is never resumed. A line
 cut short by a kill is dropped and that query is done again.
 """
@@ -12,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +26,7 @@ from listrank.errors import InputError
 from listrank.types import CallRecord, Query, Ranking, RepairStats, Trace
 
 VERSION = 1
+SYNC_INTERVAL_S = 1.0
 
 
 def fingerprint(input_path: str | Path, options: Mapping[str, Any]) -> str:
@@ -34,8 +41,18 @@ def fingerprint(input_path: str | Path, options: Mapping[str, Any]) -> str:
     return h.hexdigest()
 
 
-def _record_to_json(c: CallRecord) -> dict[str, Any]:
-    return dataclasses.asdict(c)
+_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
+_PROMPT_FIELDS = frozenset({"messages", "prompt"})
+_REPAIR_FIELDS = tuple(f.name for f in dataclasses.fields(RepairStats))
+
+
+def _record_to_json(c: CallRecord, keep_prompts: bool = True) -> dict[str, Any]:
+    # by hand, not dataclasses.asdict: that deep-copies every prompt, per call, on the path
+    # where each finished query is written
+    out = {k: getattr(c, k) for k in _FIELDS if keep_prompts or k not in _PROMPT_FIELDS}
+    out["repair"] = {k: getattr(c.repair, k) for k in _REPAIR_FIELDS}
+    out["extra"] = dict(c.extra)
+    return out
 
 
 def _record_from_json(d: dict[str, Any]) -> CallRecord:
@@ -56,7 +73,9 @@ class Entry:
     ranking: Ranking
     """The query and its trace (calls, stage latencies); ``ranked`` is not kept."""
 
-    def to_line(self) -> str:
+    def to_line(self, keep_prompts: bool = True) -> str:
+        """The entry as one JSON line; without ``keep_prompts`` the calls' prompts are left
+        out (a resumed entry then has empty ``messages`` and no ``prompt``)."""
         t = self.ranking.trace
         return (
             json.dumps(
@@ -64,7 +83,7 @@ class Entry:
                     "qid": self.qid,
                     "text": self.text,
                     "query": self.ranking.query.text,
-                    "calls": [_record_to_json(c) for c in t.calls],
+                    "calls": [_record_to_json(c, keep_prompts) for c in t.calls],
                     "stage_latency_s": dict(t.stage_latency_s),
                 },
                 ensure_ascii=False,
@@ -86,8 +105,12 @@ class Entry:
 class Journal:
     """Append-only; ``done`` holds the entries already finished (resumed from the file)."""
 
-    def __init__(self, path: str | Path, fp: str, *, resume: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, fp: str, *, resume: bool = True, keep_prompts: bool = True
+    ) -> None:
         self.path = Path(path)
+        self.keep_prompts = keep_prompts
+        self._synced = time.monotonic()
         self.done: dict[str, Entry] = {}
         self.discarded = False
         """True when an existing journal did not match this command (or resume was off)."""
@@ -127,17 +150,21 @@ class Journal:
         self._write(fh, json.dumps({"journal": VERSION, "fingerprint": fp}) + "\n")
         return fh
 
-    @staticmethod
-    def _write(fh: IO[bytes], line: str) -> None:
+    def _write(self, fh: IO[bytes], line: str, *, sync: bool = True) -> None:
         fh.write(line.encode("utf-8"))
         fh.flush()
-        os.fsync(fh.fileno())
+        if sync or time.monotonic() - self._synced >= SYNC_INTERVAL_S:
+            os.fsync(fh.fileno())
+            self._synced = time.monotonic()
 
     def append(self, entry: Entry) -> None:
-        self._write(self._fh, entry.to_line())
+        self._write(self._fh, entry.to_line(self.keep_prompts), sync=False)
         self.done[entry.qid] = entry
 
     def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
         self._fh.close()
 
     def remove(self) -> None:
