@@ -17,6 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
+from listrank.cli.datasets_cmd import add_dataset_option
 from listrank.errors import ConfigError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
@@ -57,9 +58,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "input",
-        help="input: JSONL requests, rank_llm's retrieve_results JSON array, or a TREC run "
-        "(with --corpus and --topics)",
+        nargs="?",
+        help="input: JSONL requests (gzip too; '-' is stdin), rank_llm's retrieve_results JSON "
+        "array, or a TREC run (with --corpus and --topics); or --dataset NAME",
     )
+    add_dataset_option(p)
     p.add_argument("--corpus", help="with a TREC run input: docid -> text (TSV or JSONL)")
     p.add_argument("--topics", help="with a TREC run input: qid<TAB>query (TSV)")
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
@@ -145,6 +148,8 @@ def _journal_path(output: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.input:
+        raise ConfigError("name the input file (or '-' for stdin), or --dataset NAME")
     source = _request_source(args)
     if args.format == "trec" and args.keep_scores != "rank":
         raise ConfigError(
