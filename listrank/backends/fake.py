@@ -22,6 +22,8 @@ class FakeBackend:
     ``next_token_logprobs`` from ``logprob_responder``. Tokens are whitespace-separated words."""
 
     name = "fake"
+    scripted = True
+    """Answers only what Python code scripts into it; takes no model."""
     OPTIONS = (
         Option(
             "responder",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from listrank.backends.base import (
     AttentionRequest,
     AttentionResult,
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -145,6 +146,23 @@ class HFBackend(LocalTokenizer):
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
         self._context_length = int(context_length or limit)
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+    @staticmethod
+    def check_model(model: str | None) -> None:
+        """What ``listrank config check`` can tell without loading: a local folder or file
+        that is missing or incomplete (ModelLoadError); hub names and the embedded model pass."""
+        if model not in EMBEDDED_ALIASES:
+            check_local_model(str(model))
+
+    @property
+    def feeding(self) -> Feeding:
+        """One batched forward pass at a time: merged stage calls, a batch's worth of queries."""
+        return Feeding("batched", self.batch_size)
+
+    @staticmethod
+    def gpus(options: Mapping[str, Any]) -> float:
+        """One device when the model runs on CUDA."""
+        return 1.0 if str(options.get("device", "cpu")).startswith("cuda") else 0.0
 
     # -- tokens -------------------------------------------------------------------------
     def encode_prompts(self, texts: Sequence[str]) -> Any:

@@ -28,6 +28,7 @@ from openai.types.chat import ChatCompletion
 from listrank.backends.aio import LoopThread
 from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
 from listrank.backends.base import (
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -150,7 +151,7 @@ class OpenAIBackend:
         ),
         Option(
             "prices",
-            dict | None,
+            Mapping | None,
             None,
             "model -> ($/1M prompt, $/1M completion tokens)",
             changes_answers=False,
@@ -202,16 +203,13 @@ class OpenAIBackend:
         Option("seed", int | None, 0, "sampling seed", changes_answers=True),
         Option(
             "extra_body",
-            dict | None,
+            Mapping | None,
             None,
             "extra fields of every request body",
             changes_answers=True,
             example={"top_p": 0.1},
         ),
     )
-    concurrent_calls = True
-    """Calls from many threads are in flight together, bounded by ``concurrency`` and the
-    rate limits (the scheduler sends each query's calls straight here)."""
 
     def __init__(
         self,
@@ -297,6 +295,13 @@ class OpenAIBackend:
         ]
         self._turn = itertools.count()
         self._sem: asyncio.Semaphore | None = None
+
+    @property
+    def feeding(self) -> Feeding:
+        """Calls from many threads are in flight together, bounded by ``concurrency`` and the
+        rate limits; twice as many queries as connections keep every connection busy (a
+        query has a call in flight only part of the time)."""
+        return Feeding("concurrent", 2 * self.concurrency)
 
     def __repr__(self) -> str:  # never the key
         where = ",".join(self.base_urls) or "api.openai.com"

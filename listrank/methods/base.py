@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from listrank.errors import ConfigError
@@ -131,6 +132,27 @@ class Method(ABC):
     def max_block_size(self) -> int | None:
         """The largest block this method can judge, or None for no fixed limit."""
         return None
+
+    def with_backend(self, wrap: Callable[[Any], Any]) -> Method:
+        """This method with its model calls made through ``wrap(backend)`` (a shallow copy;
+        the original is left as it is). The Reranker routes any method, by name or object,
+        through the call cache, the stage gate and the cancellation check this way. A method
+        keeps its backend in ``self.backend``; a wrapper keeps its method in ``self.inner``
+        (override this if yours keeps them elsewhere). A method with neither calls no model
+        the reranker could route, and is used as it is."""
+        inner = getattr(self, "inner", None)
+        if isinstance(inner, Method):
+            rewired = inner.with_backend(wrap)
+            if rewired is inner:
+                return self
+            clone = copy.copy(self)
+            clone.inner = rewired  # type: ignore[attr-defined]
+            return clone
+        if not hasattr(self, "backend"):
+            return self
+        clone = copy.copy(self)
+        clone.backend = wrap(self.backend)
+        return clone
 
     # -- declared cost: what the plan counts (``strategies.planning.method_plan``) --------
     @property

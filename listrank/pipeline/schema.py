@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from listrank import registry
-from listrank.backends.hf import EMBEDDED_ALIASES
-from listrank.backends.model_path import check_local_model
 from listrank.errors import ConfigError
 from listrank.options import check_all
 from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
@@ -52,8 +50,11 @@ def check(cfg: PipelineConfig) -> None:
                     f"got {dict(extra['fusion'])}"
                 )
         cache_path(extra.get("cache"))
-        if cfg.backend.name == "hf" and cfg.model not in EMBEDDED_ALIASES:
-            check_local_model(str(cfg.model))
+        backend = entries["backend"]
+        assert backend is not None
+        check_model = getattr(backend.load(), "check_model", None)
+        if callable(check_model):  # a backend that can check its model without loading it
+            check_model(cfg.model)
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from exc
 

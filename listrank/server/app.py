@@ -26,7 +26,7 @@ from listrank.errors import InputError, ListrankError, PromptTooLongError
 from listrank.integrations._rank import SupportsRerank
 from listrank.server.access_log import log_access
 from listrank.server.auth import authorized
-from listrank.server.cancel import ClientGone, Documents, bind, gate, unbind, unless_disconnected
+from listrank.server.cancel import ClientGone, Documents, bind, unbind, unless_disconnected
 from listrank.server.connections import install_quiet_loop_errors
 from listrank.server.errors import ApiError, over_limit
 from listrank.server.guard import CatchAllMiddleware, http_error, require_json
@@ -144,8 +144,6 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
             return getattr(reranker, "rerank_in_flight", reranker.rerank)(query, cands)
         finally:
             unbind(token)
-
-    gate(reranker)
 
     queue = RerankQueue(run, size=cfg.queue_size, workers=cfg.workers)
 
