@@ -10,7 +10,7 @@ from typing import Any
 from listrank.cli.common import add_component_options, pipeline_config
 from listrank.errors import ConfigError
 from listrank.pipeline.config import PipelineConfig
-from listrank.pipeline.schema import INIT_TEXT, check, effective, to_toml
+from listrank.pipeline.schema import INIT_TEXT, check, effective, options_table, to_toml
 from listrank.runs.io import atomic_writer
 
 
@@ -31,6 +31,10 @@ def add_parser(sub: Any) -> None:
     )
     add_component_options(show)
     show.set_defaults(run=_show)
+    table = cmds.add_parser(
+        "table", help="print every component's declared options as a Markdown table"
+    )
+    table.set_defaults(run=_table)
     chk = cmds.add_parser("check", help="validate a file without loading a model")
     chk.add_argument("file", help="pipeline TOML")
     chk.set_defaults(run=_check)
@@ -52,6 +56,11 @@ def _show(args: argparse.Namespace) -> int:
     cfg = pipeline_config(args, dry_run_ok=True)
     sys.stdout.write(f"# effective configuration ({cfg.source} + command-line flags)\n")
     sys.stdout.write(to_toml(effective(cfg)))
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    sys.stdout.write(options_table() + "\n")
     return 0
 
 
