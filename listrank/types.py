@@ -52,10 +52,20 @@ class RepairStats:
     truncated: bool = False
     """The answer was cut at the answer budget (finish_reason "length"), so repair filled in
     what the model might still have written."""
+    cut_in_reasoning: bool = False
+    """The call stopped inside its reasoning (a ``<think>`` never closed): no answer came."""
+    forced_answer: bool = False
+    """After such a cut the thought was closed and the answer asked for alone (a repair)."""
 
     @property
     def repaired(self) -> bool:
-        return bool(self.missing or self.duplicates or self.out_of_range or self.malformed)
+        return bool(
+            self.missing
+            or self.duplicates
+            or self.out_of_range
+            or self.malformed
+            or self.forced_answer
+        )
 
     def __add__(self, other: RepairStats) -> RepairStats:
         return RepairStats(
@@ -65,6 +75,8 @@ class RepairStats:
             malformed=self.malformed or other.malformed,
             echo=self.echo or other.echo,
             truncated=self.truncated or other.truncated,
+            cut_in_reasoning=self.cut_in_reasoning or other.cut_in_reasoning,
+            forced_answer=self.forced_answer or other.forced_answer,
         )
 
 
@@ -96,6 +108,8 @@ class CallRecord:
     """The prompt as chat messages (an assistant prefix last), when the method sends them."""
     prompt: str | None = None
     """The prompt as text, for methods that send text rather than messages (ICR)."""
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those spent thinking (the rest are the answer's)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,8 @@ class Plan:
     block_sizes: tuple[int, ...] = ()
     """Size of every block judged, for token estimates."""
     prompt_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    """Worst case: every call thinks its whole reasoning budget (None: no reasoning budget)."""
     exact: bool = True
     """False when the strategy adapts to judgements and the numbers are upper bounds."""
 
@@ -156,6 +172,14 @@ class Trace:
     @property
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(c.reasoning_tokens for c in self.calls)
+
+    @property
+    def forced_answers(self) -> int:
+        return sum(1 for c in self.calls if c.repair.forced_answer)
 
     @property
     def repaired_calls(self) -> int:

@@ -22,6 +22,13 @@ class GenerationRequest:
     assistant_prefix: str = ""
     """Text the answer starts with; it is part of the prompt, not of the returned text."""
     stop: Sequence[str] = ()
+    thinking: bool | None = None
+    """``enable_thinking`` for the chat template (None: the template's default). Local backends
+    pass it to ``apply_chat_template``; the openai backend sends it as ``chat_template_kwargs``
+    (a vLLM/SGLang server) or, for an API reasoning model, as its reasoning effort."""
+    prefill: bool = False
+    """The answer must continue ``assistant_prefix`` even over a chat API (a forced answer after
+    a closed thought): sent as a final assistant message the server continues."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,11 @@ class GenerationResult:
     """Set only when the backend degraded a failed call instead of raising."""
     truncated: bool = False
     """The answer stopped at ``max_new_tokens`` (finish_reason "length"), not by itself."""
+    reasoning: str = ""
+    """Reasoning the server reported apart from the text (``reasoning_content``)."""
+    reasoning_tokens: int | None = None
+    """Reasoning tokens the server reported (part of ``completion_tokens``); None: unknown, the
+    method counts the thought itself."""
 
 
 @dataclass(frozen=True)

@@ -303,6 +303,9 @@ def _load_generation(d: Any) -> GenerationResult:
         prompt_tokens=_int(d["prompt_tokens"]),
         completion_tokens=_int(d["completion_tokens"]),
         latency_s=_num(d["latency_s"]),
+        truncated=bool(d.get("truncated", False)),
+        reasoning=str(d.get("reasoning", "")),
+        reasoning_tokens=None if d.get("reasoning_tokens") is None else _int(d["reasoning_tokens"]),
     )
 
 
@@ -343,6 +346,9 @@ def _generation_prompt(r: GenerationRequest) -> dict[str, Any]:
         "assistant_prefix": r.assistant_prefix,
         "max_new_tokens": r.max_new_tokens,
         "stop": list(r.stop),
+        # only when set, so keys of calls without thinking settings stay as they were
+        **({"thinking": r.thinking} if r.thinking is not None else {}),
+        **({"prefill": True} if r.prefill else {}),
     }
 
 

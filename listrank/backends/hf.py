@@ -101,6 +101,14 @@ class HFBackend(LocalTokenizer):
             ge=1,
             example=1024,
         ),
+        Option(
+            "chat_template_kwargs",
+            dict | None,
+            None,
+            "further chat-template variables for every prompt",
+            changes_answers=True,
+            example={"enable_thinking": False},
+        ),
     )
 
     def __init__(
@@ -114,6 +122,7 @@ class HFBackend(LocalTokenizer):
         batch_size: int = 8,
         attn_implementation: str | None = None,
         context_length: int | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
     ) -> None:
         import torch
 
@@ -123,6 +132,7 @@ class HFBackend(LocalTokenizer):
             raise ConfigError("batch_size must be >= 1")
         self.device = _resolve_device(device)
         self.batch_size = batch_size
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if model_obj is not None:
             if tokenizer is None:
                 raise ConfigError("model_obj needs its tokenizer")
@@ -180,7 +190,9 @@ class HFBackend(LocalTokenizer):
         out: list[GenerationResult] = []
         for i in range(0, len(requests), self.batch_size):
             chunk = requests[i : i + self.batch_size]
-            texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in chunk]
+            texts = [
+                self.prompt_text(r.messages, r.assistant_prefix, thinking=r.thinking) for r in chunk
+            ]
             batch, _ = self.encode_prompts(texts)
             start = time.perf_counter()
             with torch.inference_mode():

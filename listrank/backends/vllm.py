@@ -160,6 +160,21 @@ class VLLMBackend(LocalTokenizer):
             changes_answers=True,
             example={"quantization": "fp8"},
         ),
+        Option(
+            "chat_template_kwargs",
+            dict | None,
+            None,
+            "further chat-template variables for every prompt",
+            changes_answers=True,
+            example={"enable_thinking": False},
+        ),
+        Option(
+            "exact_length",
+            bool,
+            False,
+            "min_tokens = max_tokens, every answer its whole budget (rank_llm's vLLM path)",
+            changes_answers=True,
+        ),
     )
 
     def __init__(
@@ -176,6 +191,8 @@ class VLLMBackend(LocalTokenizer):
         enforce_eager: bool = False,
         seed: int = 0,
         llm_options: dict[str, Any] | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
+        exact_length: bool = False,
     ) -> None:
         self.settings = bind(self.OPTIONS, locals())
         try:
@@ -191,6 +208,9 @@ class VLLMBackend(LocalTokenizer):
         else:
             path = self.model_name = str(model)
         self.guided = guided
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.exact_length = exact_length
+        """rank_llm's vLLM path: ``min_tokens = max_tokens``, every answer exactly its budget."""
         self.calls = 0
         """``LLM.generate`` invocations so far (one per strategy stage)."""
         options: dict[str, Any] = {
@@ -226,9 +246,12 @@ class VLLMBackend(LocalTokenizer):
         return float(tp)
 
     # -- tokens -------------------------------------------------------------------------
-    def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> dict[str, Any]:
+    def _prompt(
+        self, messages: Sequence[ChatMessage], prefix: str, thinking: bool | None = None
+    ) -> dict[str, Any]:
         # token ids, so the template's special tokens are not added twice
-        return {"prompt_token_ids": self.token_ids(self.prompt_text(messages, prefix))}
+        text = self.prompt_text(messages, prefix, thinking=thinking)
+        return {"prompt_token_ids": self.token_ids(text)}
 
     def _run(self, prompts: list[dict[str, Any]], params: list[Any]) -> tuple[list[Any], float]:
         self.calls += 1
@@ -250,10 +273,12 @@ class VLLMBackend(LocalTokenizer):
                     extra["structured_outputs"] = (
                         self._vllm.sampling_params.StructuredOutputsParams(regex=regex)
                     )
+            if self.exact_length:
+                extra["min_tokens"] = r.max_new_tokens
             params.append(
                 sp(temperature=0.0, max_tokens=r.max_new_tokens, stop=list(r.stop) or None, **extra)
             )
-        prompts = [self._prompt(r.messages, r.assistant_prefix) for r in requests]
+        prompts = [self._prompt(r.messages, r.assistant_prefix, r.thinking) for r in requests]
         outputs, share = self._run(prompts, params)
         return [
             GenerationResult(

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
                     "calls": plan.calls,
                     "depth": plan.depth,
                     "prompt_tokens": plan.prompt_tokens,
+                    "reasoning_tokens": plan.reasoning_tokens,
                     "exact": plan.exact,
                     "block_sizes": list(plan.block_sizes),
                 }

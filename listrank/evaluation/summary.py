@@ -24,6 +24,12 @@ class RunSummary:
     echoes: int = 0
     truncated: int = 0
     """Answers cut at the answer budget (their tail was filled in by repair)."""
+    reasoning_tokens: int = 0
+    """Of the completion tokens, those spent thinking."""
+    cut_in_reasoning: int = 0
+    """Calls that stopped inside their reasoning (no answer of their own)."""
+    forced_answers: int = 0
+    """Of those, calls whose answer was asked for after closing the thought."""
     missing_ids: int = 0
     duplicate_ids: int = 0
     out_of_range_ids: int = 0
@@ -51,6 +57,9 @@ class RunSummary:
             self.malformed += int(c.repair.malformed)
             self.echoes += int(c.repair.echo)
             self.truncated += int(c.repair.truncated)
+            self.reasoning_tokens += c.reasoning_tokens
+            self.cut_in_reasoning += int(c.repair.cut_in_reasoning)
+            self.forced_answers += int(c.repair.forced_answer)
             self.missing_ids += c.repair.missing
             self.duplicate_ids += c.repair.duplicates
             self.out_of_range_ids += c.repair.out_of_range
@@ -77,6 +86,9 @@ class RunSummary:
             "malformed_outputs": self.malformed,
             "echoed_prompt": self.echoes,
             "truncated_outputs": self.truncated,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cut_in_reasoning": self.cut_in_reasoning,
+            "forced_answers": self.forced_answers,
             "missing_ids": self.missing_ids,
             "duplicate_ids": self.duplicate_ids,
             "out_of_range_ids": self.out_of_range_ids,
@@ -100,5 +112,25 @@ class RunSummary:
             f"missing ids {d['missing_ids']}, duplicates {d['duplicate_ids']}, "
             f"out of range {d['out_of_range_ids']}); failed calls: {d['failed_calls']}; "
             f"{d['latency_s_per_query']} s/query; queries off plan: {d['queries_off_plan']}\n"
-            f"{self.bias().format()}"
+            f"{self._reasoning_line()}{self.bias().format()}"
         )
+
+    def _reasoning_line(self) -> str:
+        """Reasoning tokens and forced answers, and a warning when most calls were cut inside
+        their reasoning without one (a reasoning_budget too small for the model)."""
+        if not (self.reasoning_tokens or self.cut_in_reasoning):
+            return ""
+        answer = self.completion_tokens - self.reasoning_tokens
+        line = (
+            f"reasoning: {self.reasoning_tokens} reasoning + {answer} answer tokens; "
+            f"forced answers: {self.forced_answers}; "
+            f"cut inside reasoning: {self.cut_in_reasoning}\n"
+        )
+        unanswered = self.cut_in_reasoning - self.forced_answers
+        total = self.calls + self.cached_calls
+        if total and unanswered * 2 > total:
+            line += (
+                f"warning: {unanswered} of {total} calls stopped inside their reasoning and "
+                "kept their input order; raise -O reasoning_budget=N (or leave force_answer on)\n"
+            )
+        return line

@@ -192,9 +192,10 @@ def fit_block(
 ) -> tuple[RenderedPrompt, int]:
     """The block's prompt, its passages cut (down to ``min_words``) until it fits the
     backend's context with ``reserve_tokens`` left for the answer; and its token count."""
+    scores = [c.score for c in block]
     fitted = fit_prompt(
-        [passage_text(c) for c in block],
-        lambda texts: template.render(query.text, texts),
+        [passage_text(c, template.titled) for c in block],
+        lambda texts: template.render(query.text, texts, scores),
         lambda r: backend.count_prompt_tokens(r.messages, r.assistant_prefix),
         context_length=backend.context_length,
         reserve_tokens=reserve_tokens,

@@ -387,7 +387,10 @@ class Reranker:
 
     def _plan(self, n: int) -> Plan:
         """The strategy's plan, with the calls the method wrappers add (shuffles, priors)."""
-        return method_plan(self.strategy.plan(n), self.method)
+        plan = method_plan(self.strategy.plan(n), self.method)
+        return dataclasses.replace(
+            plan, reasoning_tokens=_reasoning_worst_case(self.method, plan.calls)
+        )
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
@@ -549,3 +552,11 @@ RERANKER_OPTIONS = (
 )
 """The Reranker's own options (calibration, permutations, fusion, …): any layer's table."""
 _OWN_OPTIONS = frozenset(o.name for o in RERANKER_OPTIONS)
+
+
+def _reasoning_worst_case(method: object, calls: int) -> int | None:
+    """Every call thinking its whole reasoning budget (None when the method has none)."""
+    while not hasattr(method, "reasoning_budget") and hasattr(method, "inner"):
+        method = method.inner
+    budget = int(getattr(method, "reasoning_budget", 0) or 0)
+    return calls * budget if budget else None

@@ -83,6 +83,11 @@ def describe_plan(plan: Plan) -> str:
         lines.append(
             f"prompt tokens  {bound}{plan.prompt_tokens:,}  (estimated with the model's tokenizer)"
         )
+    if plan.reasoning_tokens is not None:
+        lines.append(
+            f"reasoning      at most {plan.reasoning_tokens:,} tokens  (every call thinking its "
+            "whole reasoning_budget)"
+        )
     return "\n".join(lines)
 
 
