@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 from listrank.backends.base import (
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -24,6 +25,8 @@ class FakeBackend:
     name = "fake"
     scripted = True
     """Answers only what Python code scripts into it; takes no model."""
+    feeding = Feeding("batched")
+    """One call at a time, like an in-process model: the gate merges queries' calls."""
     OPTIONS = (
         Option(
             "responder",

@@ -66,7 +66,7 @@ class HFBackend(LocalTokenizer):
             "auto",
             "auto, cpu, cuda, cuda:1 (numerics differ per device)",
             changes_answers=True,
-            example="cpu",
+            example="cuda:1",
         ),
         Option(
             "dtype",
@@ -240,13 +240,7 @@ class HFBackend(LocalTokenizer):
             for j, r in enumerate(chunk):
                 scores: dict[str, float] = {}
                 for tok in r.tokens:
-                    ids = self.token_ids(tok)
-                    if len(ids) != 1:
-                        raise ConfigError(
-                            f"{tok!r} is {len(ids)} tokens ({ids}) for {self.model_name}; "
-                            "next-token scoring needs single-token identifiers"
-                        )
-                    scores[tok] = float(logprobs[j, ids[0]])
+                    scores[tok] = float(logprobs[j, self.single_token_id(tok)])
                 out.append(LogprobResult(scores, int(prompt_lens[j]), share))
         return out
 

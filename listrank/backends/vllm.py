@@ -298,13 +298,7 @@ class VLLMBackend(LocalTokenizer):
         for r in requests:
             ids = {}
             for tok in r.tokens:
-                tid = self.token_ids(tok)
-                if len(tid) != 1:
-                    raise ConfigError(
-                        f"{tok!r} is {len(tid)} tokens ({tid}) for {self.model_name}; "
-                        "next-token scoring needs single-token identifiers"
-                    )
-                ids[tok] = tid[0]
+                ids[tok] = self.single_token_id(tok)
             wanted.append(ids)
             params.append(
                 self._vllm.SamplingParams(

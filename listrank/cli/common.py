@@ -14,7 +14,6 @@ from listrank.pipeline.reranker import (
     DEFAULT_METHOD,
     DEFAULT_STRATEGY,
     EMBEDDED_METHOD,
-    Reranker,
 )
 from listrank.prompting.guard import GUARDS
 from listrank.prompting.parsing import PARSE_MODES
@@ -198,10 +197,6 @@ def pipeline_config(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Pi
         options=component_options(args),
     )
     return cfg if dry_run_ok else check_runnable(cfg)
-
-
-def build_reranker(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Reranker:
-    return pipeline_config(args, dry_run_ok=dry_run_ok).build()
 
 
 def add_trace_option(p: argparse.ArgumentParser) -> None:

@@ -6,9 +6,9 @@ import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from listrank.errors import ConfigError
+from listrank.errors import ConfigError, ContextLengthError
 from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
@@ -160,6 +160,11 @@ class Method(ABC):
         """Model calls one judged block costs; its trace record's ``calls`` says the same."""
         return 1
 
+    @property
+    def calls_per_candidate(self) -> bool:
+        """True when a block costs ``calls_per_block`` per candidate (pointwise scoring)."""
+        return bool(getattr(type(self), "_per_candidate", False))
+
     def prior_calls(self, block_sizes: Sequence[int]) -> int:
         """Model calls still due for priors of these block sizes (calibration; else 0).
         They are charged to the records of the blocks that needed them."""
@@ -168,6 +173,21 @@ class Method(ABC):
     def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
         """Prompt tokens of those prior calls (estimated, nothing judged)."""
         return 0
+
+
+T = TypeVar("T")
+
+
+def shrinking(max_words: int, min_words: int, attempt: Callable[[int], T]) -> T:
+    """``attempt(max_words)``, retried with the passages' words halved (down to ``min_words``)
+    while it raises ContextLengthError: the server counts differently from our estimate."""
+    while True:
+        try:
+            return attempt(max_words)
+        except ContextLengthError:
+            if max_words <= min_words:
+                raise
+            max_words = max(min_words, max_words // 2)
 
 
 def order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:

@@ -135,7 +135,7 @@ class CalibratedMethod(Method):
 
     @property
     def calls_per_candidate(self) -> bool:
-        return bool(getattr(self.inner, "calls_per_candidate", False))
+        return self.inner.calls_per_candidate
 
     @property
     def calls_per_block(self) -> int:
@@ -152,7 +152,9 @@ class CalibratedMethod(Method):
         return sorted({s for s in block_sizes if self.calibrates(s)} - set(self.priors))
 
     def prior_calls(self, block_sizes: Sequence[int]) -> int:
-        return len(self._new_sizes(block_sizes)) * self.calls_per_prior
+        # a prior judges blocks of its size: a per-candidate method pays per candidate
+        per = self.inner.calls_per_candidate
+        return sum(self.calls_per_prior * (s if per else 1) for s in self._new_sizes(block_sizes))
 
     def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
         return sum(self._size_prior_tokens(s) for s in self._new_sizes(block_sizes))

@@ -41,7 +41,7 @@ class PermutationAveraged(Method):
 
     @property
     def calls_per_candidate(self) -> bool:
-        return bool(getattr(self.inner, "calls_per_candidate", False))
+        return self.inner.calls_per_candidate
 
     @property
     def calls_per_block(self) -> int:

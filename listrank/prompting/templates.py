@@ -210,10 +210,6 @@ class PromptTemplate:
             out = passage_guard.with_note(out)
         return RenderedPrompt(messages=out, assistant_prefix=self.answer_prefix, identifiers=ids)
 
-    def example_answer(self, n: int) -> str:
-        """A complete answer for n passages, for output-length budgets."""
-        return " > ".join(f"[{i}]" for i in identifiers_for(self.identifiers, n))
-
 
 def _score_text(score: float | None) -> str:
     return "n/a" if score is None else f"{score:.3f}"
