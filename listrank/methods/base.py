@@ -175,6 +175,34 @@ class Method(ABC):
         return 0
 
 
+class WrappingMethod(Method):
+    """A method around another (permutation averaging, calibration): by default its limits
+    and declared cost are the inner method's; a wrapper overrides what it changes."""
+
+    inner: Method
+
+    @property
+    def max_block_size(self) -> int | None:
+        return self.inner.max_block_size
+
+    @property
+    def calls_per_candidate(self) -> bool:
+        return self.inner.calls_per_candidate
+
+    @property
+    def calls_per_block(self) -> int:
+        return self.inner.calls_per_block
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_calls(block_sizes)
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_prompt_tokens(block_sizes)
+
+    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
+        return self.inner.estimate_prompt_tokens(query, block)
+
+
 T = TypeVar("T")
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from listrank.errors import ConfigError
-from listrank.methods.base import Method, order_from_scores
+from listrank.methods.base import Method, WrappingMethod, order_from_scores
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _mean_per_slot(rows: Sequence[Sequence[float]], size: int) -> tuple[float, .
     return tuple(out)
 
 
-class CalibratedMethod(Method):
+class CalibratedMethod(WrappingMethod):
     """Score − prior(slot); see the module docstring for the two priors."""
 
     def __init__(
@@ -128,18 +128,6 @@ class CalibratedMethod(Method):
         self._prior_lock = threading.Lock()
         self.produces_scores = True
         self.scores_alone = bool(getattr(inner, "scores_alone", False))
-
-    @property
-    def max_block_size(self) -> int | None:
-        return self.inner.max_block_size
-
-    @property
-    def calls_per_candidate(self) -> bool:
-        return self.inner.calls_per_candidate
-
-    @property
-    def calls_per_block(self) -> int:
-        return self.inner.calls_per_block
 
     @property
     def calls_per_prior(self) -> int:
@@ -196,9 +184,6 @@ class CalibratedMethod(Method):
             block = [Candidate(docid=f"reference-{r}-{i}", text=t) for i, t in enumerate(texts)]
             out.append((rng.choice(self.pool.queries), block))
         return out
-
-    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
-        return self.inner.estimate_prompt_tokens(query, block)
 
     def _size_prior_tokens(self, size: int) -> int:
         """Prompt tokens the prior of one block size will cost (its blocks drawn, not judged)."""
