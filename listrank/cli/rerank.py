@@ -15,6 +15,7 @@ from listrank.cli.common import add_component_options, add_trace_option, pipelin
 from listrank.errors import ConfigError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.provenance import provenance
 from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json
@@ -127,9 +128,17 @@ def run(args: argparse.Namespace) -> int:
     # the file's content, not its name, shapes the output
     options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
     options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
+    # every file the output depends on (corpus, topics, template, calibration pool …)
+    sources = provenance(
+        pipeline, {"input": args.input, "corpus": args.corpus, "topics": args.topics}
+    )
+    options["provenance"] = sources
     # finished queries go to a journal as they finish, so a killed run resumes (same command)
     journal = Journal(
-        f"{args.output}.journal", fingerprint(args.input, options), resume=not args.no_resume
+        f"{args.output}.journal",
+        fingerprint(args.input, options),
+        resume=not args.no_resume,
+        provenance=sources,
     )
     from_journal = {q for q in qids if q in journal.done}
     resumed = len(from_journal)
@@ -139,7 +148,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     elif journal.discarded:
-        print(f"listrank: {journal.path} was from another command: starting over", file=sys.stderr)
+        print(
+            f"listrank: {journal.path} was from another command ({journal.why}): starting over",
+            file=sys.stderr,
+        )
+    if journal.damaged:
+        print(
+            f"listrank: {journal.path}: {journal.damaged} damaged entries (checksum) are redone",
+            file=sys.stderr,
+        )
     finished_here: list[str] = []
     try:
         return _finish(args, source, qids, from_journal, pipeline, journal, finished_here)
