@@ -10,7 +10,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = (REPO.parent / "shared" / "data").resolve()
+# beside the repository (a main checkout) or further up (a worktree); or named explicitly
+DATA = Path(
+    os.environ.get("LISTRANK_SHARED_DATA")
+    or next(
+        (p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
+        REPO.parent / "shared" / "data",
+    )
+).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -198,12 +198,29 @@ def _message(role: str, content: str) -> ChatMessage:
 
 
 def _placeholders(text: str, where: str, source: str) -> set[str]:
+    """Placeholder names in ``text``. A format spec or conversion (``{query:.0}``,
+    ``{passage!r}``, ``{query:>9999}``) could hide, clip, quote or pad what the model must see:
+    refused, like any other malformed placeholder."""
     try:
-        return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        fields = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise TemplateError(
             f"{source}: {where}: bad braces ({exc}); write literal braces as {{{{ and }}}}"
         ) from exc
+    for _, name, spec, conversion in fields:
+        if name is not None and (spec or conversion):
+            shown = (
+                "{"
+                + name
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise TemplateError(
+                f"{source}: {where}: {shown} has a format spec or conversion; placeholders are "
+                f"plain ({{{name}}}): the text is inserted as it is"
+            )
+    return {name for _, name, _, _ in fields if name is not None}
 
 
 def _check_fields(text: str, allowed: frozenset[str], where: str, source: str) -> set[str]:
