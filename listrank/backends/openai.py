@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import math
 import os
 import time
@@ -42,7 +43,13 @@ from listrank.backends.openai_errors import (
 from listrank.backends.ratelimit import RateLimiter
 from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
 from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
-from listrank.errors import ConfigError, ContextLengthError, ListrankError
+from listrank.errors import (
+    BackendError,
+    BadResponseError,
+    ConfigError,
+    ContextLengthError,
+    ListrankError,
+)
 from listrank.types import ChatMessage
 
 T = TypeVar("T")
@@ -181,8 +188,45 @@ class OpenAIBackend:
         self._sem: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:  # never the key
-        where = ",".join(self.base_urls) or "api.openai.com"
-        return f"OpenAIBackend(model={self.model_name!r}, base_url={where!r})"
+        return f"OpenAIBackend(model={self.model_name!r}, base_url={self._where!r})"
+
+    @property
+    def _where(self) -> str:
+        return ",".join(self.base_urls) or "api.openai.com"
+
+    def _bad(self, what: str, resp: Any) -> BadResponseError:
+        """The typed error for an answer that is not the expected shape, quoting it."""
+        if isinstance(resp, str | bytes):
+            sent = resp if isinstance(resp, str) else resp.decode("utf-8", "replace")
+        else:
+            try:
+                sent = json.dumps(resp.model_dump(exclude_none=True), default=str)
+            except (AttributeError, TypeError, ValueError):
+                sent = repr(resp)
+        sent = self._redact(" ".join(sent.split()))
+        shown = sent[:200] + ("…" if len(sent) > 200 else "")
+        return BadResponseError(
+            f"{self.model_name} at {self._where}: {what}; it sent: {shown or '(empty body)'}"
+        )
+
+    def _choice(self, resp: Any) -> Any:
+        """The first choice of a completion, or BadResponseError when the body is not one."""
+        kind = "completion" if self.use_completions else "chat completion"
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise self._bad(f"the server answered with something that is not a {kind}", resp)
+        choice = choices[0]
+        text = getattr(choice, "text", None) if self.use_completions else None
+        if not self.use_completions:
+            message = getattr(choice, "message", None)
+            text = getattr(message, "content", "") if message is not None else None
+        if text is not None and not isinstance(text, str):
+            raise self._bad(f"the {kind}'s text is not a string", resp)
+        if text is None and self.use_completions:
+            raise self._bad(f"the {kind} has no text", resp)
+        if not self.use_completions and getattr(choice, "message", None) is None:
+            raise self._bad(f"the {kind} has no message", resp)
+        return choice
 
     @property
     def _client(self) -> openai.AsyncOpenAI:
@@ -261,6 +305,12 @@ class OpenAIBackend:
                 for e in errors:
                     if isinstance(e, kind):
                         raise e from None
+            plain = [e for e in eg.exceptions if isinstance(e, Exception)]
+            if plain:  # never an ExceptionGroup: one typed error naming the server
+                e = plain[0]
+                raise BackendError(
+                    f"{self.model_name} at {self._where}: {self._redact.describe(e)}"
+                ) from None
             raise
         return [t.result() for t in tasks]
 
@@ -369,7 +419,7 @@ class OpenAIBackend:
             latency = time.perf_counter() - start
             self._degraded("generate", exc, latency)
             return GenerationResult("", estimate, 0, latency, error=str(exc))
-        choice = resp.choices[0]
+        choice = self._choice(resp)
         if self.use_completions:
             text = choice.text or ""
         else:
@@ -470,14 +520,23 @@ class OpenAIBackend:
         return LogprobResult(scores, prompt_tokens, latency, extra=extra)
 
     def _top_entries(self, resp: Any, prefix: str) -> list[tuple[str, float]]:
-        choice = resp.choices[0]
+        choice = self._choice(resp)
+        # a server that ignores the logprobs request would otherwise leave every block in
+        # input order with nothing counted: refuse it with the fix
+        no_logprobs = (
+            "the server returned no logprobs for a logprobs request; score methods (first, "
+            "icr calibration …) need a server that returns them (vLLM, llama.cpp, OpenAI "
+            "models with logprobs), or use --method rankgpt"
+        )
         if self.use_completions:
             tops = (choice.logprobs.top_logprobs or []) if choice.logprobs else []
-            first = tops[0] if tops else {}
+            if not tops:
+                raise self._bad(no_logprobs, resp)
+            first = tops[0] or {}
             return [(t, float(lp)) for t, lp in first.items()]
         content = (choice.logprobs.content or []) if choice.logprobs else []
         if not content:
-            return []
+            raise self._bad(no_logprobs, resp)
         pos, echoed, want = 0, "", prefix.strip()
         while (
             pos < len(content) - 1 and want and want.startswith(echoed + content[pos].token.strip())
