@@ -307,10 +307,8 @@ class OpenAIBackend:
                         raise e from None
             plain = [e for e in eg.exceptions if isinstance(e, Exception)]
             if plain:  # never an ExceptionGroup: one typed error naming the server
-                e = plain[0]
-                raise BackendError(
-                    f"{self.model_name} at {self._where}: {self._redact.describe(e)}"
-                ) from None
+                what = self._redact.describe(plain[0])
+                raise BackendError(f"{self.model_name} at {self._where}: {what}") from None
             raise
         return [t.result() for t in tasks]
 

@@ -58,7 +58,7 @@ def test_a_chat_completion_without_logprobs_fails_a_logprob_call_with_the_fix() 
     with HostileServer(lambda _: chat("[1]")) as server:
         backend = OpenAIBackend("m", base_url=server.url, max_attempts=1, timeout=5)
         try:
-            with pytest.raises(BadResponseError, match="no logprobs.*--method rankgpt"):
+            with pytest.raises(BadResponseError, match=r"no logprobs.*--method rankgpt"):
                 _calls(backend)["logprobs"]()
         finally:
             backend.close()
@@ -97,7 +97,7 @@ def test_first_counts_unscored_identifiers_as_repairs() -> None:
         "q", ["a", "b", "c"]
     )
     assert ranking.trace.calls[0].repair.missing == 2
-    assert [r.candidate.text for r in ranking.ranked][0] == "b"
+    assert ranking.ranked[0].candidate.text == "b"
 
 
 def test_the_service_answers_502_json_for_a_bad_upstream_body() -> None:
