@@ -284,11 +284,11 @@ class OpenAIBackend:
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         coro = self._gather([self._generate_one(r) for r in requests])
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._io.loop))
+        return await asyncio.wrap_future(self._io.submit(coro))
 
     async def anext_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         coro = self._gather([self._logprobs_one(r) for r in requests])
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._io.loop))
+        return await asyncio.wrap_future(self._io.submit(coro))
 
     # -- internals ----------------------------------------------------------------------
     async def _gather(self, coros: Sequence[Awaitable[T]]) -> list[T]:
@@ -328,6 +328,7 @@ class OpenAIBackend:
             outcome = await call_with_retries(
                 attempt,
                 policy=self.retry,
+                attempt_timeout_s=self.timeout,
                 is_transient=is_transient,
                 retry_after=retry_after_s,
                 describe=self._redact.describe,

@@ -160,9 +160,16 @@ def run(args: argparse.Namespace) -> int:
     finished_here: list[str] = []
     try:
         return _finish(args, source, qids, from_journal, pipeline, journal, finished_here)
-    except BaseException:
+    except BaseException as exc:
         if not resumed and not finished_here:  # a header-only journal resumes nothing
             journal.remove()
+        elif isinstance(exc, KeyboardInterrupt):
+            kept = resumed + len(finished_here)
+            print(
+                f"listrank: interrupted: {kept} of {len(qids)} queries are kept in "
+                f"{journal.path}; run the same command again to resume",
+                file=sys.stderr,
+            )
         raise
 
 

@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from listrank.backends.aio import cancel_all
 from listrank.errors import ConfigError, QueriesFailedError
 from listrank.pipeline.gate import StageGate
 from listrank.types import Candidate, Query, Ranking
@@ -144,6 +145,11 @@ def stream(
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
+    except (KeyboardInterrupt, SystemExit):
+        # the process is going down (Ctrl-C): API calls in flight are cancelled at once, so
+        # the workers return now instead of when each call times out
+        cancel_all()
+        raise
     finally:
         # an abandoned or failed stream: the running queries finish (each was counted by the
         # gate, so none may be cancelled before it starts); no new ones are pulled
