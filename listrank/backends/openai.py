@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -76,6 +77,16 @@ def _default_context(model: str) -> int:
         if model.startswith(prefix):
             return size
     return DEFAULT_CONTEXT
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    """Answer text from the server, with lone UTF-16 surrogates (valid JSON escapes, but not
+    text: they cannot be written as UTF-8) replaced by U+FFFD, so the answer is parsed, kept
+    and written like any other."""
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _logsumexp(values: Sequence[float]) -> float:
@@ -420,9 +431,9 @@ class OpenAIBackend:
             return GenerationResult("", estimate, 0, latency, error=str(exc))
         choice = self._choice(resp)
         if self.use_completions:
-            text = choice.text or ""
+            text = _text(choice.text or "")
         else:
-            text = choice.message.content or ""
+            text = _text(choice.message.content or "")
             if r.assistant_prefix and text.startswith(r.assistant_prefix):
                 text = text[len(r.assistant_prefix) :]
         usage = getattr(resp, "usage", None)
@@ -532,7 +543,7 @@ class OpenAIBackend:
             if not tops:
                 raise self._bad(no_logprobs, resp)
             first = tops[0] or {}
-            return [(t, float(lp)) for t, lp in first.items()]
+            return [(_text(t), float(lp)) for t, lp in first.items()]
         content = (choice.logprobs.content or []) if choice.logprobs else []
         if not content:
             raise self._bad(no_logprobs, resp)
@@ -544,4 +555,4 @@ class OpenAIBackend:
             pos += 1
             if echoed == want:
                 break
-        return [(t.token, float(t.logprob)) for t in content[pos].top_logprobs]
+        return [(_text(t.token), float(t.logprob)) for t in content[pos].top_logprobs]
