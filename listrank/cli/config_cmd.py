@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
         "config",
         help="write, show or check a pipeline TOML file",
         description="The pipeline TOML that rerank, batch, ab, serve and "
-        "PipelineConfig.from_file read (README: Configuration).",
+        "PipelineConfig.from_file read (docs/configuration.md).",
     )
     cmds = p.add_subparsers(dest="config_command", required=True)
     init = cmds.add_parser("init", help="print (or write) a commented starting file")

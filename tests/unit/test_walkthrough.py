@@ -1,4 +1,4 @@
-"""The README's walk-through (Configuration: from `make demo` to an A/B against the first
+"""The docs' walk-through (docs/walkthrough.md: from `make demo` to an A/B against the first
 stage), command by command as written there, on the tiny random model and 10 DL19 queries."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import pytest
 
 from listrank.cli import main
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "walkthrough.md"
 
 
 def walkthrough_commands() -> list[str]:
-    text = README.read_text(encoding="utf-8")
+    text = WALKTHROUGH.read_text(encoding="utf-8")
     block = re.search(r"<!-- walkthrough -->\n```sh\n(.*?)```\n<!-- /walkthrough -->", text, re.S)
-    assert block, "README lost its walk-through block"
+    assert block, "docs/walkthrough.md lost its walk-through block"
     return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
 
 
-def test_readme_walkthrough_runs_on_the_tiny_model(
+def test_docs_walkthrough_runs_on_the_tiny_model(
     tmp_path: Path,
     data_dir: Path,
     tiny_model_dir: Path,
