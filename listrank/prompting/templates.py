@@ -71,13 +71,26 @@ def identifiers_for(scheme: str, n: int) -> list[str]:
     return [str(i + 1) for i in range(n)]
 
 
-_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+_BRACKETED_ID = {
+    "numeric": re.compile(r"\[(\d+)\]"),
+    "alpha": re.compile(r"\[(\d+|[A-Za-z])\]"),
+}
+"""What ``brackets = "numbers"`` rewrites: bracketed identifiers of the template's scheme
+(rank_llm's rule is numbers only; a letter template's forged "[B] > [A]" is caught too)."""
+KEEP_LEAVES_OPEN = (
+    "bracketed identifiers in passages ('[3] > [1]', '[B]') stay as written, so a passage can "
+    "forge an answer; chat control strings, role labels and line breaks are still neutralised"
+)
 
 
-def prepare_text(text: str, *, brackets: str = "neutralize", clean: str = "none") -> str:
+def prepare_text(
+    text: str, *, brackets: str = "neutralize", clean: str = "none", identifiers: str = "numeric"
+) -> str:
     """A passage or query as the model sees it under the given bracket rule and cleaner.
-    Chat-template control strings and line breaks are neutralised under every rule
-    (``prompting.injection``); the rule only decides what happens to brackets."""
+    Chat-template control strings of every chat family and line breaks are neutralised under
+    every rule (``prompting.injection``); the rule only decides what happens to other
+    brackets: ``numbers`` rewrites the bracketed identifiers of the template's ``identifiers``
+    scheme, ``keep`` leaves them (:data:`KEEP_LEAVES_OPEN`)."""
     if clean == "ftfy":
         import ftfy
 
@@ -86,7 +99,7 @@ def prepare_text(text: str, *, brackets: str = "neutralize", clean: str = "none"
         return neutralize(text)
     text = neutralize_structure(text)
     if brackets == "numbers":
-        return _BRACKETED_NUMBER.sub(r"(\1)", text)
+        return _BRACKETED_ID.get(identifiers, _BRACKETED_ID["numeric"]).sub(r"(\1)", text)
     return text
 
 
@@ -136,7 +149,9 @@ class PromptTemplate:
 
     def prepare(self, text: str) -> str:
         """A passage or query as this template shows it (bracket rule, cleaning)."""
-        return prepare_text(text, brackets=self.brackets, clean=self.clean)
+        return prepare_text(
+            text, brackets=self.brackets, clean=self.clean, identifiers=self.identifiers
+        )
 
     def show(self, passage: str) -> str:
         """A passage as its ``{passage}`` placeholder shows it: prepared, and delimited when
