@@ -22,7 +22,7 @@ from listrank.errors import ConfigError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.provenance import provenance
 from listrank.runs.io import atomic_writer, read_requests
-from listrank.runs.output_checks import check_output_dir
+from listrank.runs.output_checks import check_output_dir, check_output_file
 
 SUMMARY = "summary.json"
 
@@ -75,6 +75,8 @@ def _run_batch(job: BatchJob, factory: RerankerFactory) -> BatchReport:
         raise ConfigError("--workers above 1 needs --ray (without it the job runs in-process)")
     requests = read_requests(job.input)  # validate everything before any work
     check_output_dir(job.out_dir, [job.input])
+    if job.trace is not None:  # checked now, not after every shard is computed
+        check_output_file(job.trace, [job.input])
     shards = plan_shards(len(requests), job.shard_size)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.load_or_create(

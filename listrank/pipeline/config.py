@@ -147,8 +147,7 @@ class PipelineConfig:
     def build(self) -> Reranker:
         merged = self.options()
         if "fusion" in self.extra:
-            fusion = dict(self.extra["fusion"])
-            merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)
+            merged["fusion"] = Fusion.from_section(self.extra["fusion"])
         try:
             check_option_types(Reranker, merged, "pipeline")
             return Reranker(
