@@ -17,6 +17,7 @@ BENCHMARKS: tuple[str, ...] = (
     "cascade",
     "injection",
     "throughput",
+    "rank_llm_parity",
 )
 
 

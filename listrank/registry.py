@@ -3,9 +3,6 @@ in the groups ``listrank.backends``, ``listrank.methods``, ``listrank.strategies
 
 from __future__ import annotations
 
-import inspect
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -13,9 +10,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from listrank.errors import ConfigError, UnknownComponentError, did_you_mean
-
-INTERNAL_OPTIONS = frozenset({"model_obj", "tokenizer"})
-"""Options for ready Python objects: accepted, never offered in messages or the config schema."""
+from listrank.options import Options, by_name, declared, public
 
 
 @dataclass(frozen=True)
@@ -30,41 +25,26 @@ class Entry:
         factory: Callable[..., Any] = getattr(import_module(module), attr)
         return factory
 
+    def declared(self) -> Options:
+        """The options the component declares (``OPTIONS``; see ``listrank.options``)."""
+        return declared(self.load())
+
     def options(self) -> set[str]:
-        """Keyword options the factory accepts (besides the layer below it)."""
-        params = inspect.signature(self.load()).parameters.values()
-        return {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        """Keyword options the factory takes (besides the layer below it)."""
+        return {o.name for o in self.declared()}
 
     def public_options(self) -> list[str]:
-        return sorted(self.options() - INTERNAL_OPTIONS)
-
-    def option_types(self) -> dict[str, Any]:
-        """Option -> its annotation, for those that resolve (others are not checked)."""
-        factory = self.load()
-        target = factory.__init__ if inspect.isclass(factory) else factory
-        try:
-            hints = typing.get_type_hints(target)
-        except Exception:  # an annotation names a type only imported for type checkers
-            hints = {}
-        return {k: v for k, v in hints.items() if k in self.options()}
+        return sorted(o.name for o in public(self.declared()))
 
     def defaults(self) -> dict[str, Any]:
         """Option -> default value, for the documented (non-internal) options."""
-        params = inspect.signature(self.load()).parameters.values()
-        return {
-            p.name: p.default
-            for p in params
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in INTERNAL_OPTIONS
-        }
+        return {o.name: o.default for o in public(self.declared())}
 
     def check_option(self, key: str, value: Any) -> None:
         """The same typed ConfigError for ``window="20"`` from Python as from a TOML file."""
-        hint = self.option_types().get(key)
-        if hint is not None and not value_fits(hint, value):
-            raise ConfigError(
-                f"option {key!r} of {self.kind} {self.name} must be {type_name(hint)}; "
-                f"got {type(value).__name__} {value!r}"
-            )
+        option = by_name(self.declared()).get(key)
+        if option is not None:
+            option.check(value, f"{self.kind} {self.name}")
 
 
 _BUILTIN: dict[str, dict[str, str]] = {
@@ -79,6 +59,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "first": "listrank.methods.first:FirstMethod",
         "icr": "listrank.methods.icr:ICRMethod",
         "setwise": "listrank.methods.setwise:SetwiseMethod",
+        "pointwise": "listrank.methods.pointwise:PointwiseMethod",
     },
     "strategy": {
         "single": "listrank.strategies.window:SingleWindow",
@@ -88,6 +69,8 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "jointrank": "listrank.strategies.jointrank:JointRank",
         "setwise": "listrank.strategies.setwise:Setwise",
         "tdpart": "listrank.strategies.tdpart:TDPart",
+        "pointwise": "listrank.strategies.pointwise:Pointwise",
+        "adaptive": "listrank.strategies.adaptive:Adaptive",
     },
 }
 _GROUPS = {
@@ -122,46 +105,13 @@ def register(kind: str, name: str, target: str) -> None:
     _BUILTIN[kind][name] = target
 
 
-def value_fits(hint: Any, value: Any) -> bool:
-    """Whether ``value`` matches a simple annotation; anything more complex is let through."""
-    if hint is Any:
-        return True
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        return any(value_fits(arg, value) for arg in typing.get_args(hint))
-    if origin is typing.Literal:
-        return value in typing.get_args(hint)
-    return True
-
-
-def type_name(hint: Any) -> str:
-    if hint is type(None):
-        return "None"
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        return " or ".join(type_name(a) for a in typing.get_args(hint))
-    if origin is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    return getattr(hint, "__name__", str(hint))
-
-
 def owners(option: str) -> list[str]:
     """Every registered component ("strategy tdpart", …) that accepts ``option``."""
     found = []
     for kind in _BUILTIN:
         for name, entry in sorted(_entries(kind).items()):
             try:
-                if option in entry.options() - INTERNAL_OPTIONS:
+                if option in entry.public_options():
                     found.append(f"{kind} {name}")
             except Exception:  # a third-party component that fails to import owns nothing here
                 continue

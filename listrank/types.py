@@ -52,10 +52,20 @@ class RepairStats:
     truncated: bool = False
     """The answer was cut at the answer budget (finish_reason "length"), so repair filled in
     what the model might still have written."""
+    cut_in_reasoning: bool = False
+    """The call stopped inside its reasoning (a ``<think>`` never closed): no answer came."""
+    forced_answer: bool = False
+    """After such a cut the thought was closed and the answer asked for alone (a repair)."""
 
     @property
     def repaired(self) -> bool:
-        return bool(self.missing or self.duplicates or self.out_of_range or self.malformed)
+        return bool(
+            self.missing
+            or self.duplicates
+            or self.out_of_range
+            or self.malformed
+            or self.forced_answer
+        )
 
     def __add__(self, other: RepairStats) -> RepairStats:
         return RepairStats(
@@ -65,6 +75,8 @@ class RepairStats:
             malformed=self.malformed or other.malformed,
             echo=self.echo or other.echo,
             truncated=self.truncated or other.truncated,
+            cut_in_reasoning=self.cut_in_reasoning or other.cut_in_reasoning,
+            forced_answer=self.forced_answer or other.forced_answer,
         )
 
 
@@ -96,6 +108,8 @@ class CallRecord:
     """The prompt as chat messages (an assistant prefix last), when the method sends them."""
     prompt: str | None = None
     """The prompt as text, for methods that send text rather than messages (ICR)."""
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those spent thinking (the rest are the answer's)."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,17 @@ class Plan:
     block_sizes: tuple[int, ...] = ()
     """Size of every block judged, for token estimates."""
     prompt_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    """Worst case: every call thinks its whole reasoning budget (None: no reasoning budget)."""
     exact: bool = True
     """False when the strategy adapts to judgements and the numbers are upper bounds."""
+    expected_calls: float | None = None
+    """Mean calls under ``judge_model`` (adaptive strategies), beside the worst case."""
+    expected_depth: float | None = None
+    judge_model: str | None = None
+    """The simulated judge the expected case assumes."""
+    parts: tuple[Plan, ...] = ()
+    """The pipeline stages this plan sums (an LLM prefilter's, then the listwise one's)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +179,14 @@ class Trace:
     @property
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(c.reasoning_tokens for c in self.calls)
+
+    @property
+    def forced_answers(self) -> int:
+        return sum(1 for c in self.calls if c.repair.forced_answer)
 
     @property
     def repaired_calls(self) -> int:
@@ -183,6 +214,19 @@ class Ranking:
     @property
     def docids(self) -> list[str]:
         return [r.candidate.docid for r in self.ranked]
+
+    def model_scores(self) -> dict[str, float]:
+        """docid -> the model's own score (FIRST logits, ICR attention, setwise likelihood) from
+        the last block that judged it (later stages refine earlier ones); empty for methods
+        that only produce an order (RankGPT permutations). NaN scores are left out."""
+        out: dict[str, float] = {}
+        for call in self.trace.calls:
+            if call.scores is None or call.error is not None:
+                continue
+            for docid, score in zip(call.docids, call.scores, strict=False):
+                if score == score:  # not NaN
+                    out[docid] = float(score)
+        return out
 
     def __len__(self) -> int:
         return len(self.ranked)

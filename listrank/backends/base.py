@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from listrank.errors import CapabilityError
+from listrank.errors import CapabilityError, ConfigError
+from listrank.options import declared
 from listrank.types import ChatMessage
 
 
@@ -21,6 +22,13 @@ class GenerationRequest:
     assistant_prefix: str = ""
     """Text the answer starts with; it is part of the prompt, not of the returned text."""
     stop: Sequence[str] = ()
+    thinking: bool | None = None
+    """``enable_thinking`` for the chat template (None: the template's default). Local backends
+    pass it to ``apply_chat_template``; the openai backend sends it as ``chat_template_kwargs``
+    (a vLLM/SGLang server) or, for an API reasoning model, as its reasoning effort."""
+    prefill: bool = False
+    """The answer must continue ``assistant_prefix`` even over a chat API (a forced answer after
+    a closed thought): sent as a final assistant message the server continues."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,11 @@ class GenerationResult:
     """Set only when the backend degraded a failed call instead of raising."""
     truncated: bool = False
     """The answer stopped at ``max_new_tokens`` (finish_reason "length"), not by itself."""
+    reasoning: str = ""
+    """Reasoning the server reported apart from the text (``reasoning_content``)."""
+    reasoning_tokens: int | None = None
+    """Reasoning tokens the server reported (part of ``completion_tokens``); None: unknown, the
+    method counts the thought itself."""
 
 
 @dataclass(frozen=True)
@@ -142,3 +155,22 @@ def require(backend: object, protocol: Any, capability: str, method: str) -> Non
             f"{getattr(backend, 'name', type(backend).__name__)!r} does not have; "
             f"backends that have it: {have}"
         )
+
+
+def answer_identity(backend: object) -> dict[str, Any]:
+    """Name, model and every declared answer-changing option in effect: what decides a
+    backend's answer to a request besides the request itself (the call cache's key). Read
+    from the settings the backend bound (``self.settings``), never from attribute names."""
+    options = [o for o in declared(type(backend)) if o.changes_answers and not o.internal]
+    settings = getattr(backend, "settings", None)
+    if options and not isinstance(settings, dict):
+        raise ConfigError(
+            f"backend {getattr(backend, 'name', type(backend).__name__)!r} declares "
+            "answer-changing options but binds no settings (self.settings = bind(...))"
+        )
+    params = {o.name: (settings or {}).get(o.name, o.default) for o in options}
+    return {
+        "backend": getattr(backend, "name", type(backend).__name__),
+        "model": getattr(backend, "model_name", ""),
+        "params": params,
+    }

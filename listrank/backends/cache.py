@@ -1,7 +1,8 @@
 """A persistent, content-addressed cache of model calls, as a backend that wraps another one.
 
-The key is a SHA-256 of everything that decides the answer: backend name, model, decoding
-parameters, where and in what precision the model runs (device, dtype), and the exact prompt
+The key is a SHA-256 of everything that decides the answer: backend name, model, every option
+the backend declares as answer-changing (``backends.base.answer_identity``: sampling, guided
+decoding, device and precision, server URLs, extra request fields, ...), and the exact prompt
 (messages, assistant prefix, and either the generation limits, the requested tokens, or the
 attention prefix, suffixes, segments and layers). ``CachedBackend(inner, path)`` has exactly the
 capabilities ``inner`` has (generate, next-token logprobs, prefix attention), so every method
@@ -40,14 +41,12 @@ from listrank.backends.base import (
     GenerationResult,
     LogprobRequest,
     LogprobResult,
+    answer_identity,
 )
 from listrank.errors import ConfigError
 from listrank.types import ChatMessage
 
 logger = logging.getLogger("listrank.cache")
-
-_DECODING_ATTRS = ("temperature", "top_p", "top_k", "seed", "dtype", "logprobs_top_k", "device")
-"""Backend attributes that change answers; whichever the inner backend has join the key."""
 
 SCHEMA = "listrank-call-cache/2"
 BUSY_TIMEOUT_S = 30.0
@@ -264,12 +263,9 @@ class CachedBackend:
         self.cache = cache if isinstance(cache, CallCache) else CallCache(cache)
         self.name: str = inner.name
         self.model_name: str = inner.model_name
-        params = {a: getattr(inner, a) for a in _DECODING_ATTRS if hasattr(inner, a)}
-        weights = getattr(getattr(inner, "model", None), "dtype", None)
-        if weights is not None:  # an in-process model: its precision changes the numbers
-            params["weights_dtype"] = str(weights)
-        params.update(key_params or {})
-        self._base = {"backend": self.name, "model": self.model_name, "params": params}
+        base = answer_identity(inner)  # every declared answer-changing option in effect
+        base["params"].update(key_params or {})
+        self._base = base
 
     def __getattr__(self, attr: str) -> Any:
         # only reached for attributes this wrapper lacks
@@ -369,6 +365,9 @@ def _load_generation(d: Any) -> GenerationResult:
         prompt_tokens=_int(d["prompt_tokens"]),
         completion_tokens=_int(d["completion_tokens"]),
         latency_s=_num(d["latency_s"]),
+        truncated=bool(d.get("truncated", False)),
+        reasoning=str(d.get("reasoning", "")),
+        reasoning_tokens=None if d.get("reasoning_tokens") is None else _int(d["reasoning_tokens"]),
     )
 
 
@@ -411,6 +410,9 @@ class _CachedGenerate(CachedBackend):
                 "assistant_prefix": r.assistant_prefix,
                 "max_new_tokens": r.max_new_tokens,
                 "stop": list(r.stop),
+                # only when set, so keys of calls without thinking settings stay as they were
+                **({"thinking": r.thinking} if r.thinking is not None else {}),
+                **({"prefill": True} if r.prefill else {}),
             }
             for r in requests
         ]

@@ -3,21 +3,34 @@ and count its tokens: shared by the backends that hold a Hugging Face tokenizer 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from listrank.prompting.injection import defang_tokens
 from listrank.types import ChatMessage
 
 
-def render_chat(tokenizer: Any, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
+def render_chat(
+    tokenizer: Any,
+    messages: Sequence[ChatMessage],
+    assistant_prefix: str = "",
+    *,
+    thinking: bool | None = None,
+    template_kwargs: Mapping[str, Any] | None = None,
+) -> str:
     """Chat template + generation prompt + answer prefix; base models without a chat template
-    get a plain role-labelled transcript."""
+    get a plain role-labelled transcript. ``thinking`` is passed as ``enable_thinking`` (Qwen3's
+    switch; templates without it ignore it), ``template_kwargs`` as further template variables."""
     # passage text may hold this model's own special tokens: they must stay plain text
     specials = special_tokens(tokenizer)
     msgs = [{**m, "content": defang_tokens(m["content"], specials)} for m in messages]
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        kwargs = dict(template_kwargs or {})
+        if thinking is not None:
+            kwargs["enable_thinking"] = thinking
+        text = tokenizer.apply_chat_template(
+            msgs, tokenize=False, add_generation_prompt=True, **kwargs
+        )
     else:
         text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
     return str(text) + assistant_prefix
@@ -37,6 +50,8 @@ class LocalTokenizer:
 
     tokenizer: Any
     _context_length: int
+    chat_template_kwargs: Mapping[str, Any] = {}
+    """Further chat-template variables for every prompt (the backend's option)."""
 
     @property
     def context_length(self) -> int:
@@ -52,9 +67,21 @@ class LocalTokenizer:
         """``text`` as it appears in a rendered prompt (special-token strings broken up)."""
         return defang_tokens(text, special_tokens(self.tokenizer))
 
-    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
+    def prompt_text(
+        self,
+        messages: Sequence[ChatMessage],
+        assistant_prefix: str = "",
+        *,
+        thinking: bool | None = None,
+    ) -> str:
         """The exact text the model reads: chat template, generation prompt, answer prefix."""
-        return render_chat(self.tokenizer, messages, assistant_prefix)
+        return render_chat(
+            self.tokenizer,
+            messages,
+            assistant_prefix,
+            thinking=thinking,
+            template_kwargs=self.chat_template_kwargs,
+        )
 
     def count_prompt_tokens(
         self, messages: Sequence[ChatMessage], assistant_prefix: str = ""

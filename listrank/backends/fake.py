@@ -13,6 +13,7 @@ from listrank.backends.base import (
     LogprobResult,
 )
 from listrank.errors import BackendError
+from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
 
@@ -21,6 +22,40 @@ class FakeBackend:
     ``next_token_logprobs`` from ``logprob_responder``. Tokens are whitespace-separated words."""
 
     name = "fake"
+    OPTIONS = (
+        Option(
+            "responder",
+            object,
+            None,
+            "answers generate requests once the queue is empty",
+            changes_answers=True,
+            internal=True,
+        ),
+        Option(
+            "logprob_responder",
+            object,
+            None,
+            "answers next-token logprob requests",
+            changes_answers=True,
+            internal=True,
+        ),
+        Option(
+            "context_length",
+            int,
+            100_000,
+            "context window the methods budget for",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "model_name",
+            str,
+            "fake-model",
+            "the model's name",
+            changes_answers=False,
+            example="other-model",
+        ),
+    )
 
     def __init__(
         self,
@@ -31,6 +66,7 @@ class FakeBackend:
         context_length: int = 100_000,
         model_name: str = "fake-model",
     ) -> None:
+        self.settings = bind(self.OPTIONS, locals())
         self.model_name = model_name
         self._queue: deque[str] = deque(outputs)
         self.responder = responder

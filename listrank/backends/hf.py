@@ -21,6 +21,7 @@ from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.backends.model_path import check_local_model
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.options import Option, bind
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
 
@@ -41,6 +42,73 @@ class HFBackend(LocalTokenizer):
     """
 
     name = "hf"
+    OPTIONS = (
+        Option(
+            "model_obj",
+            object,
+            None,
+            "a ready transformers model",
+            changes_answers=True,
+            internal=True,
+        ),
+        Option(
+            "tokenizer",
+            object,
+            None,
+            "the ready model's tokenizer",
+            changes_answers=True,
+            internal=True,
+        ),
+        Option(
+            "device",
+            str,
+            "auto",
+            "auto, cpu, cuda, cuda:1 (numerics differ per device)",
+            changes_answers=True,
+            example="cpu",
+        ),
+        Option(
+            "dtype",
+            str | None,
+            None,
+            "weights precision (default: bfloat16 on CUDA, else float32)",
+            changes_answers=True,
+            example="bfloat16",
+        ),
+        Option(
+            "batch_size",
+            int,
+            8,
+            "prompts per forward batch",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "attn_implementation",
+            str | None,
+            None,
+            "transformers attention kernel",
+            changes_answers=True,
+            example="eager",
+        ),
+        Option(
+            "context_length",
+            int | None,
+            None,
+            "context the methods budget for (default: the model's)",
+            changes_answers=False,
+            ge=1,
+            example=1024,
+        ),
+        Option(
+            "chat_template_kwargs",
+            dict | None,
+            None,
+            "further chat-template variables for every prompt",
+            changes_answers=True,
+            example={"enable_thinking": False},
+        ),
+    )
 
     def __init__(
         self,
@@ -53,13 +121,17 @@ class HFBackend(LocalTokenizer):
         batch_size: int = 8,
         attn_implementation: str | None = None,
         context_length: int | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
     ) -> None:
         import torch
+
+        self.settings = bind(self.OPTIONS, locals())
 
         if batch_size < 1:
             raise ConfigError("batch_size must be >= 1")
         self.device = _resolve_device(device)
         self.batch_size = batch_size
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if model_obj is not None:
             if tokenizer is None:
                 raise ConfigError("model_obj needs its tokenizer")
@@ -75,6 +147,8 @@ class HFBackend(LocalTokenizer):
             self.model, self.tokenizer = _load(model, torch_dtype, attn_implementation)
         self.model.to(self.device)
         self.model.eval()
+        # what really runs: the device "auto" chose, the weights' precision (a ready model too)
+        self.settings.update(device=self.device, dtype=str(getattr(self.model, "dtype", dtype)))
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
@@ -98,7 +172,9 @@ class HFBackend(LocalTokenizer):
         out: list[GenerationResult] = []
         for i in range(0, len(requests), self.batch_size):
             chunk = requests[i : i + self.batch_size]
-            texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in chunk]
+            texts = [
+                self.prompt_text(r.messages, r.assistant_prefix, thinking=r.thinking) for r in chunk
+            ]
             batch, _ = self.encode_prompts(texts)
             start = time.perf_counter()
             with torch.inference_mode():

@@ -51,6 +51,7 @@ from listrank.errors import (
     ContextLengthError,
     ListrankError,
 )
+from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
 T = TypeVar("T")
@@ -72,6 +73,17 @@ _CONTEXT_BY_PREFIX = (
 )
 
 
+# OpenAI's reasoning models: they take max_completion_tokens and reasoning_effort and refuse
+# temperature (and max_tokens)
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
+
+
+def is_reasoning_model(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1]
+    return name.startswith(_REASONING_PREFIXES)
+
+
 def _default_context(model: str) -> int:
     for prefix, size in _CONTEXT_BY_PREFIX:
         if model.startswith(prefix):
@@ -87,6 +99,22 @@ def _text(value: str) -> str:
     text: they cannot be written as UTF-8) replaced by U+FFFD, so the answer is parsed, kept
     and written like any other."""
     return _LONE_SURROGATE.sub("\ufffd", value)
+
+
+def _reasoning_of(message: Any) -> str:
+    """Reasoning reported beside the answer: ``reasoning_content`` (vLLM, DeepSeek, SGLang) or
+    ``reasoning`` (newer vLLM, OpenRouter); the SDK keeps unknown fields as extras."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _reported_reasoning_tokens(usage: Any) -> int | None:
+    details = getattr(usage, "completion_tokens_details", None) if usage else None
+    value = getattr(details, "reasoning_tokens", None) if details else None
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def _logsumexp(values: Sequence[float]) -> float:
@@ -111,6 +139,138 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    OPTIONS = (
+        Option(
+            "base_url",
+            str | list | tuple | None,
+            None,
+            "server URL(s), comma-separated for replicas (default: OPENAI_BASE_URL)",
+            changes_answers=True,
+            example="http://127.0.0.1:8000/v1",
+        ),
+        Option(
+            "api_key",
+            str | None,
+            None,
+            "API key (default: OPENAI_API_KEY)",
+            changes_answers=False,
+            example="sk-local",
+        ),
+        Option("concurrency", int, 16, "requests in flight at once", changes_answers=False, ge=1),
+        Option(
+            "requests_per_minute",
+            float | None,
+            None,
+            "request rate limit",
+            changes_answers=False,
+            ge=0,
+            example=60.0,
+        ),
+        Option(
+            "tokens_per_minute",
+            float | None,
+            None,
+            "token rate limit",
+            changes_answers=False,
+            ge=0,
+            example=100_000.0,
+        ),
+        Option("timeout", float, 60.0, "seconds per attempt", changes_answers=False, ge=0),
+        Option("max_attempts", int, 6, "attempts per request", changes_answers=False, ge=1),
+        Option(
+            "max_retry_time",
+            float,
+            120.0,
+            "seconds of retries per request",
+            changes_answers=False,
+            ge=0,
+        ),
+        Option("backoff", float, 0.5, "first retry wait, seconds", changes_answers=False, ge=0),
+        Option(
+            "degrade",
+            bool,
+            False,
+            "keep the input order of a failed block instead of raising",
+            changes_answers=False,
+        ),
+        Option(
+            "prices",
+            dict | None,
+            None,
+            "model -> ($/1M prompt, $/1M completion tokens)",
+            changes_answers=False,
+            example={"m": (1.0, 2.0)},
+        ),
+        Option(
+            "tokenizer",
+            str | None,
+            None,
+            "token counter: tiktoken:NAME or hf:PATH",
+            changes_answers=True,
+            example="estimate",
+        ),
+        Option(
+            "use_completions",
+            bool,
+            False,
+            "/v1/completions with a locally rendered prompt",
+            changes_answers=True,
+        ),
+        Option(
+            "context_length",
+            int | None,
+            None,
+            "context the methods budget for (default: known per model)",
+            changes_answers=False,
+            ge=1,
+            example=4096,
+        ),
+        Option(
+            "logit_bias",
+            bool | None,
+            None,
+            "+100 on identifier tokens of logprob requests (default: when token ids are known)",
+            changes_answers=True,
+            example=True,
+        ),
+        Option(
+            "top_logprobs",
+            int,
+            MAX_TOP_LOGPROBS,
+            "logprobs returned per position",
+            changes_answers=True,
+            ge=1,
+            le=MAX_TOP_LOGPROBS,
+            example=5,
+        ),
+        Option("temperature", float, 0.0, "sampling temperature", changes_answers=True, ge=0),
+        Option("seed", int | None, 0, "sampling seed", changes_answers=True),
+        Option(
+            "extra_body",
+            dict | None,
+            None,
+            "extra fields of every request body",
+            changes_answers=True,
+            example={"top_p": 0.1},
+        ),
+        Option(
+            "reasoning_model",
+            bool | None,
+            None,
+            "send max_completion_tokens / reasoning_effort, no temperature (default: by name)",
+            changes_answers=True,
+            example=True,
+        ),
+        Option(
+            "reasoning_effort",
+            str | None,
+            None,
+            "reasoning_effort for a reasoning model",
+            changes_answers=True,
+            choices=("minimal", "low", "medium", "high"),
+            example="low",
+        ),
+    )
     concurrent_calls = True
     """Calls from many threads are in flight together, bounded by ``concurrency`` and the
     rate limits (the scheduler sends each query's calls straight here)."""
@@ -138,7 +298,10 @@ class OpenAIBackend:
         temperature: float = 0.0,
         seed: int | None = 0,
         extra_body: Mapping[str, Any] | None = None,
+        reasoning_model: bool | None = None,
+        reasoning_effort: str | None = None,
     ) -> None:
+        self.settings = bind(self.OPTIONS, locals())
         model = model or os.environ.get("OPENAI_MODEL")
         if not model:
             raise ConfigError("the openai backend needs model= (or OPENAI_MODEL)")
@@ -149,10 +312,19 @@ class OpenAIBackend:
         if not 1 <= top_logprobs <= MAX_TOP_LOGPROBS:
             raise ConfigError(f"top_logprobs must be in 1..{MAX_TOP_LOGPROBS}")
         self.model_name = model
+        self.reasoning_model = (
+            is_reasoning_model(model) if reasoning_model is None else bool(reasoning_model)
+        )
+        if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
+            raise ConfigError(
+                f"reasoning_effort={reasoning_effort!r}: use one of {', '.join(REASONING_EFFORTS)}"
+            )
+        self.reasoning_effort = reasoning_effort
         raw = base_url or os.environ.get("OPENAI_BASE_URL") or None
         urls = raw.split(",") if isinstance(raw, str) else list(raw or [])
         self.base_urls = [u.strip() for u in urls if u.strip()]
         self.base_url = self.base_urls[0] if self.base_urls else None
+        self.settings["base_url"] = self.base_urls  # the servers in effect (env included)
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url is None:
@@ -211,7 +383,7 @@ class OpenAIBackend:
             sent = resp if isinstance(resp, str) else resp.decode("utf-8", "replace")
         else:
             try:
-                sent = json.dumps(resp.model_dump(exclude_none=True), default=str)
+                sent = json.dumps(resp.model_dump(exclude_none=True, warnings=False), default=str)
             except (AttributeError, TypeError, ValueError):
                 sent = repr(resp)
         sent = self._redact(" ".join(sent.split()))
@@ -360,11 +532,22 @@ class OpenAIBackend:
         reported: bool,
         waits: Sequence[float] = (),
         error: str | None = None,
+        reasoning: int = 0,
     ) -> None:
         cost = cost_of(self.prices, self.model_name, prompt, completion)
         self.usage.add(
             CallUsage(
-                kind, prompt, completion, attempts, latency, cost, reported, error, tuple(waits)
+                kind,
+                prompt,
+                completion,
+                attempts,
+                latency,
+                cost,
+                reported,
+                error,
+                tuple(waits),
+                reasoning_tokens=reasoning,
+                reasoning_cost=cost_of(self.prices, self.model_name, 0, reasoning),
             )
         )
 
@@ -374,18 +557,37 @@ class OpenAIBackend:
             kind, 0, 0, exc.attempts.count, latency, reported=False, waits=waits, error=str(exc)
         )
 
-    def _body(self, max_tokens: int, stop: Sequence[str] = ()) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model_name,
-            "max_tokens": max_tokens,
-            "temperature": self.temperature,
-        }
+    def _body(
+        self, max_tokens: int, stop: Sequence[str] = (), thinking: bool | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model_name}
+        if self.reasoning_model:
+            # reasoning models count their thought in max_completion_tokens and refuse
+            # temperature; thinking=off asks for the least effort
+            body["max_completion_tokens"] = max_tokens
+            least = "minimal" if self.model_name.rsplit("/", 1)[-1].startswith("gpt-5") else "low"
+            effort = least if thinking is False else self.reasoning_effort
+            if effort is not None:
+                body["reasoning_effort"] = effort
+        else:
+            body["max_tokens"] = max_tokens
+            body["temperature"] = self.temperature
+            if thinking is not None:  # vLLM / SGLang servers: the chat template's switch
+                body["chat_template_kwargs"] = {"enable_thinking": thinking}
         if self.seed is not None:
             body["seed"] = self.seed
         if stop:
             body["stop"] = list(stop)
         if self.extra_body:
-            body["extra_body"] = dict(self.extra_body)
+            extra = dict(self.extra_body)
+            if "chat_template_kwargs" in body and isinstance(
+                extra.get("chat_template_kwargs"), Mapping
+            ):
+                extra["chat_template_kwargs"] = {
+                    **body.pop("chat_template_kwargs"),
+                    **extra["chat_template_kwargs"],
+                }
+            body["extra_body"] = extra
         return body
 
     async def _post(self, path: str, body: dict[str, Any], cast_to: type[R]) -> R:
@@ -405,7 +607,7 @@ class OpenAIBackend:
     async def _generate_one(self, r: GenerationRequest) -> GenerationResult:
         start = time.perf_counter()
         estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
-        body = self._body(r.max_new_tokens, r.stop)
+        body = self._body(r.max_new_tokens, r.stop, r.thinking)
         if self.use_completions:
             prompt = self._prompt(r.messages, r.assistant_prefix)
 
@@ -415,6 +617,11 @@ class OpenAIBackend:
             # chat APIs cannot pre-fill the answer: the prefix is dropped from the request and
             # stripped from the answer if the model writes it itself
             msgs: list[Any] = [dict(m) for m in r.messages]
+            if r.prefill and r.assistant_prefix:
+                # a forced answer continues its closed thought: vLLM's and SGLang's way to
+                # continue a final assistant message
+                msgs.append({"role": "assistant", "content": r.assistant_prefix})
+                body = {**body, "continue_final_message": True, "add_generation_prompt": False}
 
             async def send() -> Any:
                 return await self._post(
@@ -430,17 +637,22 @@ class OpenAIBackend:
             self._degraded("generate", exc, latency)
             return GenerationResult("", estimate, 0, latency, error=str(exc))
         choice = self._choice(resp)
+        reasoning = ""
         if self.use_completions:
             text = _text(choice.text or "")
         else:
             text = _text(choice.message.content or "")
             if r.assistant_prefix and text.startswith(r.assistant_prefix):
                 text = text[len(r.assistant_prefix) :]
+            reasoning = _reasoning_of(choice.message)
         usage = getattr(resp, "usage", None)
         prompt_tokens = usage.prompt_tokens if usage else estimate
         completion_tokens = usage.completion_tokens if usage else self.count_tokens(text)
         latency = time.perf_counter() - start
         waits = [w for w, _ in attempts.waits]
+        reasoning_tokens = _reported_reasoning_tokens(usage)
+        if reasoning_tokens is None and reasoning:
+            reasoning_tokens = self.count_tokens(reasoning)
         self._record(
             "generate",
             prompt_tokens,
@@ -449,10 +661,17 @@ class OpenAIBackend:
             latency,
             reported=usage is not None,
             waits=waits,
+            reasoning=reasoning_tokens or 0,
         )
         truncated = getattr(choice, "finish_reason", None) == "length"
         return GenerationResult(
-            text, prompt_tokens, completion_tokens, latency, truncated=truncated
+            text,
+            prompt_tokens,
+            completion_tokens,
+            latency,
+            truncated=truncated,
+            reasoning=reasoning,
+            reasoning_tokens=reasoning_tokens,
         )
 
     def _bias(self, tokens: Sequence[str]) -> dict[str, int] | None:

@@ -57,6 +57,10 @@ class CallUsage:
     error: str | None = None
     """Set when retries ran out and the call was degraded instead of raising."""
     waits_s: tuple[float, ...] = ()
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those the model spent thinking (billed as completion)."""
+    reasoning_cost: float | None = None
+    """Of ``cost``, the reasoning tokens' part."""
 
 
 @dataclass
@@ -84,6 +88,17 @@ class UsageMeter:
         return sum(c.completion_tokens for c in self.calls)
 
     @property
+    def reasoning_tokens(self) -> int:
+        return sum(c.reasoning_tokens for c in self.calls)
+
+    @property
+    def reasoning_cost(self) -> float | None:
+        costs = [c.reasoning_cost for c in self.calls]
+        if not costs or any(c is None for c in costs):
+            return None
+        return float(sum(c for c in costs if c is not None))
+
+    @property
     def attempts(self) -> int:
         return sum(c.attempts for c in self.calls)
 
@@ -106,5 +121,7 @@ class UsageMeter:
             "failed_calls": self.failed_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
             "cost": self.cost,
+            "reasoning_cost": self.reasoning_cost,
         }

@@ -33,6 +33,7 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
@@ -90,6 +91,89 @@ class VLLMBackend(LocalTokenizer):
     safetensors folder), a local folder or a hub name. Other options pass to ``vllm.LLM``."""
 
     name = "vllm"
+    OPTIONS = (
+        Option(
+            "tensor_parallel_size",
+            int,
+            1,
+            "GPUs per model (tensor parallel)",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "pipeline_parallel_size",
+            int,
+            1,
+            "pipeline-parallel stages",
+            changes_answers=False,
+            ge=1,
+        ),
+        Option(
+            "enable_prefix_caching",
+            bool,
+            True,
+            "reuse shared prompt prefixes",
+            changes_answers=False,
+        ),
+        Option(
+            "guided",
+            bool,
+            False,
+            "constrain permutation answers to '[i] > [j] > ...'",
+            changes_answers=True,
+        ),
+        Option("dtype", str, "auto", "weights precision", changes_answers=True, example="float16"),
+        Option(
+            "max_model_len",
+            int | None,
+            None,
+            "context length (default: the model's)",
+            changes_answers=False,
+            ge=1,
+            example=4096,
+        ),
+        Option(
+            "gpu_memory_utilization",
+            float,
+            0.9,
+            "share of GPU memory vLLM takes",
+            changes_answers=False,
+            ge=0.0,
+            le=1.0,
+            example=0.5,
+        ),
+        Option(
+            "enforce_eager",
+            bool,
+            False,
+            "no CUDA graphs",
+            changes_answers=False,
+        ),
+        Option("seed", int, 0, "engine seed", changes_answers=True),
+        Option(
+            "llm_options",
+            dict | None,
+            None,
+            "further vllm.LLM keyword arguments",
+            changes_answers=True,
+            example={"quantization": "fp8"},
+        ),
+        Option(
+            "chat_template_kwargs",
+            dict | None,
+            None,
+            "further chat-template variables for every prompt",
+            changes_answers=True,
+            example={"enable_thinking": False},
+        ),
+        Option(
+            "exact_length",
+            bool,
+            False,
+            "min_tokens = max_tokens, every answer its whole budget (rank_llm's vLLM path)",
+            changes_answers=True,
+        ),
+    )
 
     def __init__(
         self,
@@ -105,7 +189,10 @@ class VLLMBackend(LocalTokenizer):
         enforce_eager: bool = False,
         seed: int = 0,
         llm_options: dict[str, Any] | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
+        exact_length: bool = False,
     ) -> None:
+        self.settings = bind(self.OPTIONS, locals())
         try:
             import vllm
         except ImportError as exc:
@@ -119,6 +206,9 @@ class VLLMBackend(LocalTokenizer):
         else:
             path = self.model_name = str(model)
         self.guided = guided
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.exact_length = exact_length
+        """rank_llm's vLLM path: ``min_tokens = max_tokens``, every answer exactly its budget."""
         self.calls = 0
         """``LLM.generate`` invocations so far (one per strategy stage)."""
         options: dict[str, Any] = {
@@ -144,9 +234,12 @@ class VLLMBackend(LocalTokenizer):
         self._vllm = vllm
 
     # -- tokens -------------------------------------------------------------------------
-    def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> dict[str, Any]:
+    def _prompt(
+        self, messages: Sequence[ChatMessage], prefix: str, thinking: bool | None = None
+    ) -> dict[str, Any]:
         # token ids, so the template's special tokens are not added twice
-        return {"prompt_token_ids": self.token_ids(self.prompt_text(messages, prefix))}
+        text = self.prompt_text(messages, prefix, thinking=thinking)
+        return {"prompt_token_ids": self.token_ids(text)}
 
     def _run(self, prompts: list[dict[str, Any]], params: list[Any]) -> tuple[list[Any], float]:
         self.calls += 1
@@ -168,10 +261,12 @@ class VLLMBackend(LocalTokenizer):
                     extra["structured_outputs"] = (
                         self._vllm.sampling_params.StructuredOutputsParams(regex=regex)
                     )
+            if self.exact_length:
+                extra["min_tokens"] = r.max_new_tokens
             params.append(
                 sp(temperature=0.0, max_tokens=r.max_new_tokens, stop=list(r.stop) or None, **extra)
             )
-        prompts = [self._prompt(r.messages, r.assistant_prefix) for r in requests]
+        prompts = [self._prompt(r.messages, r.assistant_prefix, r.thinking) for r in requests]
         outputs, share = self._run(prompts, params)
         return [
             GenerationResult(

@@ -11,7 +11,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from listrank.errors import ListrankError, did_you_mean
+from listrank.errors import InputError, ListrankError, did_you_mean
 
 _COMMANDS = (
     "listrank.cli.rerank",
@@ -81,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_model_libraries()
     previous = _install_interrupt_handler()
     try:
+        _spool_inputs(args)
         code: int = args.run(args)
     except ListrankError as exc:
         print(f"listrank: error: {exc}", file=sys.stderr)
@@ -92,6 +93,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return code
+
+
+# arguments that name a file of requests, a run, qrels, a corpus or topics
+_INPUT_ARGS = ("input", "run_file", "qrels", "corpus", "topics", "calibration_pool")
+
+
+def _spool_inputs(args: argparse.Namespace) -> None:
+    """``-`` (stdin) and read-once inputs (a FIFO, ``<(zcat …)``) become temporary copies, since
+    a command reads its input more than once (checked first, reranked after)."""
+    from listrank.runs import streams
+
+    given = [name for name in _INPUT_ARGS if getattr(args, name, None) == streams.STDIO]
+    if len(given) > 1:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in given)
+        raise InputError(f"only one input can be '-' (stdin); {flags} all are")
+    for name in _INPUT_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            setattr(args, name, streams.local_input(value))
+
+
+def _cancel_calls() -> None:
+    from listrank.backends.aio import cancel_all
+
+    cancel_all()
 
 
 def _install_interrupt_handler() -> Any:
@@ -107,6 +133,9 @@ def _install_interrupt_handler() -> Any:
 
     def first(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGINT, second)
+        # API calls in flight stop now, wherever the interrupt lands (from another thread: the
+        # handler may run while this one holds a backend's lock)
+        threading.Thread(target=_cancel_calls, name="listrank-cancel", daemon=True).start()
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGINT, first)

@@ -58,10 +58,12 @@ def run_render(args: argparse.Namespace) -> int:
         raise ConfigError("prompts render: give a template NAME or --preset NAME (one of them)")
     if args.preset is not None:
         preset = load_preset(args.preset)
+        thinking = str(preset.method.get("thinking", "default"))
         t = load_template(preset.template or "rankgpt")
         if args.window is None:
             args.window = int(preset.strategy.get("window", 20))
     else:
+        thinking = "default"
         t = load_template(args.name)
     if args.window is None:
         args.window = 20
@@ -72,15 +74,19 @@ def run_render(args: argparse.Namespace) -> int:
         else requests[0]
     )
     texts = [
-        truncate_words(passage_text(c), args.max_passage_words)
+        truncate_words(passage_text(c, t.titled), args.max_passage_words)
         for c in req.candidates[: args.window]
     ]
-    rendered = t.render(req.query.text, texts)
+    shown = req.candidates[: args.window]
+    rendered = t.render(req.query.text, texts, [c.score for c in shown])
     if args.chat:
         from listrank.backends.hf import HFBackend
 
         backend = HFBackend(device="cpu")
-        sys.stdout.write(backend.prompt_text(rendered.messages, rendered.assistant_prefix) + "\n")
+        # a thinking preset renders with enable_thinking, as its runs do
+        think = {"on": True, "off": False}.get(thinking)
+        text = backend.prompt_text(rendered.messages, rendered.assistant_prefix, thinking=think)
+        sys.stdout.write(text + "\n")
         return 0
     for m in rendered.messages:
         print(f"--- {m['role']} ---\n{m['content']}")

@@ -8,9 +8,82 @@ from collections.abc import Sequence
 from typing import Any
 
 from listrank.errors import ConfigError
-from listrank.prompting.budget import fit_prompt, passage_text
-from listrank.prompting.templates import PromptTemplate, RenderedPrompt, load_template
+from listrank.options import Option
+from listrank.prompting.budget import (
+    DEFAULT_MAX_PASSAGE_WORDS,
+    DEFAULT_MIN_PASSAGE_WORDS,
+    fit_prompt,
+    passage_text,
+)
+from listrank.prompting.guard import GUARDS
+from listrank.prompting.templates import (
+    BRACKET_RULES,
+    CLEANERS,
+    PromptTemplate,
+    RenderedPrompt,
+    load_template,
+)
 from listrank.types import Candidate, Judgement, Query
+
+
+def template_option(default: str) -> Option:
+    return Option(
+        "template",
+        str | PromptTemplate,
+        default,
+        "prompt template: a name or a TOML file",
+        changes_answers=True,
+        example=f"{default}-custom.toml",
+    )
+
+
+PASSAGE_WORDS = (
+    Option(
+        "max_passage_words",
+        int,
+        DEFAULT_MAX_PASSAGE_WORDS,
+        "words kept per passage",
+        changes_answers=True,
+        ge=1,
+    ),
+    Option(
+        "min_passage_words",
+        int,
+        DEFAULT_MIN_PASSAGE_WORDS,
+        "fewest words per passage when the prompt is cut to fit",
+        changes_answers=True,
+        ge=1,
+    ),
+)
+"""The passage budget every method declares."""
+
+TEXT_RULES = (
+    Option(
+        "brackets",
+        str | None,
+        None,
+        "'[' ']' inside passages (None: the template's rule)",
+        changes_answers=True,
+        choices=BRACKET_RULES,
+    ),
+    Option(
+        "clean_text",
+        str | None,
+        None,
+        "repair mojibake (None: the template's rule)",
+        changes_answers=True,
+        choices=CLEANERS,
+    ),
+    Option(
+        "guard",
+        str | None,
+        None,
+        "mark passages as data (None: the template's rule)",
+        changes_answers=True,
+        choices=GUARDS,
+    ),
+)
+"""The template text-rule overrides (see ``template_for``)."""
 
 
 def template_for(
@@ -59,6 +132,21 @@ class Method(ABC):
         """The largest block this method can judge, or None for no fixed limit."""
         return None
 
+    # -- declared cost: what the plan counts (``strategies.planning.method_plan``) --------
+    @property
+    def calls_per_block(self) -> int:
+        """Model calls one judged block costs; its trace record's ``calls`` says the same."""
+        return 1
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        """Model calls still due for priors of these block sizes (calibration; else 0).
+        They are charged to the records of the blocks that needed them."""
+        return 0
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        """Prompt tokens of those prior calls (estimated, nothing judged)."""
+        return 0
+
 
 def order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:
     """Best first; NaN last; ties keep input position (deterministic)."""
@@ -82,9 +170,10 @@ def fit_block(
 ) -> tuple[RenderedPrompt, int]:
     """The block's prompt, its passages cut (down to ``min_words``) until it fits the
     backend's context with ``reserve_tokens`` left for the answer; and its token count."""
+    scores = [c.score for c in block]
     fitted = fit_prompt(
-        [passage_text(c) for c in block],
-        lambda texts: template.render(query.text, texts),
+        [passage_text(c, template.titled) for c in block],
+        lambda texts: template.render(query.text, texts, scores),
         lambda r: backend.count_prompt_tokens(r.messages, r.assistant_prefix),
         context_length=backend.context_length,
         reserve_tokens=reserve_tokens,

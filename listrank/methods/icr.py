@@ -22,7 +22,16 @@ from typing import cast
 
 from listrank.backends.base import AttentionRequest, AttentionResult, SupportsAttention, require
 from listrank.errors import BackendError, ConfigError, TemplateError
-from listrank.methods.base import Method, order_from_scores, passage_word_limits, template_for
+from listrank.methods.base import (
+    PASSAGE_WORDS,
+    TEXT_RULES,
+    Method,
+    order_from_scores,
+    passage_word_limits,
+    template_for,
+    template_option,
+)
+from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
@@ -66,6 +75,34 @@ class ICRMethod(Method):
 
     name = "icr"
     produces_scores = True
+    OPTIONS = (
+        template_option("icr"),
+        *PASSAGE_WORDS,
+        *TEXT_RULES,
+        Option(
+            "calibration_query",
+            str | None,
+            CALIBRATION_QUERY,
+            "content-free query subtracted (None: no calibration)",
+            changes_answers=True,
+            example=None,
+        ),
+        Option(
+            "layers",
+            list | tuple | str | None,
+            None,
+            'layers summed: a list, "a:b" or "i,j,k" (None: all)',
+            changes_answers=True,
+            example="0:1",
+        ),
+        Option(
+            "best_last",
+            bool,
+            False,
+            "show the block reversed (the reference on BEIR)",
+            changes_answers=True,
+        ),
+    )
 
     def __init__(
         self,
@@ -203,7 +240,7 @@ class ICRMethod(Method):
             docids=tuple(c.docid for c in block),
             prompt_tokens=prompt_tokens,
             completion_tokens=0,
-            output=" > ".join(f"[{i + 1}]" for i in order),
+            output="",  # attention, no generated text: the scores are the answer
             latency_s=result.latency_s,
             cached=bool(result.extra.get("cached", False)),
             scores=tuple(scores),

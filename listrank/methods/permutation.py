@@ -6,13 +6,19 @@ import dataclasses
 from collections.abc import Sequence
 from typing import cast
 
-from listrank.backends.base import (
-    GenerationRequest,
-    SupportsGenerate,
-    require,
-)
+from listrank.backends.base import SupportsGenerate, require
 from listrank.errors import ConfigError, ContextLengthError
-from listrank.methods.base import Method, fit_block, passage_word_limits, template_for
+from listrank.methods import thinking as think
+from listrank.methods.base import (
+    PASSAGE_WORDS,
+    TEXT_RULES,
+    Method,
+    fit_block,
+    passage_word_limits,
+    template_for,
+    template_option,
+)
+from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
@@ -27,6 +33,29 @@ class PermutationMethod(Method):
     """Listwise permutation generation (RankGPT) with greedy decoding and counted repair."""
 
     name = "rankgpt"
+    OPTIONS = (
+        template_option("rankgpt"),
+        *PASSAGE_WORDS,
+        *TEXT_RULES,
+        Option(
+            "parse",
+            str,
+            "listrank",
+            "how answers are read",
+            changes_answers=True,
+            choices=PARSE_MODES,
+        ),
+        Option(
+            "max_new_tokens",
+            int | None,
+            None,
+            "answer budget (default: from the block size)",
+            changes_answers=True,
+            ge=1,
+            example=64,
+        ),
+        *think.THINKING_OPTIONS,
+    )
 
     def __init__(
         self,
@@ -40,6 +69,9 @@ class PermutationMethod(Method):
         guard: str | None = None,
         parse: str = "listrank",
         max_new_tokens: int | None = None,
+        thinking: str = "default",
+        reasoning_budget: int | None = None,
+        force_answer: bool = True,
     ) -> None:
         require(backend, SupportsGenerate, "generate", self.name)
         self.backend = cast(SupportsGenerate, backend)
@@ -58,6 +90,11 @@ class PermutationMethod(Method):
         if parse not in PARSE_MODES:
             raise ConfigError(f"parse={parse!r}: use one of {PARSE_MODES}")
         self.parse = parse
+        self.thinking = think.ThinkingSettings.of(thinking, reasoning_budget, force_answer)
+
+    @property
+    def reasoning_budget(self) -> int:
+        return self.thinking.reasoning_budget
 
     def _answer_tokens(self, n: int) -> int:
         if self.max_new_tokens is not None:
@@ -78,7 +115,7 @@ class PermutationMethod(Method):
             block,
             max_words=max_words,
             min_words=self.min_passage_words,
-            reserve_tokens=self._answer_tokens(len(block)),
+            reserve_tokens=self._answer_tokens(len(block)) + self.reasoning_budget,
         )
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
@@ -88,16 +125,10 @@ class PermutationMethod(Method):
         max_words = self.max_passage_words
         while True:
             prompts = [self._fit(query, b, max_words)[0] for b in blocks]
-            requests = [
-                GenerationRequest(
-                    messages=p.messages,
-                    max_new_tokens=self._answer_tokens(len(b)),
-                    assistant_prefix=p.assistant_prefix,
-                )
-                for p, b in zip(prompts, blocks, strict=True)
-            ]
+            answer_tokens = [self._answer_tokens(len(b)) for b in blocks]
+            calls = [(p.messages, p.assistant_prefix) for p in prompts]
             try:
-                results = self.backend.generate(requests)
+                results = think.generate(self.backend, self.thinking, calls, answer_tokens)
                 break
             except ContextLengthError:
                 # the server counts differently from our estimate: shrink passages and retry
@@ -107,14 +138,17 @@ class PermutationMethod(Method):
         judgements = []
         for block, prompt, result in zip(blocks, prompts, results, strict=True):
             n = len(block)
+            # a thinking call writes its thought first: its answer prefix came after it
+            prefix = "" if self.thinking.mode == "on" else prompt.assistant_prefix
             parsed = parse_permutation(
-                prompt.assistant_prefix + result.text,
+                prefix + result.text,
                 n,
                 identifiers=self.template.identifiers,
                 echo=self.template.echo,
                 mode=self.parse,
             )
-            if result.error is not None:
+            if result.error is not None or (result.cut_in_reasoning and not result.forced_answer):
+                # no answer came: the block keeps its input order (reported as cut)
                 order, filled = list(range(n)), frozenset(range(n))
                 stats = parsed.stats
             else:
@@ -126,10 +160,17 @@ class PermutationMethod(Method):
                 completion_tokens=result.completion_tokens,
                 output=result.text,
                 latency_s=result.latency_s,
-                repair=dataclasses.replace(stats, truncated=result.truncated),
+                repair=dataclasses.replace(
+                    stats,
+                    truncated=result.truncated,
+                    cut_in_reasoning=result.cut_in_reasoning,
+                    forced_answer=result.forced_answer,
+                ),
                 cached=result.cached,
                 error=result.error,
                 messages=prompt_messages(prompt.messages, prompt.assistant_prefix),
+                reasoning_tokens=result.reasoning_tokens,
+                calls=2 if result.cut_in_reasoning and result.forced_answer else 1,
             )
             judgements.append(Judgement(order=tuple(order), record=record, filled=filled))
         return judgements

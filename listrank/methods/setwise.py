@@ -24,24 +24,28 @@ from collections.abc import Sequence
 from typing import cast
 
 from listrank.backends.base import (
-    GenerationRequest,
     LogprobRequest,
     SupportsGenerate,
     SupportsNextTokenLogprobs,
     require,
 )
 from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.methods import thinking as think
 from listrank.methods.base import (
+    PASSAGE_WORDS,
     Method,
     fit_block,
     order_from_scores,
     passage_word_limits,
     template_for,
+    template_option,
 )
+from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
 )
+from listrank.prompting.reasoning import answer_block, split_reasoning
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query, RepairStats
 
@@ -53,10 +57,21 @@ DEFAULT_ANSWER_TOKENS = 4
 _LABEL = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
 
 
-def first_label(text: str, n: int) -> tuple[int | None, int]:
+_NUMBER_LABEL = re.compile(r"\[\s*([0-9]+)\s*\]|(?<![0-9])([0-9]+)(?![0-9])")
+
+
+def first_label(text: str, n: int, identifiers: str = "alpha") -> tuple[int | None, int]:
     """(index of the first valid passage label in ``text`` or None, labels out of range seen
-    before it)."""
+    before it). Numeric labels ("[3]", Rank-R1's) are read bracketed or bare."""
     out_of_range = 0
+    if identifiers == "numeric":
+        for match in _NUMBER_LABEL.finditer(text):
+            digits = match.group(1) or match.group(2)
+            index = int(digits) - 1 if len(digits) <= 9 else n
+            if 0 <= index < n:
+                return index, out_of_range
+            out_of_range += 1
+        return None, out_of_range
     for match in _LABEL.finditer(text):
         index = ord(match.group(1)) - ord("A")
         if index < n:
@@ -69,6 +84,27 @@ class SetwiseMethod(Method):
     """Best of a set by one passage label (generated, or read from the label logits)."""
 
     name = "setwise"
+    OPTIONS = (
+        Option(
+            "scoring",
+            str,
+            "generation",
+            "generate the label or read its logits",
+            changes_answers=True,
+            choices=SCORINGS,
+        ),
+        template_option("setwise"),
+        *PASSAGE_WORDS,
+        Option(
+            "max_new_tokens",
+            int,
+            DEFAULT_ANSWER_TOKENS,
+            "answer budget (generation)",
+            changes_answers=True,
+            ge=1,
+        ),
+        *think.THINKING_OPTIONS,
+    )
 
     def __init__(
         self,
@@ -79,12 +115,18 @@ class SetwiseMethod(Method):
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
         max_new_tokens: int = DEFAULT_ANSWER_TOKENS,
+        thinking: str = "default",
+        reasoning_budget: int | None = None,
+        force_answer: bool = True,
     ) -> None:
         if scoring not in SCORINGS:
             raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}; got {scoring!r}")
         if max_new_tokens < 1:
             raise ConfigError("max_new_tokens must be >= 1")
         self.scoring, self.max_new_tokens = scoring, max_new_tokens
+        self.thinking = think.ThinkingSettings.of(thinking, reasoning_budget, force_answer)
+        if scoring == "likelihood" and self.thinking.reasoning_budget:
+            raise ConfigError("likelihood scoring reads one next token: it cannot think first")
         # label scores per position: calibration can subtract a label prior (likelihood only)
         self.produces_scores = scoring == "likelihood"
         if scoring == "likelihood":
@@ -93,8 +135,11 @@ class SetwiseMethod(Method):
             require(backend, SupportsGenerate, "generate", self.name)
         self.backend = backend
         self.template = template_for(template, "setwise", "setwise best-of-set")
-        if self.template.identifiers != "alpha":
-            raise TemplateError(f"{self.template.source}: setwise needs identifiers = 'alpha'")
+        if self.template.identifiers != "alpha" and scoring == "likelihood":
+            raise TemplateError(
+                f"{self.template.source}: likelihood scoring needs identifiers = 'alpha' "
+                "(one token per label)"
+            )
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words
         )
@@ -115,16 +160,22 @@ class SetwiseMethod(Method):
             )
 
     @property
-    def max_block_size(self) -> int:
-        return MAX_BLOCK
+    def max_block_size(self) -> int | None:
+        return MAX_BLOCK if self.template.identifiers == "alpha" else None
+
+    @property
+    def reasoning_budget(self) -> int:
+        return self.thinking.reasoning_budget
 
     def _reserve(self) -> int:
-        return self.max_new_tokens if self.scoring == "generation" else 1
+        if self.scoring == "generation":
+            return self.max_new_tokens + self.reasoning_budget
+        return 1
 
     def _fitted(
         self, query: Query, block: Sequence[Candidate], max_words: int
     ) -> tuple[RenderedPrompt, int]:
-        if len(block) > MAX_BLOCK:
+        if len(block) > MAX_BLOCK and self.template.identifiers == "alpha":
             raise ConfigError(
                 f"setwise labels passages A..Z: at most {MAX_BLOCK} per block; got {len(block)}"
             )
@@ -159,14 +210,14 @@ class SetwiseMethod(Method):
         self, blocks: Sequence[Sequence[Candidate]], prompts: list[RenderedPrompt]
     ) -> list[Judgement]:
         backend = cast(SupportsGenerate, self.backend)
-        requests = [
-            GenerationRequest(p.messages, self.max_new_tokens, p.assistant_prefix) for p in prompts
-        ]
+        calls = [(p.messages, p.assistant_prefix) for p in prompts]
+        results = think.generate(backend, self.thinking, calls, [self.max_new_tokens] * len(calls))
         judgements = []
-        for block, result in zip(blocks, backend.generate(requests), strict=True):
+        for block, result in zip(blocks, results, strict=True):
             n = len(block)
-            winner, out_of_range = first_label(result.text, n)
-            if result.error is not None:
+            answer = answer_block(split_reasoning(result.text).answer)
+            winner, out_of_range = first_label(answer, n, self.template.identifiers)
+            if result.error is not None or (result.cut_in_reasoning and not result.forced_answer):
                 winner = None
             if winner is None:
                 order, filled = tuple(range(n)), frozenset(range(n))
@@ -180,10 +231,17 @@ class SetwiseMethod(Method):
                 completion_tokens=result.completion_tokens,
                 output=result.text,
                 latency_s=result.latency_s,
-                repair=RepairStats(out_of_range=out_of_range, malformed=winner is None),
+                repair=RepairStats(
+                    out_of_range=out_of_range,
+                    malformed=winner is None,
+                    cut_in_reasoning=result.cut_in_reasoning,
+                    forced_answer=result.forced_answer,
+                ),
                 cached=result.cached,
                 error=result.error,
                 extra={"scoring": "generation"},
+                reasoning_tokens=result.reasoning_tokens,
+                calls=2 if result.forced_answer else 1,
             )
             judgements.append(Judgement(order=order, record=record, filled=filled))
         return judgements
@@ -203,13 +261,12 @@ class SetwiseMethod(Method):
             scores = [math.nan if result.error is not None or v is None else float(v) for v in raw]
             unscored = frozenset(i for i in range(n) if math.isnan(scores[i]))
             order = order_from_scores(scores)  # unscored last, in input order
-            labels = identifiers_for("alpha", n)
             record = CallRecord(
                 method=self.name,
                 docids=tuple(c.docid for c in block),
                 prompt_tokens=result.prompt_tokens,
                 completion_tokens=0,
-                output=" > ".join(labels[i] for i in order),
+                output="",  # label log-probabilities, no generated text
                 latency_s=result.latency_s,
                 scores=tuple(scores),
                 cached=result.cached,

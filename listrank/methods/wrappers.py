@@ -40,8 +40,18 @@ class PermutationAveraged(Method):
         return self.inner.max_block_size
 
     @property
+    def calls_per_candidate(self) -> bool:
+        return bool(getattr(self.inner, "calls_per_candidate", False))
+
+    @property
     def calls_per_block(self) -> int:
-        return self.k * getattr(self.inner, "calls_per_block", 1)
+        return self.k * self.inner.calls_per_block
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_calls(block_sizes)  # the shuffles have the blocks' sizes
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_prompt_tokens(block_sizes)
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self.k * self.inner.estimate_prompt_tokens(query, block)
@@ -90,7 +100,10 @@ class PermutationAveraged(Method):
                 prompt_tokens=sum(r.prompt_tokens for r in records),
                 completion_tokens=sum(r.completion_tokens for r in records),
                 latency_s=sum(r.latency_s for r in records),
-                output=" || ".join(r.output for r in records),
+                # only model text: score methods' records have none
+                output=" || ".join(r.output for r in records)
+                if any(r.output for r in records)
+                else "",
                 repair=sum((r.repair for r in records[1:]), first.repair),
                 scores=scores,
                 extra={

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -12,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.backends.cache import CachedBackend
-from listrank.errors import ConfigError, InputError
+from listrank.errors import (
+    CapabilityError,
+    ConfigError,
+    InputError,
+    UnknownComponentError,
+    did_you_mean,
+)
 from listrank.methods.base import Method
 from listrank.methods.calibration import (
     DEFAULT_REFERENCE_BLOCKS,
@@ -20,14 +25,16 @@ from listrank.methods.calibration import (
     CalibrationPool,
 )
 from listrank.methods.wrappers import PermutationAveraged
+from listrank.options import Option, check_all
 from listrank.pipeline import scheduler
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
-from listrank.pipeline.option_types import check_option_types
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
+from listrank.pipeline.results import RankedResults
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
+from listrank.strategies.planning import chain_plans, method_plan
 from listrank.types import (
     CallRecord,
     Candidate,
@@ -44,9 +51,31 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKEND = "hf"
 DEFAULT_METHOD = "rankgpt"
+"""The method for a named model (RankGPT permutation generation, the common baseline)."""
+EMBEDDED_METHOD = "icr"
+"""The method for the embedded SmolLM2-135M: it cannot follow RankGPT's output format (every
+answer is repaired back to the input order), and ICR reorders best of the methods on the
+shipped demo set (docs/methods.md, "Default method")."""
 DEFAULT_STRATEGY = "sliding"
 
 CandidateLike = str | Candidate | Mapping[str, Any]
+
+
+def default_method(backend: object, model: str | None) -> str:
+    """ICR on the embedded model (the default backend with no model named), else RankGPT."""
+    return EMBEDDED_METHOD if backend == DEFAULT_BACKEND and model is None else DEFAULT_METHOD
+
+
+def _backend_or_model(name: str) -> UnknownComponentError:
+    """An unknown backend given alone is usually a model name (rerankers' habit)."""
+    err = UnknownComponentError("backend", name, registry.names("backend"))
+    if did_you_mean(name, err.known):  # a typo of a backend name: that hint is the right one
+        return err
+    err.args = (
+        f"{err}; did you mean model={name!r}? (the first argument is the backend: "
+        f"e.g. Reranker('openai', model={name!r}))",
+    )
+    return err
 
 
 def as_query(query: str | Query) -> Query:
@@ -104,30 +133,75 @@ def _candidate_from_mapping(item: Mapping[str, Any], i: int) -> Candidate:
     return Candidate(docid=str(docid), **data)
 
 
+LAYER_NAMES = ("backend", "method", "strategy")
+
+
 def _split_options(
     options: Mapping[str, Any], entries: Mapping[str, registry.Entry | None]
 ) -> dict[str, dict[str, Any]]:
+    """Each option to the one layer that declares it. ``strategy_seed=`` (or a ``[strategy]``
+    table) names the layer; a bare name that two layers in use declare is an error naming
+    both, never a silent fan-out to each."""
     accepted = {layer: (e.options() if e else set()) for layer, e in entries.items()}
     routed: dict[str, dict[str, Any]] = {layer: {} for layer in entries}
     for key, value in options.items():
-        layers = [layer for layer, names in accepted.items() if key in names]
+        layers, name = [layer for layer, names in accepted.items() if key in names], key
+        layer_of, _, bare = key.partition("_")
+        if not layers and layer_of in entries:  # qualified: strategy_seed, [strategy] seed
+            if bare not in accepted[layer_of]:
+                raise ConfigError(_misplaced(layer_of, bare, entries, accepted))
+            layers, name = [layer_of], bare
         if not layers:
             raise ConfigError(registry.unknown_option_message(key, entries, _OWN_OPTIONS))
-        for layer in layers:
-            entry = entries[layer]
-            if entry is not None:
-                entry.check_option(key, value)
-            routed[layer][key] = value
+        if len(layers) > 1:
+            owners = " and ".join(f"{layer} {entries[layer].name}" for layer in layers)  # type: ignore[union-attr]
+            say = " or ".join(f"{layer}_{key}= / [{layer}] {key}" for layer in layers)
+            raise ConfigError(f"{key}: {owners} both take it; say {say}")
+        entry = entries[layers[0]]
+        if entry is not None:
+            entry.check_option(name, value)
+        routed[layers[0]][name] = value
     return routed
+
+
+def _misplaced(
+    layer: str,
+    key: str,
+    entries: Mapping[str, registry.Entry | None],
+    accepted: Mapping[str, set[str]],
+) -> str:
+    """A layer's table (or ``layer_key=``) names an option its component does not take."""
+    entry = entries[layer]
+    here = [other for other, names in accepted.items() if key in names]
+    if entry is None or not here:
+        return registry.unknown_option_message(key, entries, _OWN_OPTIONS)
+    return (
+        f"option {key!r} is not one of {layer} {entry.name}'s; "
+        + " and ".join(f"{o} {entries[o].name}" for o in here)  # type: ignore[union-attr]
+        + f" takes it: put it under [{here[0]}] (or pass {here[0]}_{key}=)"
+    )
+
+
+def qualified(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A config's sections as keyword options: ``{"strategy": {"seed": 3}}`` ->
+    ``strategy_seed=3``, so each reaches only its section's component (the Reranker's own
+    options stay as they are: they may sit in any section)."""
+    return {
+        key if key in _OWN_OPTIONS else f"{layer}_{key}": value
+        for layer, section in sections.items()
+        for key, value in section.items()
+        if key != "name"
+    }
 
 
 class Reranker:
     """Rerank candidates for a query with an LLM.
 
-    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, RankGPT permutation
-    generation and a sliding window of 20 with step 10. Components may be names or objects;
-    ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
-    ``batch_size=``).
+    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, ICR (attention; the
+    135M model cannot follow RankGPT's answer format) and a sliding window of 20 with step 10;
+    with a model named, the default method is RankGPT permutation generation. Components may
+    be names or objects; ``**options`` go to whichever layer accepts them (e.g. ``window=``,
+    ``template=``, ``batch_size=``).
 
     ``calibrate=True`` (or ``"content-free"``) subtracts a per-slot prior measured on "N/A"
     passages; ``calibrate="reference"`` measures it on ``calibration_blocks`` random blocks
@@ -139,7 +213,7 @@ class Reranker:
         self,
         backend: str | object = DEFAULT_BACKEND,
         model: str | None = None,
-        method: str | Method = DEFAULT_METHOD,
+        method: str | Method | None = None,
         strategy: str | Strategy = DEFAULT_STRATEGY,
         *,
         calibrate: bool | str = False,
@@ -167,21 +241,17 @@ class Reranker:
             "fusion_weight": fusion_weight,
             "fusion_k": fusion_k,
         }
-        for key, value in own.items():  # the same typed error as a component option
-            if not registry.value_fits(_OWN_TYPES[key], value):
-                raise ConfigError(
-                    f"option {key!r} of the reranker must be "
-                    f"{registry.type_name(_OWN_TYPES[key])}; got {type(value).__name__} {value!r}"
-                )
+        if method is None:
+            method = default_method(backend, model)
+        if isinstance(backend, str) and model is None and backend not in registry.names("backend"):
+            raise _backend_or_model(backend)
+        check_all(RERANKER_OPTIONS, own, "the reranker")  # as for a component option
         entries = {
             "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
             "method": registry.get("method", method) if isinstance(method, str) else None,
             "strategy": registry.get("strategy", strategy) if isinstance(strategy, str) else None,
         }
         routed = _split_options(options, entries)
-        for layer, entry in entries.items():
-            if entry is not None:
-                check_option_types(entry.load(), routed[layer], layer)
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
             args = () if backend == "fake" else (model,)
@@ -198,13 +268,24 @@ class Reranker:
         self.top_k_candidates = top_k_candidates
         # the method calls the model through the gate, where rerank_many merges queries' calls
         self._gate: StageGate | None = None
+        shared: object = backend
         if isinstance(method, str):
             gated = GatedBackend(backend)
             self._gate = gated.gate
+            shared = gated
             method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
+        bind = getattr(prefilter, "bind", None)
+        if callable(bind):  # an LLM prefilter judges on this backend, through the same gate
+            bind(shared)
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
+        if getattr(strategy, "needs_scores", False) and not getattr(method, "scores_alone", False):
+            raise CapabilityError(
+                f"strategy {strategy.name!r} orders candidates by the score each gets alone; "
+                f"method {method.name!r} does not score a single candidate. Use "
+                "method='pointwise'"
+            )
         if calibrate:
             method = CalibratedMethod(
                 method,
@@ -241,7 +322,7 @@ class Reranker:
             model=model,
             method=str(preset.method["name"]),
             strategy=str(preset.strategy["name"]),
-            **{**preset.options(), **options},
+            **{**qualified(preset.pipeline()), **options},
         )
 
     def plan(
@@ -255,26 +336,52 @@ class Reranker:
         if self.top_k_candidates is not None:
             n = min(n, self.top_k_candidates)
         plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
+        llm_prefilter = self._llm_prefilter()
         if query is None or not candidates:
-            return plan
+            return plan if llm_prefilter is None else chain_plans(llm_prefilter.plan(n), plan)
         q, cands = as_query(query), as_candidates(candidates)
+        if llm_prefilter is not None:
+            pre = llm_prefilter.estimate(n, q, cands[:n])
+            return chain_plans(pre, self._estimate(plan, q, cands))
+        return self._estimate(plan, q, cands)
+
+    def _llm_prefilter(self) -> Any:
+        """The prefilter when it is an LLM stage with its own plan and trace, else None."""
+        return self.prefilter if hasattr(self.prefilter, "rank") else None
+
+    def _estimate(self, plan: Plan, q: Query, cands: list[Candidate]) -> Plan:
+        """``plan`` with its prompt tokens estimated on ``cands``."""
         cache: dict[int, int] = {}
         total = 0
         for size in plan.block_sizes:
             if size not in cache:
                 cache[size] = self.method.estimate_prompt_tokens(q, cands[:size])
             total += cache[size]
-        calibrated = self._calibrated()
-        if calibrated is not None:  # the priors' calls, planned in _plan, cost tokens too
-            new_sizes = {s for s in plan.block_sizes if s >= 2} - set(calibrated.priors)
-            total += sum(calibrated.prior_prompt_tokens(s) for s in sorted(new_sizes))
+        # the priors' calls, planned in _plan, cost tokens too
+        total += self.method.prior_prompt_tokens(plan.block_sizes)
         return dataclasses.replace(plan, prompt_tokens=total)
 
-    def _calibrated(self) -> CalibratedMethod | None:
-        inner: Method = self.method
-        while isinstance(inner, PermutationAveraged):
-            inner = inner.inner
-        return inner if isinstance(inner, CalibratedMethod) else None
+    def rank(
+        self,
+        query: str | Query,
+        docs: Sequence[CandidateLike],
+        doc_ids: Sequence[str | int] | None = None,
+    ) -> RankedResults:
+        """rerankers' ``rank``: the docs best first, iterable and indexable, with ``top_k(k)``,
+        ``.docids`` and each item's text, new rank and the model's own score (None for
+        permutation methods). ``doc_ids`` names plain-string docs (default: their positions)."""
+        if doc_ids is not None:
+            if len(doc_ids) != len(docs):
+                raise InputError(
+                    f"doc_ids has {len(doc_ids)} ids for {len(docs)} docs", field="doc_ids"
+                )
+            docs = [
+                Candidate(str(i), d) if isinstance(d, str) else d
+                for i, d in zip(doc_ids, docs, strict=True)
+            ]
+        candidates = as_candidates(docs)
+        ranking = self.rerank(query, candidates)
+        return RankedResults(ranking, candidates, self.method.name)
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
@@ -284,7 +391,17 @@ class Reranker:
         if self.top_k_candidates is not None:
             # rank_llm's top_k_candidates: only the head is reranked, the rest keeps its order
             cands, tail = cands[: self.top_k_candidates], cands[self.top_k_candidates :]
-        if self.prefilter is not None:
+        llm_prefilter = self._llm_prefilter()
+        if llm_prefilter is not None:
+            start = time.perf_counter()
+            pre = llm_prefilter.rank(q, cands)
+            stage_latency["prefilter"] = time.perf_counter() - start
+            ordered = [r.candidate for r in pre.ranked]
+            if sorted(c.docid for c in ordered) != sorted(c.docid for c in cands):
+                raise ConfigError("the LLM prefilter lost or duplicated candidates")
+            cands, tail = ordered[: llm_prefilter.k], ordered[llm_prefilter.k :] + tail
+            ranking = self._rerank_llm(q, cands, stage_latency, before=pre.trace)
+        elif self.prefilter is not None:
             start = time.perf_counter()
             pf_scores = self.prefilter.scores(q, cands)
             stage_latency["prefilter"] = time.perf_counter() - start
@@ -292,7 +409,9 @@ class Reranker:
                 raise ConfigError(f"prefilter {self.prefilter.name} returned a wrong score count")
             ordered = [cands[i] for i in prefilter_order(pf_scores)]
             cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :] + tail
-        ranking = self._rerank_llm(q, cands, stage_latency)
+            ranking = self._rerank_llm(q, cands, stage_latency)
+        else:
+            ranking = self._rerank_llm(q, cands, stage_latency)
         if not tail:
             return ranking
         # the tail sits strictly below the LLM-ranked head, in prefilter (then input) order
@@ -301,11 +420,20 @@ class Reranker:
         return dataclasses.replace(ranking, ranked=ranking.ranked + rest)
 
     def _rerank_llm(
-        self, q: Query, cands: list[Candidate], stage_latency: dict[str, float]
+        self,
+        q: Query,
+        cands: list[Candidate],
+        stage_latency: dict[str, float],
+        before: Trace | None = None,
     ) -> Ranking:
-        records: list[CallRecord] = []
-
-        stages = [0]
+        """The listwise stage; ``before`` is an LLM prefilter's trace, whose calls come first
+        (its stages numbered before this stage's)."""
+        records: list[CallRecord] = [
+            dataclasses.replace(c, extra={**c.extra, "pipeline_stage": "prefilter"})
+            for c in (before.calls if before is not None else ())
+        ]
+        offset = 1 + max((c.stage for c in records), default=-1)
+        stages = [offset]
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
             stage = stages[0]
@@ -329,6 +457,8 @@ class Reranker:
 
         n = len(cands)
         plan = self._plan(n)  # before judging: calibration priors are computed while judging
+        if before is not None and before.plan is not None:
+            plan = chain_plans(before.plan, plan)
         result = self.strategy.rank(n, judge)
         if sorted(result.order) != list(range(n)):
             raise ConfigError(f"strategy {self.strategy.name} lost or duplicated candidates")
@@ -345,17 +475,10 @@ class Reranker:
 
     def _plan(self, n: int) -> Plan:
         """The strategy's plan, with the calls the method wrappers add (shuffles, priors)."""
-        plan = self.strategy.plan(n)
-        per_block = int(getattr(self.method, "calls_per_block", 1))
-        calls = plan.calls * per_block
-        if isinstance(self.method, CalibratedMethod | PermutationAveraged):
-            inner: Method = self.method
-            while isinstance(inner, PermutationAveraged):
-                inner = inner.inner
-            if isinstance(inner, CalibratedMethod):  # one prior per new block size
-                new_sizes = {s for s in plan.block_sizes if s >= 2} - set(inner.priors)
-                calls += len(new_sizes) * inner.calls_per_prior
-        return dataclasses.replace(plan, calls=calls)
+        plan = method_plan(self.strategy.plan(n), self.method)
+        return dataclasses.replace(
+            plan, reasoning_tokens=_reasoning_worst_case(self.method, plan.calls)
+        )
 
     async def arerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         return await asyncio.to_thread(self.rerank, query, candidates)
@@ -436,19 +559,92 @@ class Reranker:
         return scheduler.astream(lambda: self.rerank_stream(requests, max_in_flight=max_in_flight))
 
 
-_OWN_TYPES: dict[str, Any] = {
-    "calibrate": bool | str,
-    "calibration_blocks": int,
-    "calibration_seed": int,
-    "permutations": int,
-    "permutation_seed": int,
-    "permutation_design": str,
-    "fusion_weight": float,
-    "fusion_k": int,
-}
-_OWN_OPTIONS = frozenset(
-    p.name
-    for p in inspect.signature(Reranker.__init__).parameters.values()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY
+RERANKER_OPTIONS = (
+    Option(
+        "calibrate",
+        bool | str,
+        False,
+        "subtract a per-slot prior: content-free or reference",
+        changes_answers=True,
+        example="content-free",
+    ),
+    Option(
+        "calibration_pool",
+        object,
+        None,
+        "unlabelled requests (or a JSONL file) for reference calibration",
+        changes_answers=True,
+        example="pool.jsonl",
+    ),
+    Option(
+        "calibration_blocks",
+        int,
+        DEFAULT_REFERENCE_BLOCKS,
+        "blocks of a reference prior",
+        changes_answers=True,
+        example=4,
+    ),
+    Option("calibration_seed", int, 0, "reference prior draw seed", changes_answers=True),
+    Option(
+        "permutations",
+        int,
+        1,
+        "orderings of every block judged and averaged",
+        changes_answers=True,
+        ge=1,
+    ),
+    Option("permutation_seed", int, 0, "seed of random orderings", changes_answers=True),
+    Option(
+        "permutation_design",
+        str,
+        "cyclic",
+        "orderings: rotations or random shuffles",
+        changes_answers=True,
+        choices=("cyclic", "random"),
+    ),
+    Option(
+        "fusion",
+        object,
+        None,
+        "blend with the first stage: rrf or linear",
+        changes_answers=True,
+        example="rrf",
+    ),
+    Option("fusion_weight", float, 0.5, "weight of the LLM ranking", changes_answers=True),
+    Option("fusion_k", int, 60, "rank offset of rrf", changes_answers=True),
+    Option(
+        "prefilter",
+        object,
+        None,
+        "a model that cuts candidates first ([prefilter])",
+        changes_answers=True,
+        internal=True,
+    ),
+    Option(
+        "cache",
+        object,
+        None,
+        "persistent call cache file ([cache] path)",
+        changes_answers=False,
+        internal=True,
+    ),
+    Option(
+        "top_k_candidates",
+        int | None,
+        None,
+        "rerank only the first K candidates",
+        changes_answers=True,
+        ge=1,
+        example=10,
+    ),
 )
-"""The Reranker's own options (calibration, permutations, fusion, …), for suggestions."""
+"""The Reranker's own options (calibration, permutations, fusion, …): any layer's table."""
+_OWN_OPTIONS = frozenset(o.name for o in RERANKER_OPTIONS)
+
+
+def _reasoning_worst_case(method: object, calls: int) -> int | None:
+    """Every call thinking its whole reasoning budget (None when the method has none)."""
+    while not hasattr(method, "reasoning_budget") and hasattr(method, "inner"):
+        method = method.inner
+    budget = int(getattr(method, "reasoning_budget", 0) or 0)
+    return calls * budget if budget else None

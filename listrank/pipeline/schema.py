@@ -12,10 +12,11 @@ from listrank import registry
 from listrank.backends.hf import EMBEDDED_ALIASES
 from listrank.backends.model_path import check_local_model
 from listrank.errors import ConfigError, TemplateError
+from listrank.options import check_all
 from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.prefilter import PREFILTER_KINDS
-from listrank.pipeline.reranker import _OWN_OPTIONS, Reranker, _split_options
+from listrank.pipeline.reranker import _OWN_OPTIONS, RERANKER_OPTIONS, _split_options
 from listrank.prompting.templates import load_template
 
 PIPELINE_OPTIONS = sorted(_OWN_OPTIONS - {"prefilter", "cache"})
@@ -30,17 +31,21 @@ def check(cfg: PipelineConfig) -> None:
         entries: dict[str, registry.Entry | None] = {
             layer: registry.get(layer, getattr(cfg, layer).name) for layer in LAYERS
         }
-        loose = {k: v for k, v in cfg.options().items() if k not in _OWN_OPTIONS}
-        _split_options(loose, entries)
+        given = cfg.reranker_options()
+        _split_options({k: v for k, v in given.items() if k not in _OWN_OPTIONS}, entries)
+        check_all(RERANKER_OPTIONS, given, "the reranker")
         extra = cfg.extra
         if "prefilter" in extra:
             section = dict(extra["prefilter"])
             kind = section.get("type", "cross-encoder")
             if kind not in PREFILTER_KINDS:
                 raise ConfigError(f"[prefilter] type {kind!r}: choose one of {PREFILTER_KINDS}")
-            unknown = set(section) - _PREFILTER_KEYS
-            if unknown:
-                raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
+            if kind == "llm":
+                _check_llm_prefilter(section, entries["backend"])
+            else:
+                unknown = set(section) - _PREFILTER_KEYS
+                if unknown:
+                    raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
         if "fusion" in extra:
             Fusion.from_section(extra["fusion"])  # keys and types
         template = cfg.options().get("template")
@@ -56,21 +61,45 @@ def check(cfg: PipelineConfig) -> None:
         raise ConfigError(f"{prefix}{exc}") from exc
 
 
+def _check_llm_prefilter(section: Mapping[str, Any], pipeline_backend: Any) -> None:
+    """An LLM prefilter's names and options, routed as its own Reranker would route them."""
+    from listrank.pipeline.llm_prefilter import DEFAULT_METHOD, DEFAULT_STRATEGY
+
+    options = {k: v for k, v in section.items() if k not in {"type", "k", "model"}}
+    k = section.get("k", 20)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ConfigError(f"[prefilter] k must be an integer >= 1; got {k!r}")
+    backend = options.pop("backend", None)
+    entries: dict[str, registry.Entry | None] = {
+        "backend": registry.get("backend", str(backend)) if backend else pipeline_backend,
+        "method": registry.get("method", str(options.pop("method", DEFAULT_METHOD))),
+        "strategy": registry.get("strategy", str(options.pop("strategy", DEFAULT_STRATEGY))),
+    }
+    loose = {k: v for k, v in options.items() if k not in _OWN_OPTIONS}
+    try:
+        _split_options(loose, entries)
+    except ConfigError as exc:
+        raise ConfigError(f"[prefilter]: {exc}") from exc
+
+
 def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
     """Section -> key -> value in effect: the file and flags over each component's defaults."""
     check(cfg)
-    given = cfg.options()
+    given = cfg.reranker_options()
+    entries: dict[str, registry.Entry | None] = {
+        layer: registry.get(layer, getattr(cfg, layer).name) for layer in LAYERS
+    }
+    routed = _split_options({k: v for k, v in given.items() if k not in _OWN_OPTIONS}, entries)
     out: dict[str, dict[str, Any]] = {}
-    for layer in LAYERS:
-        spec = getattr(cfg, layer)
-        entry = registry.get(layer, spec.name)
-        section: dict[str, Any] = {"name": spec.name}
+    for layer, entry in entries.items():
+        assert entry is not None
+        section: dict[str, Any] = {"name": entry.name}
         if layer == "backend":
             section["model"] = cfg.model
         for key, default in sorted(entry.defaults().items()):
-            section[key] = given.get(key, default)
+            section[key] = routed[layer].get(key, default)
         out[layer] = section
-    own = Reranker.__init__.__kwdefaults__ or {}
+    own = {o.name: o.default for o in RERANKER_OPTIONS}
     out["pipeline"] = {k: given.get(k, own.get(k)) for k in PIPELINE_OPTIONS}
     for name, table in cfg.extra.items():
         if name != "_loose":
@@ -125,8 +154,8 @@ name = "hf"
 # batch_size = 8           # hf: blocks per forward batch
 # base_url = "http://localhost:8000/v1"   # openai: any OpenAI-compatible server
 
-[method]                   # how one block is judged: rankgpt, first, icr
-name = "rankgpt"
+[method]                   # how one block is judged: rankgpt, first, icr, setwise
+# name = "icr"             # unset: icr on the embedded model, rankgpt on a named one
 # template = "rankgpt"     # `listrank prompts list`; or a TOML file
 # max_passage_words = 300
 # calibrate = "content-free"   # first / icr: subtract a per-slot position prior

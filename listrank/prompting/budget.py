@@ -27,11 +27,15 @@ _SHRINK = 0.75
 T = TypeVar("T")
 
 
-def passage_text(candidate: Candidate) -> str:
-    """The text a model sees for a candidate: title and body, whitespace collapsed."""
+def passage_text(candidate: Candidate, titled: str = "{title}: {text}") -> str:
+    """The text a model sees for a candidate: title and body (joined by ``titled``),
+    whitespace collapsed."""
     body = " ".join(candidate.text.split())
     if candidate.title:
-        return f"{' '.join(candidate.title.split())}: {body}" if body else candidate.title
+        title = " ".join(candidate.title.split())
+        if titled != "{title}: {text}":  # rank_llm writes "Title: … Content: …" even unbodied
+            return " ".join(titled.format(title=title, text=body).split())
+        return f"{title}: {body}" if body else candidate.title
     return body
 
 

@@ -2,12 +2,18 @@
 
 Two reading rules (``parse=``):
 
-- ``"listrank"`` (default): reasoning in ``<think>`` is skipped and echoes of the prompt are
+- ``"listrank"`` (default): reasoning (``<think>`` … ``</think>``, or everything before the
+  last ``</think>``) is skipped, an ``<answer>`` … ``</answer>`` block is read alone when there
+  is one, fullwidth digits and brackets ("［３］") read as ASCII, and echoes of the prompt are
   removed; when the answer has bracketed identifiers ("[2] > [1]") only those count, so digits
   in prose ("the 3 passages") are not read as rankings; otherwise bare identifiers count.
-- ``"rankgpt"``: the reference code's rule (RankGPT's ``clean_response``, also rank_llm's):
-  every run of digits, in order, whatever surrounds it (letter identifiers: every letter,
-  adjacent letters forming one number, as rank_llm's alpha mode does).
+- ``"rankgpt"``: the original RankGPT code's rule (``clean_response``): every run of digits, in
+  order, whatever surrounds it (letter identifiers: every letter, adjacent letters forming one
+  number, as rank_llm's alpha mode does).
+- ``"rank_llm"``: today's rank_llm (``clean_ranking_response`` @ 1b3cabbc): only the text after
+  the last ``</think>``; superscript, subscript, circled, fullwidth and boxed digits mapped to
+  ASCII; then every run of digits (letters for alpha ids). A digit-like character that is not a
+  number (e.g. "⓪") makes rank_llm keep the input order, and so does this mode (malformed).
 
 Repair rule (both, as RankGPT / rank_llm): identifiers in order of appearance, duplicates
 dropped (first kept), out-of-range dropped, missing ones appended in input order. Never raises
@@ -20,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from listrank.prompting.reasoning import answer_block
 from listrank.types import RepairStats
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -30,7 +37,14 @@ _BARE_ALPHA = re.compile(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])")
 _MAX_DIGITS = 9  # longer numbers are out of range for any block and too costly to convert
 _DIGIT_RUN = re.compile(r"\d+")
 _LETTER = re.compile(r"[^\W\d_]")
-PARSE_MODES = ("listrank", "rankgpt")
+PARSE_MODES = ("listrank", "rankgpt", "rank_llm")
+_FULLWIDTH = str.maketrans("０１２３４５６７８９［］", "0123456789[]")
+# rank_llm's "fake numbers": superscripts, subscripts, circled, negative circled, fullwidth and
+# digit-comma forms, each read as its digit
+_DIGIT_FORMS = str.maketrans(
+    "⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉①②③④⑤⑥⑦⑧⑨❶❷❸❹❺❻❼❽❾０１２３４５６７８９🄀🄁🄂🄃🄄🄅🄆🄇🄈🄉",
+    "01234567890123456789123456789123456789" + "01234567890123456789",
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,10 @@ def parse_permutation(
     if mode == "rankgpt":
         # the reference reads positions as numbers for both schemes
         return _repair(_reference_tokens(text, identifiers), n)
-    body = _THINK.sub(" ", text)
+    if mode == "rank_llm":
+        return _rank_llm(text, n, identifiers)
+    body = _THINK.sub(" ", _after_thought(text))
+    body = answer_block(body).translate(_FULLWIDTH)
     is_echo = False
     for pattern in echo:
         rx = _echo_regex(pattern)
@@ -103,6 +120,31 @@ def parse_permutation(
             is_echo = True
             body = rx.sub(" ", body)
     return _repair(_tokens(body, identifiers), n, identifiers, echo=is_echo)
+
+
+def _after_thought(text: str) -> str:
+    """The text after the last ``</think>`` (a thought opened by the prompt closes there)."""
+    cut = text.lower().rfind("</think>")
+    return text[cut + len("</think>") :] if cut >= 0 else text
+
+
+def _rank_llm(text: str, n: int, identifiers: str) -> ParseResult:
+    if "</think>" in text:  # rank_llm matches the tag case-sensitively
+        text = text.split("</think>")[-1].strip()
+    text = text.translate(_DIGIT_FORMS)
+    if identifiers == "alpha":
+        spaced = "".join(str(ord(c) - ord("A") + 1) if c.isalpha() else " " for c in text)
+    else:
+        spaced = "".join(c if c.isdigit() else " " for c in text)
+    tokens = spaced.split()
+    try:
+        for token in tokens:
+            int(token)
+    except ValueError:
+        # a digit-like character int() refuses: rank_llm catches the error and keeps the
+        # block's input order
+        return _repair([], n)
+    return _repair(tokens, n)
 
 
 def _repair(

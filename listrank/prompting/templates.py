@@ -4,7 +4,11 @@ A template lists chat ``messages``. Passages enter either inline, through a ``{p
 placeholder (each passage rendered with ``passage`` and joined by ``passage_separator``), or as
 turns: a message with ``role = "passages"`` expands to ``passage_turns`` once per passage
 (RankGPT's multi-turn form). Placeholders: ``{query}``, ``{num}``, ``{passages}``,
-``{first_id}``, ``{last_id}`` in messages; ``{id}`` and ``{passage}`` in passage formats.
+``{first_id}``, ``{last_id}``, ``{id_list}`` in messages; ``{id}``, ``{passage}`` and ``{score}``
+(the first-stage score, 3 decimals, as InsertRank shows it) in passage formats. ``{id_list}`` is
+every identifier written with ``id_list_item`` (default ``[{id}]``), joined by ", " (LRL's
+"[PASSAGE1, PASSAGE2]"). ``titled`` says how a candidate with a title becomes passage text
+(default ``{title}: {text}``; rank_llm writes ``Title: {title} Content: {text}``).
 
 Text handling (``brackets``, ``clean``): by default ``[``/``]`` in passages and queries become
 ``(``/``)`` so a passage cannot forge identifiers ("habitat[edit]" -> "habitat(edit)");
@@ -35,8 +39,9 @@ from listrank.types import ChatMessage
 IDENTIFIER_SCHEMES = ("numeric", "alpha")
 BRACKET_RULES = ("neutralize", "numbers", "keep")
 CLEANERS = ("none", "ftfy")
-MESSAGE_PLACEHOLDERS = frozenset({"query", "num", "passages", "first_id", "last_id"})
-PASSAGE_PLACEHOLDERS = frozenset({"id", "passage"})
+MESSAGE_PLACEHOLDERS = frozenset({"query", "num", "passages", "first_id", "last_id", "id_list"})
+PASSAGE_PLACEHOLDERS = frozenset({"id", "passage", "score"})
+DEFAULT_TITLED = "{title}: {text}"
 _ROLES = ("system", "user", "assistant", "passages")
 _KEYS = frozenset(
     {
@@ -53,9 +58,12 @@ _KEYS = frozenset(
         "brackets",
         "clean",
         "guard",
+        "labels",
+        "titled",
+        "id_list_item",
     }
 )
-_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr"})
+_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr", "pointwise"})
 _ALPHABET = string.ascii_uppercase
 
 
@@ -126,6 +134,10 @@ class PromptTemplate:
     brackets: str = "neutralize"
     clean: str = "none"
     guard: str = "none"
+    labels: tuple[str, ...] = ()
+    """Answer labels read from the next-token scores, positive first (pointwise: yes, no)."""
+    titled: str = DEFAULT_TITLED
+    id_list_item: str = "[{id}]"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
@@ -177,14 +189,23 @@ class PromptTemplate:
             guard=guard or self.guard,
         )
 
-    def render(self, query: str, passages: Sequence[str]) -> RenderedPrompt:
+    def render(
+        self,
+        query: str,
+        passages: Sequence[str],
+        scores: Sequence[float | None] | None = None,
+    ) -> RenderedPrompt:
+        """Messages for ``passages`` (their first-stage ``scores`` fill ``{score}``)."""
         ids = identifiers_for(self.identifiers, len(passages))
         q = self.prepare(query)
         texts = [self.show(p) for p in passages]
+        shown = [_score_text(s) for s in (scores or [None] * len(passages))]
         inline = self.passage_separator.join(
-            self.passage.format(id=i, passage=t) for i, t in zip(ids, texts, strict=True)
+            self.passage.format(id=i, passage=t, score=s)
+            for i, t, s in zip(ids, texts, shown, strict=True)
         )
         fields = {
+            "id_list": ", ".join(self.id_list_item.format(id=i) for i in ids),
             "query": q,
             "num": str(len(passages)),
             "passages": inline,
@@ -194,9 +215,10 @@ class PromptTemplate:
         out: list[ChatMessage] = []
         for msg in self.messages:
             if msg["role"] == "passages":
-                for i, t in zip(ids, texts, strict=True):
+                for i, t, sc in zip(ids, texts, shown, strict=True):
                     for turn in self.passage_turns:
-                        out.append(_message(turn["role"], turn["content"].format(id=i, passage=t)))
+                        text = turn["content"].format(id=i, passage=t, score=sc)
+                        out.append(_message(turn["role"], text))
             else:
                 out.append(_message(msg["role"], msg["content"].format(**fields)))
         if self.guard == "delimit":
@@ -206,6 +228,10 @@ class PromptTemplate:
     def example_answer(self, n: int) -> str:
         """A complete answer for n passages, for output-length budgets."""
         return " > ".join(f"[{i}]" for i in identifiers_for(self.identifiers, n))
+
+
+def _score_text(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.3f}"
 
 
 def _message(role: str, content: str) -> ChatMessage:
@@ -325,6 +351,22 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
     guard = data.get("guard", "none")
     if guard not in passage_guard.GUARDS:
         raise TemplateError(f"{source}: guard = {guard!r}; use one of {passage_guard.GUARDS}")
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        raise TemplateError(f"{source}: 'labels' must be a list of non-empty strings")
+    if "pointwise" in methods and (len(labels) != 2 or labels[0] == labels[1]):
+        raise TemplateError(
+            f"{source}: a pointwise template needs labels = [positive, negative], two "
+            f'different strings (e.g. ["yes", "no"]); got {labels}'
+        )
+    titled = data.get("titled", DEFAULT_TITLED)
+    both = frozenset({"title", "text"})
+    if not isinstance(titled, str) or _check_fields(titled, both, "titled", source) != both:
+        raise TemplateError(f"{source}: 'titled' must be a string with {{title}} and {{text}}")
+    id_list_item = data.get("id_list_item", "[{id}]")
+    if not isinstance(id_list_item, str):
+        raise TemplateError(f"{source}: 'id_list_item' must be a string")
+    _check_fields(id_list_item, frozenset({"id"}), "id_list_item", source)
     echo = data.get("echo", [])
     if not isinstance(echo, list) or not all(isinstance(e, str) and "{id}" in e for e in echo):
         raise TemplateError(f"{source}: 'echo' must be a list of strings containing {{id}}")
@@ -343,6 +385,9 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
         brackets=brackets,
         clean=clean,
         guard=guard,
+        labels=tuple(labels),
+        titled=titled,
+        id_list_item=id_list_item,
     )
 
 

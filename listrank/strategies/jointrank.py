@@ -8,6 +8,7 @@ block compared go last in input order.
 from __future__ import annotations
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.aggregate import (
     AGGREGATORS,
     Comparison,
@@ -25,6 +26,27 @@ class JointRank(Strategy):
     ``aggregator`` is one of ``strategies.aggregate.AGGREGATORS`` (default pagerank)."""
 
     name = "jointrank"
+    OPTIONS = (
+        Option("block_size", int, 20, "candidates per block", changes_answers=True, ge=2),
+        Option("replication", int, 4, "blocks each candidate is in", changes_answers=True, ge=1),
+        Option(
+            "design",
+            str,
+            "equi-replicate",
+            "block design",
+            changes_answers=True,
+            choices=DESIGNS,
+        ),
+        Option(
+            "aggregator",
+            str,
+            "pagerank",
+            "how block orders merge",
+            changes_answers=True,
+            choices=tuple(AGGREGATORS),
+        ),
+        Option("seed", int, 0, "design seed", changes_answers=True),
+    )
 
     def __init__(
         self,

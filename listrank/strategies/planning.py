@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from listrank.errors import ConfigError
 from listrank.types import CallRecord, Candidate, Judgement, Plan, Trace
@@ -67,6 +68,37 @@ def _blocks_summary(sizes: Sequence[int]) -> str:
     return ", ".join(f"{count} × {size}" for size, count in counts)
 
 
+def chain_plans(first: Plan, then: Plan) -> Plan:
+    """Two pipeline stages run one after the other (an LLM prefilter, then the listwise
+    stage): calls, depths, blocks and tokens add up; exact only if both are."""
+    tokens = (
+        None
+        if first.prompt_tokens is None or then.prompt_tokens is None
+        else first.prompt_tokens + then.prompt_tokens
+    )
+
+    def expected(plan: Plan) -> tuple[float, float]:
+        if plan.expected_calls is None or plan.expected_depth is None:
+            return float(plan.calls), float(plan.depth)
+        return plan.expected_calls, plan.expected_depth
+
+    adaptive = any(p.expected_calls is not None for p in (first, then))
+    (c1, d1), (c2, d2) = expected(first), expected(then)
+    return Plan(
+        f"{first.strategy} → {then.strategy}",
+        first.n,
+        calls=first.calls + then.calls,
+        depth=first.depth + then.depth,
+        block_sizes=first.block_sizes + then.block_sizes,
+        prompt_tokens=tokens,
+        exact=first.exact and then.exact,
+        expected_calls=c1 + c2 if adaptive else None,
+        expected_depth=d1 + d2 if adaptive else None,
+        judge_model=then.judge_model or first.judge_model,
+        parts=(first, then),
+    )
+
+
 def describe_plan(plan: Plan) -> str:
     """Human-readable plan: calls, depth, block sizes and estimated prompt tokens."""
     bound = "" if plan.exact else "at most "
@@ -78,9 +110,25 @@ def describe_plan(plan: Plan) -> str:
         f"depth          {bound}{plan.depth} sequential stage{'s' if plan.depth != 1 else ''}",
         f"blocks         {_blocks_summary(plan.block_sizes)}  (count × size)",
     ]
+    if plan.expected_calls is not None and plan.expected_depth is not None:
+        lines.append(
+            f"expected       {plan.expected_calls:.1f} calls, {plan.expected_depth:.1f} stages "
+            f"(mean under a simulated judge: {plan.judge_model})"
+        )
+    for name, part in zip(("prefilter", "listwise"), plan.parts, strict=False):
+        tokens = f", {part.prompt_tokens:,} prompt tokens" if part.prompt_tokens else ""
+        lines.append(
+            f"  {name:12s} {part.strategy} on {part.n}: {part.calls} calls, depth "
+            f"{part.depth}{tokens}"
+        )
     if plan.prompt_tokens is not None:
         lines.append(
             f"prompt tokens  {bound}{plan.prompt_tokens:,}  (estimated with the model's tokenizer)"
+        )
+    if plan.reasoning_tokens is not None:
+        lines.append(
+            f"reasoning      at most {plan.reasoning_tokens:,} tokens  (every call thinking its "
+            "whole reasoning_budget)"
         )
     return "\n".join(lines)
 
@@ -116,15 +164,39 @@ class PlanCheck:
         return f"{text}: {verdict}"
 
 
+class MethodCost(Protocol):
+    """What a method declares about its cost (``listrank.methods.base.Method``)."""
+
+    @property
+    def calls_per_block(self) -> int: ...
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int: ...
+
+
+def method_plan(plan: Plan, method: MethodCost) -> Plan:
+    """The strategy's plan in model calls: each block costs the method's ``calls_per_block``
+    (permutation averaging: k), plus the priors still due (calibration). ``Reranker.plan``,
+    ``listrank plan`` and ``check_trace`` all count with this."""
+    sizes: Sequence[int] = plan.block_sizes
+    if not plan.exact:  # an adaptive run may meet any smaller block: bound its priors too
+        sizes = range(2, max(sizes, default=0) + 1)
+    # a method that judges a block candidate by candidate (pointwise) costs a call per item
+    judged = sum(plan.block_sizes) if getattr(method, "calls_per_candidate", False) else plan.calls
+    calls = judged * method.calls_per_block + method.prior_calls(sizes)
+    return replace(plan, calls=calls)
+
+
 def check_trace(trace: Trace, plan: Plan | None = None) -> PlanCheck:
-    """Compare a trace with ``plan`` (default: the plan the trace carries). Cached calls count:
-    the plan is about the strategy's judgements, not about what the cache saved."""
+    """Compare a trace with ``plan`` (default: the plan the trace carries). A record counts the
+    model calls it stands for (``CallRecord.calls``: a wrapper merges several into one, a
+    prior's calls are charged to the record that needed it), as the plan does. Cached calls
+    count: the plan is about the strategy's judgements, not about what the cache saved."""
     plan = plan if plan is not None else trace.plan
     if plan is None:
         raise ConfigError("the trace carries no plan; pass one")
     return PlanCheck(
         planned_calls=plan.calls,
-        calls=len(trace.calls),
+        calls=sum(c.calls for c in trace.calls),
         planned_depth=plan.depth,
         depth=trace.depth,
         exact=plan.exact,

@@ -15,6 +15,7 @@ block ``[parent, children…]`` and its winner are the reference's.
 from __future__ import annotations
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
 from listrank.strategies.planning import simulate
 from listrank.types import Plan
@@ -22,6 +23,17 @@ from listrank.types import Plan
 
 class Setwise(Strategy):
     name = "setwise"
+    OPTIONS = (
+        Option("children", int, 3, "children per heap node", changes_answers=True, ge=1),
+        Option("top_k", int, 10, "items popped off the heap", changes_answers=True, ge=1),
+        Option(
+            "parallel",
+            bool,
+            True,
+            "sift a heap level in one stage (False: as the paper)",
+            changes_answers=False,
+        ),
+    )
 
     def __init__(self, *, children: int = 3, top_k: int = 10, parallel: bool = True) -> None:
         if children < 1:

@@ -26,6 +26,7 @@ from itertools import zip_longest
 from typing import cast
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
 from listrank.strategies.planning import simulate
 from listrank.types import Judgement, Plan
@@ -40,6 +41,18 @@ def _interleave(lists: list[list[int]]) -> list[int]:
 
 class TDPart(Strategy):
     name = "tdpart"
+    OPTIONS = (
+        Option("window", int, 20, "candidates per call", changes_answers=True, ge=2),
+        Option("pivot", int, 10, "1-based pivot position (< window)", changes_answers=True, ge=1),
+        Option(
+            "budget",
+            int | None,
+            None,
+            "authors' scan: stop once this many beat the pivot",
+            changes_answers=True,
+            example=AUTHORS_BUDGET,
+        ),
+    )
 
     def __init__(self, *, window: int = 20, pivot: int = 10, budget: int | None = None) -> None:
         if window < 2:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from itertools import chain
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
 from listrank.types import Plan
 
@@ -24,6 +25,11 @@ Group = tuple[int, ...]
 
 class Tournament(Strategy):
     name = "tournament"
+    OPTIONS = (
+        Option("m", int, 5, "group size", changes_answers=True, ge=2),
+        Option("r", int, 2, "survivors per group (1..m // 2)", changes_answers=True, ge=1),
+        Option("top_k", int, 10, "winners found one by one", changes_answers=True, ge=1),
+    )
 
     def __init__(self, *, m: int = 5, r: int = 2, top_k: int = 10) -> None:
         if m < 2:

@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.strategies.base import BlockJudge, Strategy, StrategyResult
 from listrank.types import Plan
 
@@ -44,6 +45,19 @@ class _Tour:
 
 class TourRank(Strategy):
     name = "tourrank"
+    OPTIONS = (
+        Option("window", int, 20, "largest group size", changes_answers=True, ge=4),
+        Option("tournaments", int, 2, "independent tournaments summed", changes_answers=True, ge=1),
+        Option("seed", int, 0, "grouping shuffle seed", changes_answers=True),
+        Option(
+            "tiebreak",
+            str,
+            "place",
+            "order of equal points",
+            changes_answers=True,
+            choices=TIEBREAKS,
+        ),
+    )
 
     def __init__(
         self, *, window: int = 20, tournaments: int = 2, seed: int = 0, tiebreak: str = "place"

@@ -16,6 +16,7 @@ from listrank.backends.base import (
 from listrank.backends.cache import CachedBackend, CallCache
 from listrank.backends.fake import FakeBackend
 from listrank.errors import CapabilityError, ConfigError
+from listrank.options import Option
 from listrank.pipeline.reranker import Reranker
 
 
@@ -31,6 +32,13 @@ class CountingBackend(FakeBackend):
     @property
     def served(self) -> int:
         return len(self.history)
+
+
+class Sampling(CountingBackend):
+    OPTIONS = (
+        *FakeBackend.OPTIONS,
+        Option("temperature", float, 0.0, "sampling temperature", changes_answers=True),
+    )
 
 
 class GenerateOnly:
@@ -83,8 +91,8 @@ def test_model_and_decoding_parameters_are_in_the_key(tmp_path: Path) -> None:
     b = CountingBackend()
     b.model_name = "other-model"
     assert not CachedBackend(b, path).generate([_req("x")])[0].cached
-    c = CountingBackend()
-    c.temperature = 0.7  # type: ignore[attr-defined]
+    c = Sampling()  # a declared answer-changing option, not an attribute that happens to exist
+    c.settings["temperature"] = 0.7
     assert not CachedBackend(c, path).generate([_req("x")])[0].cached
     assert not CachedBackend(a, path, key_params={"seed": 3}).generate([_req("x")])[0].cached
     assert CachedBackend(a, path).generate([_req("x")])[0].cached

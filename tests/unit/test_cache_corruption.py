@@ -16,8 +16,19 @@ import pytest
 
 from listrank.backends.base import AttentionRequest, AttentionResult, GenerationRequest
 from listrank.backends.cache import SCHEMA, CachedBackend, CallCache, checksum
+from listrank.backends.fake import FakeBackend
+from listrank.options import Option
 from listrank.pipeline.reranker import Reranker
 from tests.unit.test_cache import CountingBackend
+
+
+class InProcess(CountingBackend):
+    OPTIONS = (
+        *FakeBackend.OPTIONS,
+        Option("device", str, "cpu", "where it runs", changes_answers=True),
+        Option("dtype", str, "float32", "weights precision", changes_answers=True),
+    )
+
 
 PROMPTS = [f"prompt number {i} " + "x" * i for i in range(16)]
 
@@ -274,8 +285,11 @@ def test_attention_calls_are_cached_and_keyed_on_layers(tmp_path: Path) -> None:
 
 def test_device_and_weight_precision_are_in_the_key(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
-    inner = CountingBackend()
-    inner.device = "cpu"  # type: ignore[attr-defined]
+    inner = InProcess()  # declares them, as the transformers backend does
+    inner.settings.update(device="cpu", dtype="torch.float32")
     CachedBackend(inner, path).generate(_reqs()[:1])
-    inner.device = "cuda:0"  # type: ignore[attr-defined]
+    inner.settings["device"] = "cuda:0"
     assert not CachedBackend(inner, path).generate(_reqs()[:1])[0].cached
+    inner.settings["dtype"] = "torch.bfloat16"
+    assert not CachedBackend(inner, path).generate(_reqs()[:1])[0].cached
+    assert inner.served == 3

@@ -114,8 +114,8 @@ SECOND = """
 import sys, time
 from listrank.cli import _install_interrupt_handler
 _install_interrupt_handler()
-print("ready", flush=True)
 try:
+    print("ready", flush=True)  # inside the try: the signal may come at once
     time.sleep(60)
 except KeyboardInterrupt:
     print("winding down", flush=True)

@@ -54,6 +54,8 @@ def test_rerank_trace_has_one_line_per_model_call_with_its_schema(
             "malformed",
             "echo",
             "truncated",
+            "cut_in_reasoning",
+            "forced_answer",
         }
         assert line["prompt_tokens"] > 0 and line["latency_s"] >= 0 and line["cached"] is False
         assert line["block"].startswith("positions ")
