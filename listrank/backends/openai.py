@@ -21,11 +21,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
-
-import openai
-from openai.types import Completion
-from openai.types.chat import ChatCompletion
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from listrank.backends.aio import LoopThread
 from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
@@ -54,8 +50,12 @@ from listrank.errors import (
 from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
+if TYPE_CHECKING:  # the SDK is imported when a backend is made, not when this module is read
+    import openai
+
 T = TypeVar("T")
-R = TypeVar("R", Completion, ChatCompletion)
+R = TypeVar("R")
+"""A response model of the SDK (Completion or ChatCompletion)."""
 MAX_TOP_LOGPROBS = 20
 LOGIT_BIAS = 100
 DEFAULT_CONTEXT = 8192
@@ -362,9 +362,11 @@ class OpenAIBackend:
         self.extra_body = dict(extra_body or {})
         self.usage = UsageMeter()
         self._io = LoopThread(f"listrank-openai-{model}")
+        import openai as sdk  # here: importing the SDK takes most of a second
+
         targets: list[str | None] = [*self.base_urls] or [None]  # None: api.openai.com
         self._clients = [
-            openai.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
+            sdk.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
             for url in targets
         ]
         self._turn = itertools.count()
@@ -503,6 +505,8 @@ class OpenAIBackend:
     async def _call(
         self, kind: str, fn: Callable[[], Awaitable[Any]], tokens: int
     ) -> tuple[Any, Attempts]:
+        import openai
+
         async def attempt() -> Any:
             await self.limiter.acquire(tokens)
             return await fn()
@@ -605,6 +609,9 @@ class OpenAIBackend:
         return self.counter.prompt_text(messages, prefix)
 
     async def _generate_one(self, r: GenerationRequest) -> GenerationResult:
+        from openai.types import Completion
+        from openai.types.chat import ChatCompletion
+
         start = time.perf_counter()
         estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
         body = self._body(r.max_new_tokens, r.stop, r.thinking)
@@ -688,6 +695,9 @@ class OpenAIBackend:
         return {str(i[0]): LOGIT_BIAS for i in ids if i is not None}
 
     async def _logprobs_one(self, r: LogprobRequest) -> LogprobResult:
+        from openai.types import Completion
+        from openai.types.chat import ChatCompletion
+
         start = time.perf_counter()
         estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
         top_k = min(self.top_logprobs, MAX_TOP_LOGPROBS)

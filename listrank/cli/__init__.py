@@ -19,9 +19,11 @@ _COMMANDS = (
     "listrank.cli.presets_cmd",
     "listrank.cli.plan",
     "listrank.cli.serve",
+    "listrank.cli.mcp_cmd",
     "listrank.cli.batch",
     "listrank.cli.eval",
     "listrank.cli.ab",
+    "listrank.cli.view",
     "listrank.cli.config_cmd",
 )
 

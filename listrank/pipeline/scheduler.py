@@ -67,11 +67,15 @@ def default_max_in_flight(backend: object) -> int:
     """Enough queries to keep the backend busy: twice an API's concurrency (a query has a
     call in flight only part of the time: the spare ones keep every connection busy), a large
     number for vLLM (its continuous batching takes everything), the batch size for
-    transformers."""
+    transformers on a GPU -- and one query at a time for transformers on a CPU, where merged,
+    padded batches measured slower than one query at a time for every method
+    (``python -m benchmarks throughput``, hf rows)."""
     if concurrent_calls(backend):
         return 2 * int(getattr(backend, "concurrency", DEFAULT_MAX_IN_FLIGHT))
     if getattr(backend, "name", "") == "vllm":
         return VLLM_MAX_IN_FLIGHT
+    if str(getattr(backend, "device", "")).startswith("cpu"):
+        return 1
     return int(getattr(backend, "batch_size", DEFAULT_MAX_IN_FLIGHT))
 
 

@@ -4,9 +4,11 @@ by the prompt text (so a changed passage or template changes the ranking), and a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from listrank import registry
@@ -39,5 +41,11 @@ class Scripted(FakeBackend):
         super().__init__(responder=answer, logprob_responder=logprobs, model_name="scripted")
 
 
-def register() -> None:
+@contextlib.contextmanager
+def registered() -> Iterator[None]:
+    """The backend registered as "scripted" for the duration (other tests never see it)."""
     registry.register("backend", "scripted", "tests.support.scripted:Scripted")
+    try:
+        yield
+    finally:
+        registry._BUILTIN["backend"].pop("scripted", None)

@@ -5,6 +5,7 @@ hide or clip what the model must see with a format spec."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,12 @@ from listrank.runs.formats import read_trec_with_corpus
 from listrank.runs.io import read_trec_run
 from tests.support import scripted
 
-scripted.register()
+
+@pytest.fixture(autouse=True)
+def _scripted_backend() -> Iterator[None]:
+    with scripted.registered():
+        yield
+
 
 # rank 1..5 written worst-first, with scores that agree with the ranks
 SHUFFLED = [

@@ -4,6 +4,7 @@ or escaped wherever it would be written, so the run, its trace and its resume al
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,11 @@ from tests.support import scripted
 from tests.support.hostile_server import HostileServer, chat
 from tests.unit.test_resume import _entry
 
-scripted.register()
+
+@pytest.fixture(autouse=True)
+def _scripted_backend() -> Iterator[None]:
+    with scripted.registered():
+        yield
 
 
 def _input(path: Path) -> Path:

@@ -5,6 +5,7 @@ the output equals an uninterrupted run on the new inputs; a damaged journal entr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,13 @@ from listrank.cli import main
 from listrank.runs.journal import Journal
 from tests.support import scripted
 
-scripted.register()
+
+@pytest.fixture(autouse=True)
+def _scripted_backend() -> Iterator[None]:
+    with scripted.registered():
+        yield
+
+
 BASE = ["--backend", "scripted", "--strategy", "single", "--no-progress"]
 
 

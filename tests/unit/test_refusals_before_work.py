@@ -5,6 +5,7 @@ with its trailing newline, and a failed batch that names its query."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,11 @@ from listrank.pipeline.config import PipelineConfig
 from listrank.server.auth import authorized
 from tests.support import scripted
 
-scripted.register()
+
+@pytest.fixture(autouse=True)
+def _scripted_backend() -> Iterator[None]:
+    with scripted.registered():
+        yield
 
 
 def _requests(path: Path, n: int = 2, poison: int | None = None) -> Path:
