@@ -13,11 +13,16 @@ answer is committed as soon as it arrives, so a killed run keeps what it paid fo
 The file is never trusted: every row stores a SHA-256 over its key and value, and a row whose
 checksum, JSON or shape is wrong is a miss (recomputed, overwritten, counted in ``rejected``).
 A file that is not a database, fails SQLite's quick check, or holds another schema is moved
-aside (``PATH.corrupt-N``) with a one-line warning and a fresh cache is started.
+aside (``PATH.corrupt-N``) with a one-line warning and a fresh cache is started. A file that is
+merely locked by another process is never taken for corrupt: each access waits for the lock
+(SQLite's busy timeout, :data:`BUSY_TIMEOUT_S`); a lock held longer fails the open with a
+ConfigError saying so, and mid-run turns that one lookup into a miss (or skips storing that
+one answer) with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -45,6 +50,15 @@ from listrank.types import ChatMessage
 logger = logging.getLogger("listrank.cache")
 
 SCHEMA = "listrank-call-cache/2"
+BUSY_TIMEOUT_S = 30.0
+"""How long an access waits for another process's lock on the file."""
+
+
+def _busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another process holds the file, not damage."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
 
 R = TypeVar("R")
 
@@ -56,8 +70,9 @@ def checksum(key: str, value: str) -> str:
 class CallCache:
     """key -> JSON value in one SQLite table; safe to share between threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -73,19 +88,30 @@ class CallCache:
             os.chmod(self.path, 0o600)
             self._db = self._open()
         except (OSError, sqlite3.Error) as exc:
+            if _busy(exc):
+                raise ConfigError(
+                    f"call cache {self.path} is locked by another process (waited "
+                    f"{self.busy_timeout_s:g} s); let it finish or use another --cache file"
+                ) from None
             raise ConfigError(f"cannot open call cache {self.path}: {exc}") from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(str(self.path), timeout=self.busy_timeout_s, check_same_thread=False)
+
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        db = self._connect()
         try:
             problem = self._problem(db)
         except sqlite3.DatabaseError as exc:
+            if _busy(exc):
+                db.close()
+                raise
             problem = str(exc)
         if problem is None:
             return db
         db.close()
         self._move_aside(problem)
-        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        db = self._connect()
         self._problem(db)
         return db
 
@@ -149,7 +175,10 @@ class CallCache:
                     "SELECT value, checksum FROM calls WHERE key = ?", (key,)
                 ).fetchone()
             except sqlite3.DatabaseError as exc:
-                self._recover(exc)
+                if _busy(exc):
+                    logger.warning("listrank: call cache %s is locked: a miss", self.path)
+                else:
+                    self._recover(exc)
                 row = None
         if row is None:
             self.misses += 1
@@ -183,7 +212,12 @@ class CallCache:
                 )
                 self._db.commit()
             except sqlite3.DatabaseError as exc:
-                self._recover(exc)
+                if _busy(exc):
+                    logger.warning("listrank: call cache %s is locked: answer not kept", self.path)
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.rollback()
+                else:
+                    self._recover(exc)
 
     def __len__(self) -> int:
         with self._lock:

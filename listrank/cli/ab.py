@@ -25,6 +25,7 @@ from listrank.evaluation.metrics import per_query, read_qrels
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.schema import check
 from listrank.runs.io import atomic_writer, read_requests, trec_lines
+from listrank.runs.output_checks import check_output_dir, check_output_file
 from listrank.runs.trace import trace_text
 
 
@@ -124,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
         ]
     requests = read_requests(args.input)
     qrels = read_qrels(args.qrels)
+    # where results go is checked before any model call, not after all of them
+    check_output_dir(args.out, [args.input, args.qrels])
+    for name in ("report.json", "differences.png"):
+        check_output_file(Path(args.out) / name, [args.input, args.qrels])
+    if args.trace:
+        check_output_file(args.trace, [args.input, args.qrels])
     per_query({}, {}, args.metrics)  # raises ConfigError on an unknown metric
     for c in configs:  # names, options, types, model paths
         check(check_runnable(c))

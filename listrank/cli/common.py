@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from listrank.errors import ConfigError
@@ -17,7 +18,7 @@ from listrank.pipeline.reranker import (
 )
 from listrank.prompting.guard import GUARDS
 from listrank.prompting.parsing import PARSE_MODES
-from listrank.prompting.templates import BRACKET_RULES, CLEANERS
+from listrank.prompting.templates import BRACKET_RULES, CLEANERS, KEEP_LEAVES_OPEN
 from listrank.registry import names
 
 # CLI flag -> Reranker option; None values are left to the component defaults
@@ -60,8 +61,9 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--brackets",
         choices=BRACKET_RULES,
-        help="'[' ']' in passages: neutralize (to '(' ')', default), numbers (only '[12]', as "
-        "rank_llm), keep (as the original RankGPT)",
+        help="'[' ']' in passages: neutralize (to '(' ')', default), numbers (only bracketed "
+        "identifiers: '[12]' as rank_llm, and '[B]' for letter templates), keep (as the original "
+        f"RankGPT: {KEEP_LEAVES_OPEN})",
     )
     g.add_argument(
         "--clean-text", choices=CLEANERS, help="repair mojibake with ftfy (as rank_llm) or not"
@@ -189,6 +191,8 @@ def pipeline_config(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Pi
         base = PipelineConfig.from_preset(preset)
     else:
         base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+    if getattr(args, "brackets", None) == "keep":
+        print(f"listrank: --brackets keep: {KEEP_LEAVES_OPEN}", file=sys.stderr)
     cfg = base.with_overrides(
         backend=args.backend,
         model=args.model,

@@ -40,7 +40,7 @@ def add_parser(sub: Any) -> None:
     )
     table.set_defaults(run=_table)
     chk = cmds.add_parser("check", help="validate a file without loading a model")
-    chk.add_argument("file", help="pipeline TOML")
+    chk.add_argument("file", help="pipeline TOML, or preset:NAME")
     chk.set_defaults(run=_check)
 
 
@@ -76,7 +76,10 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    cfg = PipelineConfig.from_file(args.file)
+    if args.file.startswith("preset:"):  # a preset by name, as `ab` takes it
+        cfg = PipelineConfig.from_preset(args.file.removeprefix("preset:"))
+    else:
+        cfg = PipelineConfig.from_file(args.file)
     check(cfg)
     print(
         f"{args.file}: ok (backend {cfg.backend.name}, method {cfg.method.name}, "

@@ -41,7 +41,7 @@ from listrank.prompting.budget import (
     DEFAULT_MIN_PASSAGE_WORDS,
 )
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
-from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
+from listrank.types import CallRecord, Candidate, Judgement, Query, RepairStats, prompt_messages
 
 ALPHA_MAX_BLOCK = 26
 DEFAULT_NUMERIC_MAX_BLOCK = 20
@@ -186,6 +186,11 @@ class FirstMethod(Method):
                     "ties": len(scored) - len(set(scored)),
                 },
                 messages=prompt_messages(prompt.messages, prompt.assistant_prefix),
+                # identifiers with no score were placed by repair (last, input order): counted,
+                # so a backend that returns no usable scores shows in the summary
+                repair=RepairStats(missing=len(unscored), malformed=len(unscored) == n > 0)
+                if result.error is None
+                else RepairStats(),
             )
             judgements.append(
                 Judgement(

@@ -88,6 +88,7 @@ class PermutationMethod(Method):
             max_passage_words, min_passage_words
         )
         self.max_new_tokens = max_new_tokens
+        self._budgets: dict[int, int] = {}
         if parse not in PARSE_MODES:
             raise ConfigError(f"parse={parse!r}: use one of {PARSE_MODES}")
         self.parse = parse
@@ -100,11 +101,16 @@ class PermutationMethod(Method):
     def _answer_tokens(self, n: int) -> int:
         if self.max_new_tokens is not None:
             return self.max_new_tokens
-        # a backend that only estimates its tokens (an API model tiktoken does not know) would
-        # cut answers short: it gets the tokenizer-free upper bound instead
-        exact = bool(getattr(self.backend, "exact_token_counts", True))
-        ids = identifiers_for(self.template.identifiers, n)
-        return answer_budget(ids, self.backend.count_tokens if exact else None)
+        # the same for every block of n: counted once (it tokenizes n identifiers)
+        budget = self._budgets.get(n)
+        if budget is None:
+            # a backend that only estimates its tokens (an API model tiktoken does not know)
+            # would cut answers short: it gets the tokenizer-free upper bound instead
+            exact = bool(getattr(self.backend, "exact_token_counts", True))
+            ids = identifiers_for(self.template.identifiers, n)
+            budget = answer_budget(ids, self.backend.count_tokens if exact else None)
+            self._budgets[n] = budget
+        return budget
 
     def _fit(
         self, query: Query, block: Sequence[Candidate], max_words: int

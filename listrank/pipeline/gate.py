@@ -15,6 +15,7 @@ stays its own. ``GatedBackend(inner)`` has exactly the capabilities of ``inner``
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any
 from listrank.backends.wrapping import ForwardingBackend
 
 DEFAULT_LINGER_S = 0.25
+RECENT_CALLS = 1024
 
 
 @dataclass
@@ -56,8 +58,9 @@ class StageGate:
         self._workers = 0
         self._busy = False
         self._local = threading.local()
-        self.calls: list[tuple[str, int]] = []
-        """(kind, number of requests) of every merged backend call, in order."""
+        self.calls: collections.deque[tuple[str, int]] = collections.deque(maxlen=RECENT_CALLS)
+        """(kind, number of requests) of the latest merged backend calls, in order (bounded:
+        a service or a long run must not grow with the calls it has made)."""
 
     def expect(self, n: int = 1) -> None:
         """Count workers about to start (called before they are submitted, so the first stage

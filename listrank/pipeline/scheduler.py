@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from listrank.backends.aio import cancel_all
 from listrank.backends.base import DEFAULT_IN_FLIGHT, feeding_of
 from listrank.errors import ConfigError, QueriesFailedError
 from listrank.pipeline.gate import StageGate
@@ -64,7 +65,9 @@ def concurrent_calls(backend: object) -> bool:
 
 
 def default_max_in_flight(backend: object) -> int:
-    """Enough queries to keep the backend busy, as its declared ``Feeding`` says."""
+    """Enough queries to keep the backend busy, as its declared ``Feeding`` says (e.g. one
+    query at a time for transformers on a CPU, where merged, padded batches measured slower
+    than one query at a time: ``python -m benchmarks throughput``, hf rows)."""
     return feeding_of(backend).in_flight
 
 
@@ -138,6 +141,11 @@ def stream(
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
+    except (KeyboardInterrupt, SystemExit):
+        # the process is going down (Ctrl-C): API calls in flight are cancelled at once, so
+        # the workers return now instead of when each call times out
+        cancel_all()
+        raise
     finally:
         # an abandoned or failed stream: the running queries finish (each was counted by the
         # gate, so none may be cancelled before it starts); no new ones are pulled

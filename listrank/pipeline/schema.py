@@ -9,17 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from listrank import registry
-from listrank.errors import ConfigError
+from listrank.errors import ConfigError, TemplateError
 from listrank.options import check_all
 from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
-from listrank.pipeline.fusion import FUSION_METHODS
+from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.prefilter import PREFILTER_KINDS
 from listrank.pipeline.reranker import _OWN_OPTIONS, RERANKER_OPTIONS, _split_options
+from listrank.prompting.templates import load_template
 
 PIPELINE_OPTIONS = sorted(_OWN_OPTIONS - {"prefilter", "cache"})
 """Options the Reranker itself takes (calibration, permutations, fusion); any layer's table."""
 _PREFILTER_KEYS = {"type", "model", "k", "batch_size", "device", "max_length"}
-_FUSION_KEYS = {"method", "weight", "k"}
 
 
 def check(cfg: PipelineConfig) -> None:
@@ -45,13 +45,13 @@ def check(cfg: PipelineConfig) -> None:
                 if unknown:
                     raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
         if "fusion" in extra:
-            unknown = set(extra["fusion"]) - _FUSION_KEYS
-            method = extra["fusion"].get("method", "rrf")
-            if unknown or method not in FUSION_METHODS:
-                raise ConfigError(
-                    f"[fusion] takes method ({', '.join(FUSION_METHODS)}), weight, k; "
-                    f"got {dict(extra['fusion'])}"
-                )
+            Fusion.from_section(extra["fusion"])  # keys and types
+        template = cfg.options().get("template")
+        if isinstance(template, str):  # a misspelled name or a bad file fails here, not later
+            try:
+                load_template(template)
+            except TemplateError as exc:
+                raise ConfigError(str(exc)) from None
         cache_path(extra.get("cache"))
         backend = entries["backend"]
         assert backend is not None

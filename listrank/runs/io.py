@@ -7,9 +7,11 @@ Output keeps the input's form, candidates reordered with new scores; or a TREC r
 
 from __future__ import annotations
 
+import array
 import contextlib
+import hashlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -28,22 +30,68 @@ from listrank.types import Ranking
 __all__ = ["Request", "RequestForm", "iter_lines", "parse_request", "read_trec_run"]
 
 
-def iter_requests(path: str | Path) -> Iterator[Request]:
+def iter_requests(path: str | Path, *, unique: bool = True) -> Iterator[Request]:
     """Requests one at a time (a large file is never held in memory), validated as they are
-    read; only the qids are kept, to refuse duplicates. A file that starts with a JSON array
-    is rank_llm's retrieve_results form (``runs.formats``)."""
+    read; only the qids are kept, to refuse duplicates (``unique=False``: not even those, for
+    a file already checked, e.g. with :class:`QidCheck`)."""
     if formats.starts_with_json_array(path):
         yield from formats.read_retrieve_results(path)
         return
-    qids: set[str] = set()
+    qids: set[str] | None = set() if unique else None
+    count = 0
     for number, text in iter_lines(path):
         req = parse_request(safe_json.loads(text, line=number), number)
-        if req.query.qid in qids:
-            raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
-        qids.add(req.query.qid)
+        if qids is not None:
+            if req.query.qid in qids:
+                raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
+            qids.add(req.query.qid)
+        count += 1
         yield req
-    if not qids:
+    if not count:
         raise InputError(f"{path} holds no requests")
+
+
+class QidCheck:
+    """Repeated qids among very many, in 8 bytes per qid: a 64-bit digest of each is kept and
+    the digests are compared once all are in (``duplicate``); a repeated digest is confirmed
+    against the qids themselves, so a digest collision never refuses a good file."""
+
+    def __init__(self) -> None:
+        self._digests = array.array("Q")
+
+    @staticmethod
+    def _digest(qid: str) -> int:
+        return int.from_bytes(hashlib.blake2b(qid.encode("utf-8"), digest_size=8).digest())
+
+    def add(self, qid: str) -> None:
+        self._digests.append(self._digest(qid))
+
+    def duplicate(self, qids: Callable[[], Iterable[tuple[int, str]]]) -> tuple[int, str] | None:
+        """(position, qid) of the first qid seen before, or None; ``qids`` re-reads the
+        (position, qid) pairs when two digests are equal."""
+        import numpy as np
+
+        if len(self._digests) < 2:
+            return None
+        digests = np.frombuffer(self._digests, dtype=np.uint64)
+        ordered = np.sort(digests)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if not len(repeated):
+            return None
+        suspects = {int(d) for d in repeated}
+        seen: set[str] = set()
+        for position, qid in qids():
+            if self._digest(qid) in suspects:
+                if qid in seen:
+                    return position, qid
+                seen.add(qid)
+        return None
+
+
+def qid_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, qid) of every request of a JSONL file."""
+    for number, text in iter_lines(path):
+        yield number, parse_request(safe_json.loads(text, line=number), number).query.qid
 
 
 def read_requests(path: str | Path) -> list[Request]:

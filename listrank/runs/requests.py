@@ -125,15 +125,26 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 
 def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
-    """qid -> [(docid, score)] in file order."""
-    run: dict[str, list[tuple[str, float]]] = {}
+    """qid -> [(docid, score)] in first-stage order: by rank, then score (higher first), then
+    file order. Every command that reads a TREC run (rerank, eval, ab) uses this one order,
+    so ``--top-k-candidates`` keeps the run's best documents however the file is sorted. The
+    rank must be an integer and the score a finite number (``nan``/``inf`` are refused)."""
+    rows: dict[str, list[tuple[int, float, int, str]]] = {}
     for number, text in iter_lines(path):
         parts = text.split()
         if len(parts) != 6:
             raise InputError("a TREC run line has 6 columns", line=number)
         try:
+            rank = int(parts[3])
+        except ValueError as exc:
+            raise InputError(f"rank {parts[3]!r} is not an integer", line=number) from exc
+        try:
             score = float(parts[4])
         except ValueError as exc:
             raise InputError("score is not a number", line=number) from exc
-        run.setdefault(parts[0], []).append((parts[2], score))
-    return run
+        if not math.isfinite(score):
+            raise InputError(f"score {parts[4]!r} is not a finite number", line=number)
+        rows.setdefault(parts[0], []).append((rank, -score, number, parts[2]))
+    return {
+        qid: [(docid, -neg) for _, neg, _, docid in sorted(ranked)] for qid, ranked in rows.items()
+    }

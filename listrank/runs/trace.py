@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
+from listrank.runs import safe_json
 from listrank.types import CallRecord, Ranking
 
 TRACE_KEYS = (
@@ -74,7 +75,7 @@ def trace_records(ranking: Ranking, **more: Any) -> Iterator[dict[str, Any]]:
 def trace_text(ranking: Ranking, **more: Any) -> str:
     """A query's trace lines as text (NaN scores written as null: JSON has no NaN)."""
     return "".join(
-        json.dumps(_finite(line), ensure_ascii=False) + "\n"
+        safe_json.escape_for_utf8(json.dumps(_finite(line), ensure_ascii=False)) + "\n"
         for line in trace_records(ranking, **more)
     )
 
