@@ -74,7 +74,7 @@ def test_check_reports_the_problem_and_exits_2(
     assert "model path '/nowhere/model' does not exist" in capsys.readouterr().err
     bad.write_text("[fusion]\nmethod = 'rff'\n")
     assert main(["config", "check", str(bad)]) == 2
-    assert "[fusion] takes method (rrf, linear)" in capsys.readouterr().err
+    assert "unknown fusion 'rff'; choose rrf, linear" in capsys.readouterr().err
 
 
 def test_serve_takes_the_rerank_component_flags(capsys: pytest.CaptureFixture[str]) -> None:
