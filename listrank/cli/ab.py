@@ -28,6 +28,7 @@ from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.schema import check
 from listrank.prompting.presets import load_preset
 from listrank.runs.io import atomic_writer, read_requests, trec_lines
+from listrank.runs.output_checks import check_output_dir, check_output_file
 from listrank.runs.trace import trace_text
 
 
@@ -138,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
         ]
     requests = read_requests(args.input)
     qrels = read_qrels(args.qrels)
+    # where results go is checked before any model call, not after all of them
+    check_output_dir(args.out, [args.input, args.qrels])
+    for name in ("report.json", "differences.png"):
+        check_output_file(Path(args.out) / name, [args.input, args.qrels])
+    if args.trace:
+        check_output_file(args.trace, [args.input, args.qrels])
     per_query({}, {}, args.metrics)  # raises ConfigError on an unknown metric
     for c in configs:  # names, options, types, model paths
         check(check_runnable(c))
@@ -167,6 +174,11 @@ def run(args: argparse.Namespace) -> int:
     data["configs"] = dict(zip(names, args.configs, strict=True))
     data["first_stage"] = (
         None if args.no_first_stage else "built in: the input order of every query, no model"
+    )
+    # what `listrank view` needs to join the runs with their judgements and texts
+    data["input"], data["qrels"], data["trace"] = (
+        None if p in (None, "-") else str(Path(p).resolve())  # stdin/stdout: nothing to find
+        for p in (args.input, args.qrels, args.trace)
     )
     with atomic_writer(out / "report.json") as fh:
         json.dump(data, fh, indent=2)

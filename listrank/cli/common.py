@@ -17,11 +17,10 @@ from listrank.pipeline.reranker import (
     DEFAULT_METHOD,
     DEFAULT_STRATEGY,
     EMBEDDED_METHOD,
-    Reranker,
 )
 from listrank.prompting.guard import GUARDS
 from listrank.prompting.parsing import PARSE_MODES
-from listrank.prompting.templates import BRACKET_RULES, CLEANERS
+from listrank.prompting.templates import BRACKET_RULES, CLEANERS, KEEP_LEAVES_OPEN
 from listrank.registry import names
 
 # CLI flag -> Reranker option; None values are left to the component defaults
@@ -97,8 +96,9 @@ def add_component_options(p: argparse.ArgumentParser, *, pipeline_source: bool =
     g.add_argument(
         "--brackets",
         choices=BRACKET_RULES,
-        help="'[' ']' in passages: neutralize (to '(' ')', default), numbers (only '[12]', as "
-        "rank_llm), keep (as the original RankGPT)",
+        help="'[' ']' in passages: neutralize (to '(' ')', default), numbers (only bracketed "
+        "identifiers: '[12]' as rank_llm, and '[B]' for letter templates), keep (as the original "
+        f"RankGPT: {KEEP_LEAVES_OPEN})",
     )
     g.add_argument(
         "--clean-text", choices=CLEANERS, help="repair mojibake with ftfy (as rank_llm) or not"
@@ -253,6 +253,8 @@ def pipeline_config(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Pi
         base = PipelineConfig.from_preset(preset)
     else:
         base = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+    if getattr(args, "brackets", None) == "keep":
+        print(f"listrank: --brackets keep: {KEEP_LEAVES_OPEN}", file=sys.stderr)
     cfg = base.with_overrides(
         backend=args.backend,
         model=args.model,
@@ -290,10 +292,6 @@ def flags_under(data: Mapping[str, Any], source: str, args: argparse.Namespace) 
     in_file = {key for layer in LAYERS for key in (data.get(layer) or {})}
     loose = {k: v for k, v in component_options(args).items() if k not in in_file}
     return check_runnable(_backend_names(cfg.with_overrides(options=loose)))
-
-
-def build_reranker(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Reranker:
-    return pipeline_config(args, dry_run_ok=dry_run_ok).build()
 
 
 def add_trace_option(p: argparse.ArgumentParser) -> None:

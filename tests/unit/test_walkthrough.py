@@ -4,23 +4,11 @@ stage), command by command as written there, on the tiny random model and 10 DL1
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
 import pytest
 
-from listrank.cli import main
-from tests.unit.hub_cache import offline_dl19
-
-WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "walkthrough.md"
-
-
-def walkthrough_commands() -> list[str]:
-    text = WALKTHROUGH.read_text(encoding="utf-8")
-    block = re.search(r"<!-- walkthrough -->\n```sh\n(.*?)```\n<!-- /walkthrough -->", text, re.S)
-    assert block, "docs/walkthrough.md lost its walk-through block"
-    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+from tests.support.walkthrough import run_walkthrough
 
 
 def test_docs_walkthrough_runs_on_the_tiny_model(
@@ -28,28 +16,9 @@ def test_docs_walkthrough_runs_on_the_tiny_model(
     data_dir: Path,
     tiny_model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    offline_dl19(tmp_path, monkeypatch, data_dir)  # what `datasets get` finds in the caches
+    ran = run_walkthrough(tmp_path, data_dir, tiny_model_dir)
     monkeypatch.chdir(tmp_path)
-    commands = walkthrough_commands()
-    assert commands[0] == "make demo"  # the environment this test already runs in
-    ran = []
-    for command in commands[1:]:
-        words = shlex.split(command)
-        if words[0] == ".":  # activating the venv
-            continue
-        assert words[0] == "listrank", command
-        argv, target = words[1:], None
-        if ">" in argv:
-            argv, target = argv[: argv.index(">")], argv[argv.index(">") + 1]
-        if argv[:2] == ["config", "show"]:
-            argv += ["--model", str(tiny_model_dir)]  # the tiny model instead of the embedded one
-        assert main([*argv, "--no-progress"] if argv[0] == "ab" else argv) == 0, command
-        out = capsys.readouterr().out
-        if target:
-            Path(target).write_text(out, encoding="utf-8")
-        ran.append(" ".join(argv[:2]))
     assert ran == [
         "datasets get",
         "config show",
@@ -57,10 +26,12 @@ def test_docs_walkthrough_runs_on_the_tiny_model(
         "config check",
         "config check",
         "ab icr.toml",
+        "view ab",
     ]
     report = json.loads(Path("ab/report.json").read_text())
     assert report["systems"] == ["first-stage", "icr", "first"]
     assert report["baseline"] == "first-stage" and report["queries"] == 10
+    assert len(Path("dl19-10.jsonl").read_text().splitlines()) == 10  # datasets get --head 10
     assert len(Path("dl19-10.jsonl").read_text().splitlines()) == 10
     assert {(c["metric"], c["system"]) for c in report["comparisons"]} == {
         ("nDCG@10", "icr"),
@@ -77,3 +48,5 @@ def test_docs_walkthrough_runs_on_the_tiny_model(
         "first.trec",
         "icr.trec",
     ]
+    html = Path("ab/report.html").read_text(encoding="utf-8")
+    assert '<script id="data" type="application/json">' in html and "1129237" in html
