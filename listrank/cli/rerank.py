@@ -18,10 +18,12 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
+from listrank.cli.datasets_cmd import add_dataset_option
 from listrank.errors import ConfigError, InputError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.processes import process_stream
+from listrank.pipeline.provenance import provenance
 from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json, streams
@@ -62,9 +64,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "input",
-        help="input: JSONL requests, rank_llm's retrieve_results JSON array, or a TREC run "
-        "(with --corpus and --topics)",
+        nargs="?",
+        help="input: JSONL requests (gzip too; '-' is stdin), rank_llm's retrieve_results JSON "
+        "array, or a TREC run (with --corpus and --topics); or --dataset NAME",
     )
+    add_dataset_option(p)
     p.add_argument("--corpus", help="with a TREC run input: docid -> text (TSV or JSONL)")
     p.add_argument("--topics", help="with a TREC run input: qid<TAB>query (TSV)")
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
@@ -177,6 +181,8 @@ def _journal_path(output: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.input:
+        raise ConfigError("name the input file (or '-' for stdin), or --dataset NAME")
     if args.processes < 1:
         raise ConfigError("--processes must be >= 1")
     check_source, source = _request_source(args)
@@ -200,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
     # the file's content, not its name, shapes the output
     options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
     options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
+    # every file the output depends on (corpus, topics, template, calibration pool …)
+    sources = provenance(
+        pipeline, {"input": args.input, "corpus": args.corpus, "topics": args.topics}
+    )
+    options["provenance"] = sources
     # the journal keeps prompts only for a trace; a run with --trace does not resume one
     # written without them (its trace would lack the resumed queries' prompts)
     options["journal_prompts"] = bool(args.trace)
@@ -210,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         fingerprint(args.input, options),
         resume=resume,
         keep_prompts=bool(args.trace),
+        provenance=sources,
     )
     # the fingerprint covers the input's bytes: every journaled qid is one of this input's
     from_journal = set(journal.done)
@@ -220,13 +232,28 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     elif journal.discarded:
-        print(f"listrank: {journal.path} was from another command: starting over", file=sys.stderr)
+        print(
+            f"listrank: {journal.path} was from another command ({journal.why}): starting over",
+            file=sys.stderr,
+        )
+    if journal.damaged:
+        print(
+            f"listrank: {journal.path}: {journal.damaged} damaged entries (checksum) are redone",
+            file=sys.stderr,
+        )
     finished_here: list[str] = []  # the first query finished by this run, if any
     try:
         return _finish(args, source, n_queries, from_journal, pipeline, journal, finished_here)
-    except BaseException:
+    except BaseException as exc:
         if not resumed and not finished_here:  # a header-only journal resumes nothing
             journal.remove()
+        elif isinstance(exc, KeyboardInterrupt):
+            kept = resumed + journal.appended
+            print(
+                f"listrank: interrupted: {kept} of {n_queries} queries are kept in "
+                f"{journal.path}; run the same command again to resume",
+                file=sys.stderr,
+            )
         raise
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from listrank.backends.base import SupportsGenerate, require
-from listrank.errors import ConfigError, ContextLengthError
+from listrank.errors import ConfigError
 from listrank.methods import thinking as think
 from listrank.methods.base import (
     PASSAGE_WORDS,
@@ -15,6 +15,7 @@ from listrank.methods.base import (
     Method,
     fit_block,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -128,19 +129,14 @@ class PermutationMethod(Method):
         return self._fit(query, block, self.max_passage_words)[1]
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        max_words = self.max_passage_words
-        while True:
+
+        def attempt(max_words: int) -> tuple[list[RenderedPrompt], list[Any]]:
             prompts = [self._fit(query, b, max_words)[0] for b in blocks]
             answer_tokens = [self._answer_tokens(len(b)) for b in blocks]
             calls = [(p.messages, p.assistant_prefix) for p in prompts]
-            try:
-                results = think.generate(self.backend, self.thinking, calls, answer_tokens)
-                break
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            return prompts, think.generate(self.backend, self.thinking, calls, answer_tokens)
+
+        prompts, results = shrinking(self.max_passage_words, self.min_passage_words, attempt)
         judgements = []
         for block, prompt, result in zip(blocks, prompts, results, strict=True):
             n = len(block)

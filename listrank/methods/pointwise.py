@@ -32,11 +32,11 @@ from typing import cast
 from listrank.backends.base import (
     GenerationRequest,
     LogprobRequest,
+    LogprobResult,
     SupportsGenerate,
     SupportsNextTokenLogprobs,
     require,
 )
-from listrank.errors import ContextLengthError
 from listrank.methods.base import (
     PASSAGE_WORDS,
     TEXT_RULES,
@@ -44,6 +44,7 @@ from listrank.methods.base import (
     fit_block,
     order_from_scores,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -93,7 +94,7 @@ class PointwiseMethod(Method):
     scores_alone = True
     """A single candidate's score means something by itself (calibration applies to blocks
     of one, unlike FIRST's, whose scores only compare slots)."""
-    calls_per_candidate = True
+    _per_candidate = True
     """A block costs one model call per candidate (plans count ``sum(block_sizes)``)."""
 
     def __init__(
@@ -162,23 +163,25 @@ class PointwiseMethod(Method):
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
         flat = [c for block in blocks for c in block]
-        max_words = self.max_passage_words
-        while True:
+        labels = (self.positive, self.negative)
+
+        def attempt(
+            max_words: int,
+        ) -> tuple[list[RenderedPrompt], list[Thought | None], list[LogprobResult]]:
             prompts = [self._fitted(query, c, max_words)[0] for c in flat]
-            labels = (self.positive, self.negative)
-            try:
-                thoughts = self._think(prompts) if self.reasons else [None] * len(prompts)
-                requests = [
-                    LogprobRequest(p.messages, labels, p.assistant_prefix + (t.prefix if t else ""))
-                    for p, t in zip(prompts, thoughts, strict=True)
-                ]
-                results = self.backend.next_token_logprobs(requests)  # every pair in one call
-                break
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            thoughts: list[Thought | None] = (
+                list(self._think(prompts)) if self.reasons else [None] * len(prompts)
+            )
+            requests = [
+                LogprobRequest(p.messages, labels, p.assistant_prefix + (t.prefix if t else ""))
+                for p, t in zip(prompts, thoughts, strict=True)
+            ]
+            # every pair in one call
+            return prompts, thoughts, self.backend.next_token_logprobs(requests)
+
+        prompts, thoughts, results = shrinking(
+            self.max_passage_words, self.min_passage_words, attempt
+        )
         judgements = []
         at = 0
         for block in blocks:
