@@ -35,6 +35,8 @@ _FLAG_OPTIONS = (
     "clean_text",
     "guard",
     "top_k_candidates",
+    "rank_start",
+    "shuffle_candidates",
 )
 
 
@@ -72,6 +74,19 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="K",
         help="rerank only the first K candidates; the rest follow below them in input order",
+    )
+    g.add_argument(
+        "--rank-start",
+        type=int,
+        metavar="I",
+        help="keep the first I candidates on top, unjudged (rank_llm's rank_start)",
+    )
+    g.add_argument(
+        "--shuffle-candidates",
+        type=int,
+        metavar="SEED",
+        help="shuffle the candidates to rerank with SEED before judging (rank_llm's "
+        "--shuffle-candidates, seeded)",
     )
     g.add_argument(
         "--backend",

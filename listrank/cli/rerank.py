@@ -19,7 +19,14 @@ from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json
 from listrank.runs.formats import read_trec_with_corpus
-from listrank.runs.io import Request, atomic_writer, iter_requests, result_record, trec_lines
+from listrank.runs.io import (
+    Request,
+    atomic_writer,
+    iter_requests,
+    rank_llm_result,
+    result_record,
+    trec_lines,
+)
 from listrank.runs.journal import Entry, Journal, fingerprint
 from listrank.runs.output_checks import check_output_file, check_trec_ids
 from listrank.runs.trace import trace_text
@@ -48,10 +55,29 @@ def add_parser(sub: Any) -> None:
         help="input: JSONL requests, rank_llm's retrieve_results JSON array, or a TREC run "
         "(with --corpus and --topics)",
     )
+    p.add_argument(
+        "--doc-fields",
+        choices=("listrank", "rank_llm"),
+        default="listrank",
+        help="which text field of a candidate's doc wins: listrank (contents, text, segment, "
+        "content, body, passage) or rank_llm's order (text, segment, contents, content, ...)",
+    )
     p.add_argument("--corpus", help="with a TREC run input: docid -> text (TSV or JSONL)")
     p.add_argument("--topics", help="with a TREC run input: qid<TAB>query (TSV)")
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
-    p.add_argument("--format", choices=("jsonl", "trec"), default="jsonl")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "trec", "rank_llm"),
+        default="jsonl",
+        help="jsonl: the requests reordered; trec: a TREC run; rank_llm: one rank_llm Result "
+        "per line (query, candidates, invocations_history with every call's prompt and answer)",
+    )
+    p.add_argument(
+        "--top-k-rerank",
+        type=int,
+        metavar="K",
+        help="write only the top K candidates of each query (rank_llm's --top-k-rerank)",
+    )
     p.add_argument("--run-tag", default="listrank", help="run tag for TREC output")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--cache", help="persistent model-call cache (SQLite file, owner-only)")
@@ -92,7 +118,7 @@ def _request_source(args: argparse.Namespace) -> Callable[[], Iterable[Request]]
             raise ConfigError("a TREC run input needs both --corpus and --topics")
         requests = read_trec_with_corpus(args.input, args.corpus, args.topics)
         return lambda: requests
-    return lambda: iter_requests(args.input)
+    return lambda: iter_requests(args.input, args.doc_fields)
 
 
 def _validate(args: argparse.Namespace, source: Callable[[], Iterable[Request]]) -> list[str]:
@@ -115,6 +141,8 @@ def _failure(outcome: Outcome) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.top_k_rerank is not None and args.top_k_rerank < 1:
+        raise ConfigError(f"--top-k-rerank must be >= 1; got {args.top_k_rerank}")
     source = _request_source(args)
     check_output_file(args.output, [args.input])
     check_output_file(f"{args.output}.journal", [args.input])
@@ -172,8 +200,12 @@ def _finish(
             return
         req, ranking = outcome.item, outcome.ranking
         this_run.add(ranking)
+        if args.top_k_rerank is not None:
+            ranking = dataclasses.replace(ranking, ranked=ranking.ranked[: args.top_k_rerank])
         if args.format == "trec":
             text = "".join(trec_lines(ranking, args.run_tag))
+        elif args.format == "rank_llm":
+            text = safe_json.dumps(rank_llm_result(req, ranking)) + "\n"
         else:
             text = safe_json.dumps(result_record(req, ranking)) + "\n"
         journal.append(Entry(req.query.qid, text, ranking))

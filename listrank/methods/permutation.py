@@ -24,6 +24,7 @@ from listrank.prompting.budget import (
     DEFAULT_MIN_PASSAGE_WORDS,
     answer_budget,
 )
+from listrank.prompting.fewshot import load_few_shot
 from listrank.prompting.parsing import PARSE_MODES, parse_permutation
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
@@ -55,6 +56,23 @@ class PermutationMethod(Method):
             example=64,
         ),
         *think.THINKING_OPTIONS,
+        Option(
+            "few_shot_file",
+            str | None,
+            None,
+            "rank_llm's few-shot JSON: [{conversations: [{role, value}, ...]}, ...]",
+            changes_answers=True,
+            example="examples.json",
+        ),
+        Option(
+            "few_shot",
+            int,
+            0,
+            "how many of its examples go before the prompt (rank_llm's num_few_shot_examples)",
+            changes_answers=True,
+            ge=0,
+            example=1,
+        ),
     )
 
     def __init__(
@@ -72,6 +90,8 @@ class PermutationMethod(Method):
         thinking: str = "default",
         reasoning_budget: int | None = None,
         force_answer: bool = True,
+        few_shot_file: str | None = None,
+        few_shot: int = 0,
     ) -> None:
         require(backend, SupportsGenerate, "generate", self.name)
         self.backend = cast(SupportsGenerate, backend)
@@ -83,6 +103,11 @@ class PermutationMethod(Method):
             clean_text=clean_text,
             guard=guard,
         )
+        if few_shot:
+            if not few_shot_file:
+                raise ConfigError("few_shot > 0 needs few_shot_file (rank_llm's few-shot JSON)")
+            examples = load_few_shot(few_shot_file, few_shot)
+            self.template = dataclasses.replace(self.template, examples=examples)
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words
         )

@@ -22,7 +22,13 @@ from listrank.runs.output_checks import check_trec_id
 from listrank.types import Candidate, Query, Ranking
 
 RequestForm = Literal["rank_llm", "flat"]
-_DOC_TEXT_KEYS = ("contents", "text", "segment", "body", "passage")
+_DOC_TEXT_KEYS = ("contents", "text", "segment", "content", "body", "passage")
+DOC_FIELD_ORDERS: dict[str, tuple[str, ...]] = {
+    "listrank": _DOC_TEXT_KEYS,
+    # rank_llm's _convert_doc_to_prompt_content reads "text" first (pyserini's "contents" can
+    # hold title + text while "text" holds the text alone)
+    "rank_llm": ("text", "segment", "contents", "content", "body", "passage"),
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,9 @@ class Request:
     raw_candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _doc_text(doc: Any, line: int, i: int) -> tuple[str, str | None]:
+def _doc_text(
+    doc: Any, line: int, i: int, keys: tuple[str, ...] = _DOC_TEXT_KEYS
+) -> tuple[str, str | None]:
     where = f"candidates[{i}].doc"
     if isinstance(doc, str):
         return doc, None
@@ -42,14 +50,14 @@ def _doc_text(doc: Any, line: int, i: int) -> tuple[str, str | None]:
     title = doc.get("title")
     if title is not None and not isinstance(title, str):
         raise InputError("must be a string", line=line, field=f"{where}.title")
-    for key in _DOC_TEXT_KEYS:
+    for key in keys:
         value = doc.get(key)
         if isinstance(value, str):
             return value, title
     if title:
         return "", title
     raise InputError(
-        f"has no text; expected one of {', '.join(_DOC_TEXT_KEYS)} or title", line=line, field=where
+        f"has no text; expected one of {', '.join(keys)} or title", line=line, field=where
     )
 
 
@@ -61,8 +69,11 @@ def _score(value: Any, line: int, i: int) -> float | None:
     return float(value)
 
 
-def parse_request(obj: Any, line: int = 1) -> Request:
-    """Validate one decoded JSON request; errors name the line and the field."""
+def parse_request(obj: Any, line: int = 1, fields: str = "listrank") -> Request:
+    """Validate one decoded JSON request; errors name the line and the field. ``fields`` picks
+    which text field of a ``doc`` wins when it has several (``DOC_FIELD_ORDERS``)."""
+    if fields not in DOC_FIELD_ORDERS:
+        raise InputError(f"unknown doc field order {fields!r}; use one of {list(DOC_FIELD_ORDERS)}")
     if not isinstance(obj, dict):
         raise InputError("expected a JSON object", line=line)
     q = obj.get("query")
@@ -98,7 +109,7 @@ def parse_request(obj: Any, line: int = 1) -> Request:
         if docid in raw:
             raise InputError(f"duplicate docid {docid!r}", line=line, field=f"candidates[{i}]")
         if "doc" in c:
-            body, title = _doc_text(c["doc"], line, i)
+            body, title = _doc_text(c["doc"], line, i, DOC_FIELD_ORDERS[fields])
         elif isinstance(c.get("text"), str):
             body, title = c["text"], c.get("title") if isinstance(c.get("title"), str) else None
         else:
@@ -126,7 +137,7 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def iter_requests(path: str | Path) -> Iterator[Request]:
+def iter_requests(path: str | Path, fields: str = "listrank") -> Iterator[Request]:
     """Requests one at a time (a large file is never held in memory), validated as they are
     read; only the qids are kept, to refuse duplicates."""
     from listrank.runs import formats  # a JSON array: rank_llm's retrieve_results form
@@ -136,7 +147,7 @@ def iter_requests(path: str | Path) -> Iterator[Request]:
         return
     qids: set[str] = set()
     for number, text in iter_lines(path):
-        req = parse_request(safe_json.loads(text, line=number), number)
+        req = parse_request(safe_json.loads(text, line=number), number, fields)
         if req.query.qid in qids:
             raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
         qids.add(req.query.qid)
@@ -145,9 +156,9 @@ def iter_requests(path: str | Path) -> Iterator[Request]:
         raise InputError(f"{path} holds no requests")
 
 
-def read_requests(path: str | Path) -> list[Request]:
+def read_requests(path: str | Path, fields: str = "listrank") -> list[Request]:
     """Read and validate every request before any work starts."""
-    return list(iter_requests(path))
+    return list(iter_requests(path, fields))
 
 
 def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
@@ -163,6 +174,45 @@ def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
             "candidates": candidates,
         }
     return {"qid": request.query.qid, "query": request.query.text, "candidates": candidates}
+
+
+def rank_llm_result(request: Request, ranking: Ranking) -> dict[str, Any]:
+    """rank_llm's ``Result`` for one query: query, reordered candidates (``docid``, ``score``,
+    ``doc``) and ``invocations_history``, one entry per model call (its prompt messages, raw
+    response and token counts), as rank_llm's DataWriter writes them."""
+    candidates = []
+    for r in ranking.ranked:
+        raw = request.raw_candidates.get(r.candidate.docid, {})
+        doc = raw.get("doc")
+        if not isinstance(doc, dict | str):
+            doc = {
+                "text": r.candidate.text,
+                **({"title": r.candidate.title} if r.candidate.title else {}),
+            }
+        score = r.score if math.isfinite(r.score) else None
+        candidates.append({"docid": r.candidate.docid, "score": score, "doc": doc})
+    history = [
+        {
+            "prompt": [dict(m) for m in c.messages] if c.messages else c.prompt,
+            "response": c.output,
+            "input_token_count": c.prompt_tokens,
+            "output_token_count": c.completion_tokens,
+            "reasoning": None,
+            "token_usage": {
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "reasoning_tokens": c.reasoning_tokens,
+            },
+            "output_validation_regex": None,
+            "output_extraction_regex": None,
+        }
+        for c in ranking.trace.calls
+    ]
+    return {
+        "query": {"text": request.query.text, "qid": request.query.qid},
+        "candidates": candidates,
+        "invocations_history": history,
+    }
 
 
 def trec_lines(ranking: Ranking, tag: str = "listrank") -> Iterator[str]:
