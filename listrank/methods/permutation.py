@@ -22,6 +22,7 @@ from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
+    SHRINK_RULES,
     answer_budget,
 )
 from listrank.prompting.fewshot import load_few_shot
@@ -73,6 +74,14 @@ class PermutationMethod(Method):
             ge=0,
             example=1,
         ),
+        Option(
+            "shrink",
+            str,
+            "listrank",
+            "how passages shrink to fit the context: listrank's steps or rank_llm's",
+            changes_answers=True,
+            choices=SHRINK_RULES,
+        ),
     )
 
     def __init__(
@@ -92,6 +101,7 @@ class PermutationMethod(Method):
         force_answer: bool = True,
         few_shot_file: str | None = None,
         few_shot: int = 0,
+        shrink: str = "listrank",
     ) -> None:
         require(backend, SupportsGenerate, "generate", self.name)
         self.backend = cast(SupportsGenerate, backend)
@@ -116,6 +126,9 @@ class PermutationMethod(Method):
             raise ConfigError(f"parse={parse!r}: use one of {PARSE_MODES}")
         self.parse = parse
         self.thinking = think.ThinkingSettings.of(thinking, reasoning_budget, force_answer)
+        if shrink not in SHRINK_RULES:
+            raise ConfigError(f"shrink={shrink!r}: use one of {SHRINK_RULES}")
+        self.shrink = shrink
 
     @property
     def reasoning_budget(self) -> int:
@@ -141,6 +154,7 @@ class PermutationMethod(Method):
             max_words=max_words,
             min_words=self.min_passage_words,
             reserve_tokens=self._answer_tokens(len(block)) + self.reasoning_budget,
+            shrink=self.shrink,
         )
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
