@@ -231,7 +231,9 @@ def test_setwise_chat_with_brackets_kept_is_llm_rankers_prompt() -> None:
     from listrank.methods.setwise import SetwiseMethod
 
     docs = ["Fleas[edit] are insects.", "see [2] and [C]", "Cats."]
-    method = SetwiseMethod(FakeBackend(), template="setwise_chat", brackets="keep", max_new_tokens=1)
+    method = SetwiseMethod(
+        FakeBackend(), template="setwise_chat", brackets="keep", max_new_tokens=1
+    )
     r = method.template.render("what [is] a flea", docs)
     # llm-rankers @ b36517b SetwiseLlmRanker.compare: the input text, then ' Passage:' pre-filled
     passages = "\n\n".join(f'Passage {c}: "{d}"' for c, d in zip("ABC", docs, strict=True))
@@ -263,6 +265,7 @@ def test_rank_llm_shrink_rule_steps_a_word_per_four_tokens_over() -> None:
             lambda cut: sum(len(t.split()) for t in cut),  # a token a word
             context_length=150,
             reserve_tokens=0,
+            max_words=100,
             shrink=rule,
         )
         assert fitted.prompt_tokens <= 150
