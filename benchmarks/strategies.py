@@ -39,12 +39,19 @@ CONFIGS: list[tuple[str, str, dict[str, object]]] = [
     ("setwise c3 sequential", "setwise", {"parallel": False}),
     ("tdpart w20 p10", "tdpart", {}),
     ("tdpart w20 p10 budget 20", "tdpart", {"budget": 20}),
+    ("adaptive w20 k10 3 stages", "adaptive", {}),
+    ("adaptive w20 k10 budget 6", "adaptive", {"budget": 6}),
+    ("adaptive w20 k10 4 stages", "adaptive", {"stages": 4}),
+    ("adaptive w20 k10 final=posterior", "adaptive", {"final": "posterior"}),
+    ("adaptive w20 k10 2 blocks/stage", "adaptive", {"max_blocks_per_stage": 2}),
 ]
 NOISE: list[tuple[str, dict[str, float]]] = [
     ("exact", {}),
     ("swap 0.1", {"swap_prob": 0.1}),
     ("grade σ 0.05", {"grade_noise": 0.05}),
     ("grade σ 0.15", {"grade_noise": 0.15}),
+    # grades are uniform on [0, 1]: σ 0.2 here is σ 0.6 on a 0–3 grade scale
+    ("grade σ 0.2", {"grade_noise": 0.2}),
 ]
 
 
@@ -118,13 +125,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--only", nargs="*", default=(), help="strategy names to run")
     args = parser.parse_args(argv)
+    configs = [c for c in CONFIGS if not args.only or c[1] in args.only]
     rows = []
     for noise_label, noise in NOISE:
-        for label, name, options in CONFIGS:
+        for label, name, options in configs:
             strategy = registry.get("strategy", name).load()(**options)
             rows.append(run(label, strategy, noise_label, noise, args.n, args.queries))
-        print(table(rows[-len(CONFIGS) :]), end="\n\n", flush=True)
+        print(table(rows[-len(configs) :]), end="\n\n", flush=True)
 
 
 if __name__ == "__main__":

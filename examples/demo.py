@@ -1,7 +1,8 @@
 """Rerank the shipped demo set with the embedded model and show before/after.
 
-By default it runs the library default (RankGPT generation, which this 135M model cannot follow:
-watch the repair and bias lines) and then ICR (attention-based, no generation).
+By default it runs RankGPT generation (which this 135M model cannot follow: watch the repair
+and bias lines, and the WARNING) and then ICR (attention-based, no generation), the embedded
+model's default method.
 
 Usage: python examples/demo.py [--method rankgpt icr] [--strategy sliding] [--template NAME]
 """
@@ -48,6 +49,7 @@ def run(
     before: dict[str, float] = {}
     after: dict[str, float] = {}
     summary = RunSummary()
+    started = time.perf_counter()
     for req in requests:
         ranking = reranker.rerank(req.query, req.candidates)
         summary.add(ranking)
@@ -67,14 +69,22 @@ def run(
                 f"[{grades.get(right.docid, 0)}] {right.text[:44]:<44}"
             )
         call = ranking.trace.calls[0] if ranking.trace.calls else None
-        if call is not None:
+        if call is not None and call.output:
             print(f"  model said: {call.output[:100]!r}  (repaired: {call.repair.repaired})")
+        elif call is not None and call.scores is not None:  # FIRST, ICR: scores, no text
+            scores = call.scores
+            best = sorted(range(len(scores)), key=lambda i: -scores[i])[:5]
+            shown = ", ".join(f"{call.docids[i]} {scores[i]:.3f}" for i in best)
+            print(f"  scores (top 5 of the first block, no generated text): {shown}")
         print(f"  nDCG@10 {b:.3f} -> {a:.3f}   ({ranking.trace.latency_s:.1f} s)\n")
     print(
         f"mean nDCG@10 over {len(requests)} queries: first stage {mean(before):.3f} -> "
         f"listrank {mean(after):.3f}"
     )
-    print(f"[grade] = relevance label 0-3; {summary.format()}\n")
+    summary.wall_s = time.perf_counter() - started
+    print(f"[grade] = relevance label 0-3; {summary.format()}")
+    warning = summary.order_warning()
+    print(f"{warning}\n" if warning else "")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ class UnknownComponentError(ConfigError):
 
 
 class CapabilityError(ConfigError):
-    """The backend cannot do what the method needs."""
+    """The backend cannot do what the method needs (or the method what the strategy needs)."""
 
 
 class TemplateError(ListrankError):

@@ -59,6 +59,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "first": "listrank.methods.first:FirstMethod",
         "icr": "listrank.methods.icr:ICRMethod",
         "setwise": "listrank.methods.setwise:SetwiseMethod",
+        "pointwise": "listrank.methods.pointwise:PointwiseMethod",
     },
     "strategy": {
         "single": "listrank.strategies.window:SingleWindow",
@@ -68,6 +69,8 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "jointrank": "listrank.strategies.jointrank:JointRank",
         "setwise": "listrank.strategies.setwise:Setwise",
         "tdpart": "listrank.strategies.tdpart:TDPart",
+        "pointwise": "listrank.strategies.pointwise:Pointwise",
+        "adaptive": "listrank.strategies.adaptive:Adaptive",
     },
 }
 _GROUPS = {

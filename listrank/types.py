@@ -149,6 +149,13 @@ class Plan:
     """Worst case: every call thinks its whole reasoning budget (None: no reasoning budget)."""
     exact: bool = True
     """False when the strategy adapts to judgements and the numbers are upper bounds."""
+    expected_calls: float | None = None
+    """Mean calls under ``judge_model`` (adaptive strategies), beside the worst case."""
+    expected_depth: float | None = None
+    judge_model: str | None = None
+    """The simulated judge the expected case assumes."""
+    parts: tuple[Plan, ...] = ()
+    """The pipeline stages this plan sums (an LLM prefilter's, then the listwise one's)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +214,19 @@ class Ranking:
     @property
     def docids(self) -> list[str]:
         return [r.candidate.docid for r in self.ranked]
+
+    def model_scores(self) -> dict[str, float]:
+        """docid -> the model's own score (FIRST logits, ICR attention, setwise likelihood) from
+        the last block that judged it (later stages refine earlier ones); empty for methods
+        that only produce an order (RankGPT permutations). NaN scores are left out."""
+        out: dict[str, float] = {}
+        for call in self.trace.calls:
+            if call.scores is None or call.error is not None:
+                continue
+            for docid, score in zip(call.docids, call.scores, strict=False):
+                if score == score:  # not NaN
+                    out[docid] = float(score)
+        return out
 
     def __len__(self) -> int:
         return len(self.ranked)

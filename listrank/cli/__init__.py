@@ -8,7 +8,7 @@ import sys
 import typing
 from collections.abc import Sequence
 
-from listrank.errors import ListrankError, did_you_mean
+from listrank.errors import InputError, ListrankError, did_you_mean
 
 _COMMANDS = (
     "listrank.cli.rerank",
@@ -16,9 +16,11 @@ _COMMANDS = (
     "listrank.cli.presets_cmd",
     "listrank.cli.plan",
     "listrank.cli.serve",
+    "listrank.cli.mcp_cmd",
     "listrank.cli.batch",
     "listrank.cli.eval",
     "listrank.cli.ab",
+    "listrank.cli.view",
     "listrank.cli.config_cmd",
 )
 
@@ -77,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         quiet_model_libraries()
     try:
+        _spool_inputs(args)
         code: int = args.run(args)
     except ListrankError as exc:
         print(f"listrank: error: {exc}", file=sys.stderr)
@@ -85,6 +88,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("listrank: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+# arguments that name a file of requests, a run, qrels, a corpus or topics
+_INPUT_ARGS = ("input", "run_file", "qrels", "corpus", "topics", "calibration_pool")
+
+
+def _spool_inputs(args: argparse.Namespace) -> None:
+    """``-`` (stdin) and read-once inputs (a FIFO, ``<(zcat …)``) become temporary copies, since
+    a command reads its input more than once (checked first, reranked after)."""
+    from listrank.runs import streams
+
+    given = [name for name in _INPUT_ARGS if getattr(args, name, None) == streams.STDIO]
+    if len(given) > 1:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in given)
+        raise InputError(f"only one input can be '-' (stdin); {flags} all are")
+    for name in _INPUT_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            setattr(args, name, streams.local_input(value))
 
 
 def quiet_model_libraries() -> None:

@@ -154,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
     data["first_stage"] = (
         None if args.no_first_stage else "built in: the input order of every query, no model"
     )
+    # what `listrank view` needs to join the runs with their judgements and texts
+    data["input"], data["qrels"], data["trace"] = (
+        None if p in (None, "-") else str(Path(p).resolve())  # stdin/stdout: nothing to find
+        for p in (args.input, args.qrels, args.trace)
+    )
     with atomic_writer(out / "report.json") as fh:
         json.dump(data, fh, indent=2)
         fh.write("\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,16 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         trace=Path(args.trace) if args.trace else None,
     )
+    started = time.perf_counter()
     report = run_batch(job)
+    # the workers' parts add up their own times; the run's wall time is the driver's
+    report.summary.wall_s = time.perf_counter() - started
     print(
         f"listrank: {args.output}: {report.shards} shards ({report.skipped} already complete, "
         f"{report.computed} computed now): {report.summary.format()}",
         file=sys.stderr,
     )
+    warning = report.summary.order_warning()
+    if warning:
+        print(f"listrank: {warning}", file=sys.stderr)
     return 0

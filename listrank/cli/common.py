@@ -9,7 +9,13 @@ from typing import Any
 from listrank.errors import ConfigError
 from listrank.methods.calibration import CALIBRATIONS
 from listrank.pipeline.config import PipelineConfig
-from listrank.pipeline.reranker import DEFAULT_BACKEND, DEFAULT_METHOD, DEFAULT_STRATEGY, Reranker
+from listrank.pipeline.reranker import (
+    DEFAULT_BACKEND,
+    DEFAULT_METHOD,
+    DEFAULT_STRATEGY,
+    EMBEDDED_METHOD,
+    Reranker,
+)
 from listrank.prompting.guard import GUARDS
 from listrank.prompting.parsing import PARSE_MODES
 from listrank.prompting.templates import BRACKET_RULES, CLEANERS
@@ -101,7 +107,8 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--method",
         default=None,
-        help=f"block judge: {', '.join(names('method'))} (default {DEFAULT_METHOD})",
+        help=f"block judge: {', '.join(names('method'))} (default {EMBEDDED_METHOD} on the "
+        f"embedded model, {DEFAULT_METHOD} on a named one)",
     )
     g.add_argument(
         "--strategy",

@@ -12,6 +12,7 @@ from listrank.errors import ConfigError
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.schema import INIT_TEXT, check, effective, to_toml
 from listrank.runs.io import atomic_writer
+from listrank.runs.streams import display_name
 
 
 def add_parser(sub: Any) -> None:
@@ -28,6 +29,9 @@ def add_parser(sub: Any) -> None:
     show = cmds.add_parser(
         "show",
         help="print the effective configuration: --config and flags over every default",
+    )
+    show.add_argument(
+        "-o", "--output", help="write here (atomically, nothing on an error) instead of printing"
     )
     add_component_options(show)
     show.set_defaults(run=_show)
@@ -50,8 +54,15 @@ def _init(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     cfg = pipeline_config(args, dry_run_ok=True)
-    sys.stdout.write(f"# effective configuration ({cfg.source} + command-line flags)\n")
-    sys.stdout.write(to_toml(effective(cfg)))
+    # the whole text is built before a byte is written: an error leaves no header-only file
+    text = f"# effective configuration ({cfg.source} + command-line flags)\n"
+    text += to_toml(effective(cfg))
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    with atomic_writer(args.output) as fh:
+        fh.write(text)
+    print(f"listrank: wrote {display_name(args.output)}", file=sys.stderr)
     return 0
 
 

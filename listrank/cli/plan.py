@@ -62,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
                     "reasoning_tokens": plan.reasoning_tokens,
                     "exact": plan.exact,
                     "block_sizes": list(plan.block_sizes),
+                    "expected_calls": plan.expected_calls,
+                    "expected_depth": plan.expected_depth,
+                    "judge_model": plan.judge_model,
+                    "parts": [
+                        {"strategy": p.strategy, "n": p.n, "calls": p.calls, "depth": p.depth}
+                        for p in plan.parts
+                    ],
                 }
             )
         )

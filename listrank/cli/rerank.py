@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import dataclasses
+import os
+import shutil
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -17,9 +22,10 @@ from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
-from listrank.runs import safe_json
+from listrank.runs import safe_json, streams
 from listrank.runs.formats import read_trec_with_corpus
 from listrank.runs.io import (
+    KEEP_SCORES,
     Request,
     atomic_writer,
     iter_requests,
@@ -79,6 +85,14 @@ def add_parser(sub: Any) -> None:
         help="write only the top K candidates of each query (rank_llm's --top-k-rerank)",
     )
     p.add_argument("--run-tag", default="listrank", help="run tag for TREC output")
+    p.add_argument(
+        "--keep-scores",
+        choices=KEEP_SCORES,
+        default="rank",
+        help="what each candidate's score holds: rank (the new order as decreasing numbers; "
+        "default), model (the model's own score: FIRST logits, ICR attention; null for "
+        "permutation methods), first-stage (the input's score)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--cache", help="persistent model-call cache (SQLite file, owner-only)")
     p.add_argument(
@@ -140,12 +154,30 @@ def _failure(outcome: Outcome) -> tuple[str, str]:
     return qid, f"{qid} ({type(err).__name__}: {err})"
 
 
+def _journal_path(output: str) -> str:
+    """OUTPUT.journal beside a file output; a stream (stdout, a FIFO, a device) has no place
+    beside it and cannot be rewritten on resume, so its journal is a private temporary file."""
+    if not streams.is_stream(output):
+        return f"{output}.journal"
+    folder = tempfile.mkdtemp(prefix="listrank-rerank.")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return os.path.join(folder, "journal")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top_k_rerank is not None and args.top_k_rerank < 1:
         raise ConfigError(f"--top-k-rerank must be >= 1; got {args.top_k_rerank}")
     source = _request_source(args)
+    if args.format == "trec" and args.keep_scores != "rank":
+        raise ConfigError(
+            f"--keep-scores {args.keep_scores} with --format trec: trec_eval orders a run by its "
+            "score column, which would undo the new order; write jsonl to keep other scores"
+        )
+    if args.output == streams.STDIO and args.trace == streams.STDIO:
+        raise ConfigError("-o - and --trace - would mix results and calls on stdout; name a file")
     check_output_file(args.output, [args.input])
-    check_output_file(f"{args.output}.journal", [args.input])
+    journal_path = _journal_path(args.output)
+    check_output_file(journal_path, [args.input])
     if args.trace:
         check_output_file(args.trace, [args.input])
     qids = _validate(args, source)
@@ -156,9 +188,8 @@ def run(args: argparse.Namespace) -> int:
     options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
     options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
     # finished queries go to a journal as they finish, so a killed run resumes (same command)
-    journal = Journal(
-        f"{args.output}.journal", fingerprint(args.input, options), resume=not args.no_resume
-    )
+    resume = not args.no_resume and not streams.is_stream(args.output)
+    journal = Journal(journal_path, fingerprint(args.input, options), resume=resume)
     from_journal = {q for q in qids if q in journal.done}
     resumed = len(from_journal)
     if resumed:
@@ -207,13 +238,14 @@ def _finish(
         elif args.format == "rank_llm":
             text = safe_json.dumps(rank_llm_result(req, ranking)) + "\n"
         else:
-            text = safe_json.dumps(result_record(req, ranking)) + "\n"
+            text = safe_json.dumps(result_record(req, ranking, args.keep_scores)) + "\n"
         journal.append(Entry(req.query.qid, text, ranking))
         finished_here.append(req.query.qid)
 
     outcomes: Iterator[Outcome] = iter(())
     # the model loads (and the Reranker checks its own options) before the bar is drawn
     reranker = pipeline.build() if len(qids) > resumed else None
+    started = time.perf_counter()  # the run's wall time, model loading left out
     progress = tqdm(total=len(qids) - resumed, desc="queries", unit="q", disable=args.no_progress)
     if reranker is not None:
         pending = (r for r in source() if r.query.qid not in from_journal)
@@ -245,22 +277,33 @@ def _finish(
             del journal.done[qid]
         progress.close()
         if failed:
-            # nothing is written; the finished queries stay in the journal for the rerun
+            # a file output is not written; the finished queries stay in the journal
             journal.close()
             kept = len(qids) - len(failed)
             shown = "; ".join(why for _, why in failed[:5]) + ("; …" if len(failed) > 5 else "")
+            if streams.is_stream(args.output):  # already streamed out; nothing to resume
+                journal.remove()
+                where = f"were written to {streams.display_name(args.output)}"
+            else:
+                where = (
+                    f"are kept in {journal.path}: run the same command again to retry only the "
+                    "failed ones"
+                )
             raise QueriesFailedError(
-                f"{len(failed)} of {len(qids)} queries failed: {shown}. The {kept} others are "
-                f"kept in {journal.path}: run the same command again to retry only the failed "
-                "ones",
+                f"{len(failed)} of {len(qids)} queries failed: {shown}. The {kept} others {where}",
                 errors={},
                 results=[],
                 qids=[qid for qid, _ in failed],
             )
     journal.remove()
+    summary.wall_s = time.perf_counter() - started
     if args.trace:
-        print(f"listrank: wrote {args.trace}: {traced} model calls", file=sys.stderr)
-    print(f"listrank: wrote {args.output}: {summary.format()}", file=sys.stderr)
+        print(
+            f"listrank: wrote {streams.display_name(args.trace)}: {traced} model calls",
+            file=sys.stderr,
+        )
+    shown = streams.display_name(args.output)
+    print(f"listrank: wrote {shown}: {summary.format()}", file=sys.stderr)
     per_stage = ", ".join(f"{k} {v / len(qids):.3f}" for k, v in stages.items())
     print(f"listrank: stage latency, s/query: {per_stage}", file=sys.stderr)
     if resumed:
@@ -269,4 +312,7 @@ def _finish(
             f"({this_run.cached_calls} cached); {resumed} queries taken from the journal",
             file=sys.stderr,
         )
+    warning = summary.order_warning()
+    if warning:
+        print(f"listrank: {warning}", file=sys.stderr)
     return 0

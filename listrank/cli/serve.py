@@ -23,6 +23,7 @@ from listrank.server.settings import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_WORKERS,
+    ServerSettings,
 )
 
 API_KEY_ENV = "LISTRANK_API_KEY"
@@ -39,27 +40,15 @@ def add_parser(sub: Any) -> None:
     add_component_options(p)  # --config and the same flags as `rerank`
     p.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
-    p.add_argument(
-        "--api-key",
-        help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}; unset = no auth)",
-    )
+    add_service_options(p)
     p.add_argument("--model-name", default="listrank", help="name reported in responses")
-    p.add_argument("--max-documents", type=int, default=DEFAULT_MAX_DOCUMENTS)
-    p.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES)
-    p.add_argument("--max-query-chars", type=int, default=DEFAULT_MAX_QUERY_CHARS)
-    p.add_argument(
-        "--queue-size",
-        type=int,
-        default=DEFAULT_QUEUE_SIZE,
-        help="requests that may wait; more get 503 + Retry-After (default %(default)s)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="requests in flight at once; their calls at the same stage share backend calls "
-        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
-    )
+    add_connection_options(p)
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(run=run)
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    """Deadlines and a cap on open connections for an HTTP face."""
     g = p.add_argument_group("connections")
     g.add_argument(
         "--header-timeout",
@@ -86,15 +75,61 @@ def add_parser(sub: Any) -> None:
         default=DEFAULT_MAX_CONNECTIONS,
         help="open connections at most; more get 503 and are closed (default %(default)s)",
     )
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    p.set_defaults(run=run)
+
+
+def connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    return ConnectionLimits(
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        keep_alive_s=args.keep_alive,
+        max_connections=args.max_connections,
+    )
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    """Auth, limits and workers: the same for `serve` and `mcp`."""
+    p.add_argument(
+        "--api-key",
+        help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}; unset = no auth)",
+    )
+    p.add_argument("--max-documents", type=int, default=DEFAULT_MAX_DOCUMENTS)
+    p.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES)
+    p.add_argument("--max-query-chars", type=int, default=DEFAULT_MAX_QUERY_CHARS)
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=DEFAULT_QUEUE_SIZE,
+        help="requests that may wait; more get 503 + Retry-After (default %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="requests in flight at once; their calls at the same stage share backend calls "
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
+    )
+
+
+def service_settings(args: argparse.Namespace, **more: Any) -> ServerSettings:
+    """The settings the flags of ``add_service_options`` give (workers: 1 until the reranker
+    is built and says what suits its backend)."""
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    return ServerSettings(
+        max_documents=args.max_documents,
+        max_request_bytes=args.max_request_bytes,
+        max_query_chars=args.max_query_chars,
+        queue_size=args.queue_size,
+        workers=args.workers or DEFAULT_WORKERS,
+        api_key=api_key or None,
+        **more,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from listrank.server import ServerSettings, create_app
+        from listrank.server import create_app
         from listrank.server.access_log import configure
     except ImportError as exc:
         raise ConfigError(
@@ -102,22 +137,8 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     import logging
 
-    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
-    settings = ServerSettings(
-        max_documents=args.max_documents,
-        max_request_bytes=args.max_request_bytes,
-        max_query_chars=args.max_query_chars,
-        queue_size=args.queue_size,
-        workers=args.workers or DEFAULT_WORKERS,
-        api_key=api_key or None,
-        model_name=args.model_name,
-    )
-    limits = ConnectionLimits(
-        header_timeout_s=args.header_timeout,
-        body_timeout_s=args.body_timeout,
-        keep_alive_s=args.keep_alive,
-        max_connections=args.max_connections,
-    )
+    settings = service_settings(args, model_name=args.model_name)
+    limits = connection_limits(args)
     cfg = pipeline_config(args)
     reranker = cfg.build()  # once; every request shares it
     if args.workers is None:

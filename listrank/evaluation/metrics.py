@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from listrank.errors import ConfigError, InputError
+from listrank.runs import streams
 from listrank.types import Ranking
 
 Run = dict[str, dict[str, float]]
@@ -16,8 +18,8 @@ def read_qrels(path: str | Path) -> Qrels:
     """TREC qrels: ``qid iter docid rel`` per line."""
     qrels: Qrels = {}
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = streams.read_bytes(path).decode("utf-8").splitlines()  # gzip too
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read qrels {path}: {exc}") from exc
     for number, line in enumerate(lines, start=1):
         parts = line.split()

@@ -39,6 +39,15 @@ class RunSummary:
     """What the (stage-0) bias report needs of every call, as running sums."""
     off_plan: int = 0
     """Queries whose calls or depth differ from the strategy's plan."""
+    blocks_judged: int = 0
+    """Calls that produced a local order (failed ones excluded)."""
+    blocks_kept_order: int = 0
+    """Of those, the blocks whose order came out as it went in."""
+    generated_kept_order: int = 0
+    """Of those, the ones judged from generated text (no per-slot scores)."""
+    wall_s: float = 0.0
+    """Wall-clock time of the run, set by the caller that timed it (0: not timed). Per-query
+    latencies overlap when queries run concurrently, so their sum is not the run's time."""
 
     def add(self, ranking: Ranking) -> None:
         self.queries += 1
@@ -65,6 +74,11 @@ class RunSummary:
             self.out_of_range_ids += c.repair.out_of_range
             self.failed_calls += int(c.error is not None)
             self.bias_tally.add(c)
+            if c.order is not None and c.error is None and len(c.order) > 1:
+                self.blocks_judged += 1
+                if tuple(c.order) == tuple(range(len(c.order))):
+                    self.blocks_kept_order += 1
+                    self.generated_kept_order += int(c.scores is None)
 
     def merge(self, other: RunSummary) -> None:
         """Add another part of the run (every field is a count or a sum)."""
@@ -96,7 +110,39 @@ class RunSummary:
             "queries_off_plan": self.off_plan,
             "latency_s_total": round(total, 3),
             "latency_s_per_query": round(total / self.queries, 3) if self.queries else 0.0,
+            "wall_s": round(self.wall_s, 3),
+            "queries_per_s": round(self.queries / self.wall_s, 3) if self.wall_s > 0 else 0.0,
+            "blocks_judged": self.blocks_judged,
+            "blocks_kept_order": self.blocks_kept_order,
         }
+
+    def timing(self) -> str:
+        """Wall time, throughput and mean per-query latency, each named (they differ when
+        queries run concurrently)."""
+        mean = self.latency_s_total / self.queries if self.queries else 0.0
+        latency = f"mean per-query latency {mean:.2f} s"
+        if self.wall_s <= 0:
+            return latency
+        rate = self.queries / self.wall_s
+        return f"wall time {self.wall_s:.1f} s, {rate:.3g} queries/s, {latency}"
+
+    def order_warning(self) -> str | None:
+        """A WARNING line when most blocks kept their input order: the output is then mostly
+        the first stage's, whatever the summary's other numbers say."""
+        judged, kept = self.blocks_judged, self.blocks_kept_order
+        if judged == 0 or kept * 2 <= judged:
+            return None
+        if self.generated_kept_order * 2 > kept:
+            tips = (
+                "--method icr or --method first (they read attention or logits, not generated "
+                "text), or a model that follows the ranking prompt (--model)"
+            )
+        else:
+            tips = "a larger model (--model), --calibrate reference, or another --method"
+        return (
+            f"WARNING: {kept} of {judged} blocks kept their input order, so the output is "
+            f"mostly the first stage's order; try {tips}. --trace FILE shows every answer."
+        )
 
     def bias(self) -> BiasReport:
         return self.bias_tally.report()
@@ -111,7 +157,7 @@ class RunSummary:
             f"cut at the answer budget {d['truncated_outputs']}, "
             f"missing ids {d['missing_ids']}, duplicates {d['duplicate_ids']}, "
             f"out of range {d['out_of_range_ids']}); failed calls: {d['failed_calls']}; "
-            f"{d['latency_s_per_query']} s/query; queries off plan: {d['queries_off_plan']}\n"
+            f"{self.timing()}; queries off plan: {d['queries_off_plan']}\n"
             f"{self._reasoning_line()}{self.bias().format()}"
         )
 

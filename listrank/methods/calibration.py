@@ -127,10 +127,15 @@ class CalibratedMethod(Method):
         # the service shares one method between request threads: one prior per size, charged once
         self._prior_lock = threading.Lock()
         self.produces_scores = True
+        self.scores_alone = bool(getattr(inner, "scores_alone", False))
 
     @property
     def max_block_size(self) -> int | None:
         return self.inner.max_block_size
+
+    @property
+    def calls_per_candidate(self) -> bool:
+        return bool(getattr(self.inner, "calls_per_candidate", False))
 
     @property
     def calls_per_block(self) -> int:
@@ -144,13 +149,17 @@ class CalibratedMethod(Method):
 
     def _new_sizes(self, block_sizes: Sequence[int]) -> list[int]:
         """Sizes whose prior is not measured yet (a block of one needs none)."""
-        return sorted({s for s in block_sizes if s >= 2} - set(self.priors))
+        return sorted({s for s in block_sizes if self.calibrates(s)} - set(self.priors))
 
     def prior_calls(self, block_sizes: Sequence[int]) -> int:
         return len(self._new_sizes(block_sizes)) * self.calls_per_prior
 
     def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
         return sum(self._size_prior_tokens(s) for s in self._new_sizes(block_sizes))
+
+    def calibrates(self, size: int) -> bool:
+        """Whether blocks of ``size`` get a prior (and so cost the prior's calls once)."""
+        return size >= 2 or (size == 1 and self.scores_alone)
 
     def prior(self, size: int) -> tuple[float, ...]:
         if size not in self.priors:
@@ -200,7 +209,8 @@ class CalibratedMethod(Method):
         out = []
         for block, j in zip(blocks, self.inner.judge(query, blocks), strict=True):
             raw = j.scores
-            if raw is None or len(block) < 2:
+            # one slot has no position to correct, unless its score stands alone (pointwise)
+            if raw is None or not self.calibrates(len(block)):
                 out.append(j)
                 continue
             with self._prior_lock:

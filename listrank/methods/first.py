@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
-from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.errors import ConfigError, ContextLengthError
 from listrank.methods.base import (
     PASSAGE_WORDS,
     TEXT_RULES,
@@ -28,6 +28,7 @@ from listrank.methods.base import (
     template_for,
     template_option,
 )
+from listrank.methods.labels import require_single_tokens
 from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
@@ -99,16 +100,13 @@ class FirstMethod(Method):
         self._check_single_tokens()
 
     def _check_single_tokens(self) -> None:
-        ids = {ident: self.backend.token_ids(ident) for ident in self.identifiers}
-        bad = {ident: toks for ident, toks in ids.items() if len(toks) != 1}
-        if bad:
-            shown = ", ".join(f"{i!r} -> {t}" for i, t in bad.items())
-            raise TemplateError(
-                f"{self.template.source}: FIRST needs every identifier to be exactly one token "
-                f"for {self.backend.model_name}, but these are not: {shown}. Use an "
-                f"identifier scheme whose labels are single tokens (e.g. 'alpha') or a smaller "
-                f"max_block (now {self._max_block})"
-            )
+        require_single_tokens(
+            self.backend,
+            self.identifiers,
+            what=f"{self.template.source}: FIRST needs every identifier",
+            fix=f"Use an identifier scheme whose labels are single tokens (e.g. 'alpha') or a "
+            f"smaller max_block (now {self._max_block})",
+        )
 
     @property
     def max_block_size(self) -> int:
@@ -175,7 +173,7 @@ class FirstMethod(Method):
                 docids=tuple(c.docid for c in block),
                 prompt_tokens=result.prompt_tokens,
                 completion_tokens=0,
-                output=" > ".join(f"[{prompt.identifiers[i]}]" for i in order),
+                output="",  # one forward pass, no generated text: the scores are the answer
                 latency_s=result.latency_s,
                 scores=tuple(scores),
                 cached=result.cached,

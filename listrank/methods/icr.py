@@ -240,7 +240,7 @@ class ICRMethod(Method):
             docids=tuple(c.docid for c in block),
             prompt_tokens=prompt_tokens,
             completion_tokens=0,
-            output=" > ".join(f"[{i + 1}]" for i in order),
+            output="",  # attention, no generated text: the scores are the answer
             latency_s=result.latency_s,
             cached=bool(result.extra.get("cached", False)),
             scores=tuple(scores),

@@ -273,13 +273,12 @@ class SetwiseMethod(Method):
             scores = [math.nan if result.error is not None or v is None else float(v) for v in raw]
             unscored = frozenset(i for i in range(n) if math.isnan(scores[i]))
             order = order_from_scores(scores)  # unscored last, in input order
-            labels = identifiers_for("alpha", n)
             record = CallRecord(
                 method=self.name,
                 docids=tuple(c.docid for c in block),
                 prompt_tokens=result.prompt_tokens,
                 completion_tokens=0,
-                output=" > ".join(labels[i] for i in order),
+                output="",  # label log-probabilities, no generated text
                 latency_s=result.latency_s,
                 scores=tuple(scores),
                 cached=result.cached,

@@ -40,6 +40,10 @@ class PermutationAveraged(Method):
         return self.inner.max_block_size
 
     @property
+    def calls_per_candidate(self) -> bool:
+        return bool(getattr(self.inner, "calls_per_candidate", False))
+
+    @property
     def calls_per_block(self) -> int:
         return self.k * self.inner.calls_per_block
 
@@ -96,7 +100,10 @@ class PermutationAveraged(Method):
                 prompt_tokens=sum(r.prompt_tokens for r in records),
                 completion_tokens=sum(r.completion_tokens for r in records),
                 latency_s=sum(r.latency_s for r in records),
-                output=" || ".join(r.output for r in records),
+                # only model text: score methods' records have none
+                output=" || ".join(r.output for r in records)
+                if any(r.output for r in records)
+                else "",
                 repair=sum((r.repair for r in records[1:]), first.repair),
                 scores=scores,
                 extra={

@@ -12,7 +12,8 @@ batch workers all build the identical thing from one file.
     window = 20
     step = 10
 
-Every section is optional (defaults: hf / rankgpt / sliding). Unknown sections or options are
+Every section is optional (defaults: hf / sliding, and icr on the embedded model or rankgpt
+on a named one). Unknown sections or options are
 errors that name the file.
 """
 
@@ -27,18 +28,21 @@ from typing import Any
 from listrank.errors import ConfigError
 from listrank.options import check_all
 from listrank.pipeline.fusion import Fusion
-from listrank.pipeline.prefilter import build_prefilter
+from listrank.pipeline.llm_prefilter import LLMPrefilter, llm_prefilter
+from listrank.pipeline.prefilter import Prefilter, build_prefilter
 from listrank.pipeline.reranker import (
     DEFAULT_BACKEND,
-    DEFAULT_METHOD,
     DEFAULT_STRATEGY,
     RERANKER_OPTIONS,
     Reranker,
+    default_method,
     qualified,
 )
 from listrank.prompting.presets import load_preset
 
 LAYERS = ("backend", "method", "strategy")
+AUTO_METHOD = ""
+"""[method] without a name: the default for the backend and model (reranker.default_method)."""
 DEFAULT_SOURCE = "<defaults>"
 EXTRA_SECTIONS: set[str] = {"fusion"}
 """Further sections that later pipeline stages register (e.g. "prefilter")."""
@@ -57,10 +61,19 @@ class ComponentSpec:
 class PipelineConfig:
     backend: ComponentSpec = ComponentSpec(DEFAULT_BACKEND)
     model: str | None = None
-    method: ComponentSpec = ComponentSpec(DEFAULT_METHOD)
+    method: ComponentSpec = ComponentSpec(AUTO_METHOD)
     strategy: ComponentSpec = ComponentSpec(DEFAULT_STRATEGY)
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = DEFAULT_SOURCE
+    method_by_default: bool = False
+    """True when no method was named: it follows the backend and model (ICR on the embedded
+    model, RankGPT on a named one) through every override."""
+
+    def __post_init__(self) -> None:
+        if self.method.name == AUTO_METHOD or self.method_by_default:
+            name = default_method(self.backend.name, self.model)
+            object.__setattr__(self, "method", ComponentSpec(name, self.method.options))
+            object.__setattr__(self, "method_by_default", True)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<memory>") -> PipelineConfig:
@@ -77,7 +90,7 @@ class PipelineConfig:
             options = dict(section)
             default = {
                 "backend": DEFAULT_BACKEND,
-                "method": DEFAULT_METHOD,
+                "method": AUTO_METHOD,
                 "strategy": DEFAULT_STRATEGY,
             }[layer]
             name = options.pop("name", default)
@@ -127,8 +140,9 @@ class PipelineConfig:
         # a different component name drops the file's options: they belonged to the old one
         if backend is not None and backend != cfg.backend.name:
             cfg = replace(cfg, backend=ComponentSpec(backend))
-        if method is not None and method != cfg.method.name:
-            cfg = replace(cfg, method=ComponentSpec(method))
+        if method is not None:  # named now: it no longer follows the model
+            spec = cfg.method if method == cfg.method.name else ComponentSpec(method)
+            cfg = replace(cfg, method=spec, method_by_default=False)
         if strategy is not None and strategy != cfg.strategy.name:
             cfg = replace(cfg, strategy=ComponentSpec(strategy))
         if model is not None:
@@ -170,7 +184,7 @@ class PipelineConfig:
                 model=self.model,
                 method=self.method.name,
                 strategy=self.strategy.name,
-                prefilter=build_prefilter(self.extra.get("prefilter")),
+                prefilter=prefilter_from(self.extra.get("prefilter")),
                 cache=cache_path(self.extra.get("cache")),
                 **merged,
             )
@@ -178,6 +192,13 @@ class PipelineConfig:
             if self.source == DEFAULT_SOURCE:  # no file to point at: the message says it all
                 raise
             raise ConfigError(f"{self.source}: {exc}") from exc
+
+
+def prefilter_from(section: Mapping[str, Any] | None) -> Prefilter | LLMPrefilter | None:
+    """The ``[prefilter]`` table's prefilter: an LLM stage or a sentence-transformers model."""
+    if section is not None and section.get("type") == "llm":
+        return llm_prefilter({k: v for k, v in section.items() if k != "type"})
+    return build_prefilter(section)
 
 
 def cache_path(section: Mapping[str, Any] | None) -> str | None:

@@ -1,6 +1,8 @@
 """A cheap first pass before the LLM: score every candidate, keep the top k for the LLM stage.
 
-Two kinds, both from sentence-transformers (``pip install 'listrank[prefilter]'``):
+An LLM (``type = "llm"``, ``pipeline.llm_prefilter``: any method/backend pair, pointwise by
+default), or one of two kinds from sentence-transformers (``pip install
+'listrank[prefilter]'``):
 
 - ``cross-encoder`` (the real cascade): a ``CrossEncoder`` reads (query, passage) pairs.
 - ``bi-encoder``: cosine similarity of ``SentenceTransformer`` embeddings, a weaker but much
@@ -18,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.types import Candidate, Query
 
-PREFILTER_KINDS = ("cross-encoder", "bi-encoder")
+PREFILTER_KINDS = ("cross-encoder", "bi-encoder", "llm")
 INSTALL_HINT = "pip install 'listrank[prefilter]'"
 
 
@@ -137,7 +139,7 @@ def build_prefilter(section: Mapping[str, Any] | None) -> Prefilter | None:
     """A prefilter from a pipeline config's ``[prefilter]`` table (None when absent):
 
     [prefilter]
-    type = "cross-encoder"        # or "bi-encoder"
+    type = "cross-encoder"        # or "bi-encoder", or "llm" (see pipeline.llm_prefilter)
     model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
     k = 20
     batch_size = 32
@@ -147,6 +149,8 @@ def build_prefilter(section: Mapping[str, Any] | None) -> Prefilter | None:
         return None
     options = dict(section)
     kind = options.pop("type", "cross-encoder")
+    if kind == "llm":  # it composes a Reranker: built where pipelines are (pipeline.config)
+        raise ConfigError("an LLM prefilter is built by PipelineConfig or LLMPrefilter(...)")
     factories: dict[str, Any] = {
         "cross-encoder": CrossEncoderPrefilter,
         "bi-encoder": BiEncoderPrefilter,

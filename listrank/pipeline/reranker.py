@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.backends.cache import CachedBackend
-from listrank.errors import ConfigError, InputError
+from listrank.errors import (
+    CapabilityError,
+    ConfigError,
+    InputError,
+    UnknownComponentError,
+    did_you_mean,
+)
 from listrank.methods.base import Method
 from listrank.methods.calibration import (
     DEFAULT_REFERENCE_BLOCKS,
@@ -25,10 +31,11 @@ from listrank.pipeline import scheduler
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
+from listrank.pipeline.results import RankedResults
 from listrank.prompting.presets import load_preset
 from listrank.runs import dataframes, safe_json
 from listrank.strategies.base import Strategy
-from listrank.strategies.planning import method_plan
+from listrank.strategies.planning import chain_plans, method_plan
 from listrank.types import (
     CallRecord,
     Candidate,
@@ -45,9 +52,31 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKEND = "hf"
 DEFAULT_METHOD = "rankgpt"
+"""The method for a named model (RankGPT permutation generation, the common baseline)."""
+EMBEDDED_METHOD = "icr"
+"""The method for the embedded SmolLM2-135M: it cannot follow RankGPT's output format (every
+answer is repaired back to the input order), and ICR reorders best of the methods on the
+shipped demo set (docs/methods.md, "Default method")."""
 DEFAULT_STRATEGY = "sliding"
 
 CandidateLike = str | Candidate | Mapping[str, Any]
+
+
+def default_method(backend: object, model: str | None) -> str:
+    """ICR on the embedded model (the default backend with no model named), else RankGPT."""
+    return EMBEDDED_METHOD if backend == DEFAULT_BACKEND and model is None else DEFAULT_METHOD
+
+
+def _backend_or_model(name: str) -> UnknownComponentError:
+    """An unknown backend given alone is usually a model name (rerankers' habit)."""
+    err = UnknownComponentError("backend", name, registry.names("backend"))
+    if did_you_mean(name, err.known):  # a typo of a backend name: that hint is the right one
+        return err
+    err.args = (
+        f"{err}; did you mean model={name!r}? (the first argument is the backend: "
+        f"e.g. Reranker('openai', model={name!r}))",
+    )
+    return err
 
 
 def as_query(query: str | Query) -> Query:
@@ -169,10 +198,11 @@ def qualified(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 class Reranker:
     """Rerank candidates for a query with an LLM.
 
-    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, RankGPT permutation
-    generation and a sliding window of 20 with step 10. Components may be names or objects;
-    ``**options`` go to whichever layer accepts them (e.g. ``window=``, ``template=``,
-    ``batch_size=``).
+    ``Reranker()`` uses the embedded SmolLM2 on the transformers backend, ICR (attention; the
+    135M model cannot follow RankGPT's answer format) and a sliding window of 20 with step 10;
+    with a model named, the default method is RankGPT permutation generation. Components may
+    be names or objects; ``**options`` go to whichever layer accepts them (e.g. ``window=``,
+    ``template=``, ``batch_size=``).
 
     ``calibrate=True`` (or ``"content-free"``) subtracts a per-slot prior measured on "N/A"
     passages; ``calibrate="reference"`` measures it on ``calibration_blocks`` random blocks
@@ -184,7 +214,7 @@ class Reranker:
         self,
         backend: str | object = DEFAULT_BACKEND,
         model: str | None = None,
-        method: str | Method = DEFAULT_METHOD,
+        method: str | Method | None = None,
         strategy: str | Strategy = DEFAULT_STRATEGY,
         *,
         calibrate: bool | str = False,
@@ -216,6 +246,10 @@ class Reranker:
             "rank_start": rank_start,
             "shuffle_candidates": shuffle_candidates,
         }
+        if method is None:
+            method = default_method(backend, model)
+        if isinstance(backend, str) and model is None and backend not in registry.names("backend"):
+            raise _backend_or_model(backend)
         check_all(RERANKER_OPTIONS, own, "the reranker")  # as for a component option
         entries = {
             "backend": registry.get("backend", backend) if isinstance(backend, str) else None,
@@ -247,13 +281,24 @@ class Reranker:
         self.shuffle_candidates = shuffle_candidates
         # the method calls the model through the gate, where rerank_many merges queries' calls
         self._gate: StageGate | None = None
+        shared: object = backend
         if isinstance(method, str):
             gated = GatedBackend(backend)
             self._gate = gated.gate
+            shared = gated
             method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
+        bind = getattr(prefilter, "bind", None)
+        if callable(bind):  # an LLM prefilter judges on this backend, through the same gate
+            bind(shared)
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
+        if getattr(strategy, "needs_scores", False) and not getattr(method, "scores_alone", False):
+            raise CapabilityError(
+                f"strategy {strategy.name!r} orders candidates by the score each gets alone; "
+                f"method {method.name!r} does not score a single candidate. Use "
+                "method='pointwise'"
+            )
         if calibrate:
             method = CalibratedMethod(
                 method,
@@ -305,9 +350,21 @@ class Reranker:
             n = min(n, self.top_k_candidates)
         n = max(0, n - self.rank_start)
         plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
+        llm_prefilter = self._llm_prefilter()
         if query is None or not candidates:
-            return plan
+            return plan if llm_prefilter is None else chain_plans(llm_prefilter.plan(n), plan)
         q, cands = as_query(query), as_candidates(candidates)
+        if llm_prefilter is not None:
+            pre = llm_prefilter.estimate(n, q, cands[:n])
+            return chain_plans(pre, self._estimate(plan, q, cands))
+        return self._estimate(plan, q, cands)
+
+    def _llm_prefilter(self) -> Any:
+        """The prefilter when it is an LLM stage with its own plan and trace, else None."""
+        return self.prefilter if hasattr(self.prefilter, "rank") else None
+
+    def _estimate(self, plan: Plan, q: Query, cands: list[Candidate]) -> Plan:
+        """``plan`` with its prompt tokens estimated on ``cands``."""
         cache: dict[int, int] = {}
         total = 0
         for size in plan.block_sizes:
@@ -317,6 +374,28 @@ class Reranker:
         # the priors' calls, planned in _plan, cost tokens too
         total += self.method.prior_prompt_tokens(plan.block_sizes)
         return dataclasses.replace(plan, prompt_tokens=total)
+
+    def rank(
+        self,
+        query: str | Query,
+        docs: Sequence[CandidateLike],
+        doc_ids: Sequence[str | int] | None = None,
+    ) -> RankedResults:
+        """rerankers' ``rank``: the docs best first, iterable and indexable, with ``top_k(k)``,
+        ``.docids`` and each item's text, new rank and the model's own score (None for
+        permutation methods). ``doc_ids`` names plain-string docs (default: their positions)."""
+        if doc_ids is not None:
+            if len(doc_ids) != len(docs):
+                raise InputError(
+                    f"doc_ids has {len(doc_ids)} ids for {len(docs)} docs", field="doc_ids"
+                )
+            docs = [
+                Candidate(str(i), d) if isinstance(d, str) else d
+                for i, d in zip(doc_ids, docs, strict=True)
+            ]
+        candidates = as_candidates(docs)
+        ranking = self.rerank(query, candidates)
+        return RankedResults(ranking, candidates, self.method.name)
 
     def rerank(self, query: str | Query, candidates: Sequence[CandidateLike]) -> Ranking:
         q = as_query(query)
@@ -332,7 +411,17 @@ class Reranker:
             # rank_llm's --shuffle-candidates, seeded here so a run can be repeated
             cands = list(cands)
             random.Random(self.shuffle_candidates).shuffle(cands)
-        if self.prefilter is not None:
+        llm_prefilter = self._llm_prefilter()
+        if llm_prefilter is not None:
+            start = time.perf_counter()
+            pre = llm_prefilter.rank(q, cands)
+            stage_latency["prefilter"] = time.perf_counter() - start
+            ordered = [r.candidate for r in pre.ranked]
+            if sorted(c.docid for c in ordered) != sorted(c.docid for c in cands):
+                raise ConfigError("the LLM prefilter lost or duplicated candidates")
+            cands, tail = ordered[: llm_prefilter.k], ordered[llm_prefilter.k :] + tail
+            ranking = self._rerank_llm(q, cands, stage_latency, before=pre.trace)
+        elif self.prefilter is not None:
             start = time.perf_counter()
             pf_scores = self.prefilter.scores(q, cands)
             stage_latency["prefilter"] = time.perf_counter() - start
@@ -340,7 +429,9 @@ class Reranker:
                 raise ConfigError(f"prefilter {self.prefilter.name} returned a wrong score count")
             ordered = [cands[i] for i in prefilter_order(pf_scores)]
             cands, tail = ordered[: self.prefilter.k], ordered[self.prefilter.k :] + tail
-        ranking = self._rerank_llm(q, cands, stage_latency)
+            ranking = self._rerank_llm(q, cands, stage_latency)
+        else:
+            ranking = self._rerank_llm(q, cands, stage_latency)
         if top:
             ceiling = max((r.score for r in ranking.ranked), default=0.0)
             above = tuple(RankedCandidate(c, ceiling + len(top) - i) for i, c in enumerate(top))
@@ -353,11 +444,20 @@ class Reranker:
         return dataclasses.replace(ranking, ranked=ranking.ranked + rest)
 
     def _rerank_llm(
-        self, q: Query, cands: list[Candidate], stage_latency: dict[str, float]
+        self,
+        q: Query,
+        cands: list[Candidate],
+        stage_latency: dict[str, float],
+        before: Trace | None = None,
     ) -> Ranking:
-        records: list[CallRecord] = []
-
-        stages = [0]
+        """The listwise stage; ``before`` is an LLM prefilter's trace, whose calls come first
+        (its stages numbered before this stage's)."""
+        records: list[CallRecord] = [
+            dataclasses.replace(c, extra={**c.extra, "pipeline_stage": "prefilter"})
+            for c in (before.calls if before is not None else ())
+        ]
+        offset = 1 + max((c.stage for c in records), default=-1)
+        stages = [offset]
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
             stage = stages[0]
@@ -381,6 +481,8 @@ class Reranker:
 
         n = len(cands)
         plan = self._plan(n)  # before judging: calibration priors are computed while judging
+        if before is not None and before.plan is not None:
+            plan = chain_plans(before.plan, plan)
         result = self.strategy.rank(n, judge)
         if sorted(result.order) != list(range(n)):
             raise ConfigError(f"strategy {self.strategy.name} lost or duplicated candidates")

@@ -40,9 +40,12 @@ def check(cfg: PipelineConfig) -> None:
             kind = section.get("type", "cross-encoder")
             if kind not in PREFILTER_KINDS:
                 raise ConfigError(f"[prefilter] type {kind!r}: choose one of {PREFILTER_KINDS}")
-            unknown = set(section) - _PREFILTER_KEYS
-            if unknown:
-                raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
+            if kind == "llm":
+                _check_llm_prefilter(section, entries["backend"])
+            else:
+                unknown = set(section) - _PREFILTER_KEYS
+                if unknown:
+                    raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
         if "fusion" in extra:
             unknown = set(extra["fusion"]) - _FUSION_KEYS
             method = extra["fusion"].get("method", "rrf")
@@ -56,6 +59,27 @@ def check(cfg: PipelineConfig) -> None:
             check_local_model(str(cfg.model))
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from exc
+
+
+def _check_llm_prefilter(section: Mapping[str, Any], pipeline_backend: Any) -> None:
+    """An LLM prefilter's names and options, routed as its own Reranker would route them."""
+    from listrank.pipeline.llm_prefilter import DEFAULT_METHOD, DEFAULT_STRATEGY
+
+    options = {k: v for k, v in section.items() if k not in {"type", "k", "model"}}
+    k = section.get("k", 20)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ConfigError(f"[prefilter] k must be an integer >= 1; got {k!r}")
+    backend = options.pop("backend", None)
+    entries: dict[str, registry.Entry | None] = {
+        "backend": registry.get("backend", str(backend)) if backend else pipeline_backend,
+        "method": registry.get("method", str(options.pop("method", DEFAULT_METHOD))),
+        "strategy": registry.get("strategy", str(options.pop("strategy", DEFAULT_STRATEGY))),
+    }
+    loose = {k: v for k, v in options.items() if k not in _OWN_OPTIONS}
+    try:
+        _split_options(loose, entries)
+    except ConfigError as exc:
+        raise ConfigError(f"[prefilter]: {exc}") from exc
 
 
 def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
@@ -130,8 +154,8 @@ name = "hf"
 # batch_size = 8           # hf: blocks per forward batch
 # base_url = "http://localhost:8000/v1"   # openai: any OpenAI-compatible server
 
-[method]                   # how one block is judged: rankgpt, first, icr
-name = "rankgpt"
+[method]                   # how one block is judged: rankgpt, first, icr, setwise
+# name = "icr"             # unset: icr on the embedded model, rankgpt on a named one
 # template = "rankgpt"     # `listrank prompts list`; or a TOML file
 # max_passage_words = 300
 # calibrate = "content-free"   # first / icr: subtract a per-slot position prior

@@ -58,11 +58,12 @@ _KEYS = frozenset(
         "brackets",
         "clean",
         "guard",
+        "labels",
         "titled",
         "id_list_item",
     }
 )
-_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr"})
+_KNOWN_METHODS = frozenset({"permutation", "first", "setwise", "icr", "pointwise"})
 _ALPHABET = string.ascii_uppercase
 
 
@@ -120,6 +121,8 @@ class PromptTemplate:
     brackets: str = "neutralize"
     clean: str = "none"
     guard: str = "none"
+    labels: tuple[str, ...] = ()
+    """Answer labels read from the next-token scores, positive first (pointwise: yes, no)."""
     titled: str = DEFAULT_TITLED
     id_list_item: str = "[{id}]"
     examples: tuple[ChatMessage, ...] = ()
@@ -323,6 +326,14 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
     guard = data.get("guard", "none")
     if guard not in passage_guard.GUARDS:
         raise TemplateError(f"{source}: guard = {guard!r}; use one of {passage_guard.GUARDS}")
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        raise TemplateError(f"{source}: 'labels' must be a list of non-empty strings")
+    if "pointwise" in methods and (len(labels) != 2 or labels[0] == labels[1]):
+        raise TemplateError(
+            f"{source}: a pointwise template needs labels = [positive, negative], two "
+            f'different strings (e.g. ["yes", "no"]); got {labels}'
+        )
     titled = data.get("titled", DEFAULT_TITLED)
     both = frozenset({"title", "text"})
     if not isinstance(titled, str) or _check_fields(titled, both, "titled", source) != both:
@@ -349,6 +360,7 @@ def _validate(data: dict[str, Any], source: str) -> PromptTemplate:
         brackets=brackets,
         clean=clean,
         guard=guard,
+        labels=tuple(labels),
         titled=titled,
         id_list_item=id_list_item,
     )

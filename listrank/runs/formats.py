@@ -8,12 +8,13 @@ form, so results are written as rank_llm JSONL that listrank reads back).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from listrank.errors import InputError
-from listrank.runs import safe_json
+from listrank.runs import safe_json, streams
 from listrank.runs.io import Request, iter_lines, parse_request, read_trec_run
 
 _ID_KEYS = ("docid", "_id", "id", "doc_id", "pid")
@@ -23,22 +24,21 @@ _TEXT_KEYS = ("contents", "text", "segment", "body", "passage")
 def starts_with_json_array(path: str | Path) -> bool:
     """True when the file's first non-blank character is '[' (a JSON array, not JSON lines)."""
     try:
-        with open(path, "rb") as fh:
+        with streams.open_input(path) as fh:
             while chunk := fh.read(4096):
                 stripped = chunk.lstrip()
                 if stripped:
                     return stripped[:1] == b"["
-    except OSError:
+    except (OSError, EOFError, zlib.error):
         return False  # the line reader reports unreadable files
     return False
 
 
 def _load_array(path: str | Path) -> list[Any]:
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+        raw = streams.read_bytes(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         data = safe_json.loads(raw)  # the same limits as every other input
     except InputError as exc:

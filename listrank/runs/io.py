@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from listrank.errors import InputError
-from listrank.runs import safe_json
+from listrank.runs import safe_json, streams
 from listrank.runs.output_checks import check_trec_id
 from listrank.types import Candidate, Query, Ranking
 
@@ -123,9 +122,10 @@ def parse_request(obj: Any, line: int = 1, fields: str = "listrank") -> Request:
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with 1-based numbers; invalid UTF-8 is an InputError naming the line."""
+    """Non-blank lines with 1-based numbers (gzip files decompressed); invalid UTF-8 is an
+    InputError naming the line."""
     try:
-        with open(path, "rb") as fh:
+        with streams.open_input(path) as fh:
             for number, data in enumerate(fh, start=1):
                 try:
                     text = data.decode("utf-8")
@@ -133,8 +133,8 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                     raise InputError(f"invalid UTF-8 ({exc.reason})", line=number) from exc
                 if text.strip():
                     yield number, text
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a broken gzip stream too
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def iter_requests(path: str | Path, fields: str = "listrank") -> Iterator[Request]:
@@ -161,12 +161,25 @@ def read_requests(path: str | Path, fields: str = "listrank") -> list[Request]:
     return list(iter_requests(path, fields))
 
 
-def result_record(request: Request, ranking: Ranking) -> dict[str, Any]:
+KEEP_SCORES = ("rank", "model", "first-stage")
+"""What an output's ``score`` holds: the new order as decreasing numbers (``rank``, the
+default), the model's own score (``model``: FIRST logits, ICR attention; null for permutation
+methods and unjudged candidates), or the input's score unchanged (``first-stage``)."""
+
+
+def result_record(request: Request, ranking: Ranking, keep_scores: str = "rank") -> dict[str, Any]:
     """The output line for one query, in the request's own form, reordered with new scores."""
+    model = ranking.model_scores() if keep_scores == "model" else {}
     candidates = []
     for r in ranking.ranked:
         c = dict(request.raw_candidates.get(r.candidate.docid, {"docid": r.candidate.docid}))
-        c["score"] = r.score if math.isfinite(r.score) else None  # strict JSON: no bare NaN
+        score: float | None = r.score
+        if keep_scores == "model":
+            score = model.get(r.candidate.docid)
+        elif keep_scores == "first-stage":
+            score = r.candidate.score
+        # strict JSON: no bare NaN
+        c["score"] = score if score is not None and math.isfinite(score) else None
         candidates.append(c)
     if request.form == "rank_llm":
         return {
@@ -223,32 +236,13 @@ def trec_lines(ranking: Ranking, tag: str = "listrank") -> Iterator[str]:
         yield f"{ranking.query.qid} Q0 {r.candidate.docid} {rank} {r.score:.6f} {tag}\n"
 
 
-def current_umask() -> int:
-    """The process umask (reading it means setting it: set it straight back)."""
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def atomic_writer(path: str | Path) -> Iterator[IO[str]]:
-    """Write to a temporary file beside ``path`` and rename it into place only on success, so a
-    failed or interrupted run never leaves a partial output file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        # mkstemp creates 0600; outputs get the mode a plain open() would (0666 less umask)
-        os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write an output so a failed or interrupted run never leaves a partial file: a regular
+    file (or a symlink's target) is written beside itself and renamed into place only on
+    success; ``-`` is stdout and FIFOs or devices are streamed to (``runs.streams``)."""
+    with streams.open_output(path) as fh:
+        yield fh
 
 
 def write_results(

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from listrank.errors import InputError
+from listrank.runs import streams
 
 _WHITESPACE = re.compile(r"\s")
 
@@ -51,16 +52,19 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_file(output: str | Path, inputs: Iterable[str | Path] = ()) -> None:
-    """``-o FILE``: not a directory, not one of the inputs, in a place we can write."""
-    out = Path(output)
-    if out.is_dir():
+    """``-o FILE``: not a directory, not one of the inputs, in a place we can write. A stream
+    (``-``, a FIFO, a device) is written as it is; a symlink is checked at its target."""
+    if streams.is_stream(output):
+        return
+    out, real = Path(output), streams.real_target(output)
+    if real.is_dir():
         raise InputError(f"output {out} is a directory; give a file name")
     for source in inputs:
-        if _same_file(out, Path(source)) or out.resolve() == Path(source).resolve():
+        if _same_file(real, Path(source)) or real == Path(source).resolve():
             raise InputError(f"output {out} is the input file; write the results elsewhere")
-    if out.exists() and not os.access(out, os.W_OK):
+    if real.exists() and not os.access(real, os.W_OK):
         raise InputError(f"output {out} is not writable (permission denied)")
-    _writable_dir(out.parent if str(out.parent) else Path("."), f"output {out}")
+    _writable_dir(real.parent, f"output {out}")
 
 
 def check_output_dir(output: str | Path, inputs: Iterable[str | Path] = ()) -> None:

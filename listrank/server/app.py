@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,14 +26,14 @@ from listrank.errors import InputError, ListrankError, PromptTooLongError
 from listrank.integrations._rank import SupportsRerank
 from listrank.server.access_log import log_access
 from listrank.server.auth import authorized
-from listrank.server.cancel import ClientGone, Documents, bind, gate, unbind, unless_disconnected
+from listrank.server.cancel import ClientGone, Documents, unless_disconnected
 from listrank.server.connections import install_quiet_loop_errors
 from listrank.server.errors import ApiError, over_limit
 from listrank.server.guard import CatchAllMiddleware, http_error, require_json
 from listrank.server.schema import parse_request, rerank_response
+from listrank.server.service import serving_queue
 from listrank.server.settings import ServerSettings
-from listrank.server.work_queue import QueueFullError, RerankQueue
-from listrank.types import Candidate, Ranking
+from listrank.server.work_queue import QueueFullError
 
 logger = logging.getLogger("listrank.server")
 
@@ -135,19 +135,7 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
     """An app serving ``reranker`` (built once by the caller, e.g. from a PipelineConfig)."""
     cfg = settings or ServerSettings()
 
-    def run(query: str, documents: Sequence[str]) -> Ranking:
-        # docids are the request positions, which become the response's "index"
-        cands = [Candidate(docid=str(i), text=t) for i, t in enumerate(documents)]
-        token = bind(documents)  # the cancellation check stops it if the client goes away
-        try:
-            # requests in flight together share backend calls where the reranker supports it
-            return getattr(reranker, "rerank_in_flight", reranker.rerank)(query, cands)
-        finally:
-            unbind(token)
-
-    gate(reranker)
-
-    queue = RerankQueue(run, size=cfg.queue_size, workers=cfg.workers)
+    queue = serving_queue(reranker, cfg)
 
     async def rerank(request: Request) -> Response:
         ctx = _context(request)

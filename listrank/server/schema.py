@@ -74,6 +74,12 @@ def parse_request(body: bytes, settings: ServerSettings) -> RerankRequest:
         data = safe_json.loads(body)
     except InputError as exc:
         raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+    return request_from_data(data, settings)
+
+
+def request_from_data(data: Any, settings: ServerSettings) -> RerankRequest:
+    """Validate a decoded request (the HTTP body, or an MCP tool's arguments): the checks and
+    limits of ``parse_request`` after the JSON."""
     if not isinstance(data, dict):
         raise invalid(f"the request body must be a JSON object, not {type(data).__name__}")
 

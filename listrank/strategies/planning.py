@@ -68,6 +68,37 @@ def _blocks_summary(sizes: Sequence[int]) -> str:
     return ", ".join(f"{count} × {size}" for size, count in counts)
 
 
+def chain_plans(first: Plan, then: Plan) -> Plan:
+    """Two pipeline stages run one after the other (an LLM prefilter, then the listwise
+    stage): calls, depths, blocks and tokens add up; exact only if both are."""
+    tokens = (
+        None
+        if first.prompt_tokens is None or then.prompt_tokens is None
+        else first.prompt_tokens + then.prompt_tokens
+    )
+
+    def expected(plan: Plan) -> tuple[float, float]:
+        if plan.expected_calls is None or plan.expected_depth is None:
+            return float(plan.calls), float(plan.depth)
+        return plan.expected_calls, plan.expected_depth
+
+    adaptive = any(p.expected_calls is not None for p in (first, then))
+    (c1, d1), (c2, d2) = expected(first), expected(then)
+    return Plan(
+        f"{first.strategy} → {then.strategy}",
+        first.n,
+        calls=first.calls + then.calls,
+        depth=first.depth + then.depth,
+        block_sizes=first.block_sizes + then.block_sizes,
+        prompt_tokens=tokens,
+        exact=first.exact and then.exact,
+        expected_calls=c1 + c2 if adaptive else None,
+        expected_depth=d1 + d2 if adaptive else None,
+        judge_model=then.judge_model or first.judge_model,
+        parts=(first, then),
+    )
+
+
 def describe_plan(plan: Plan) -> str:
     """Human-readable plan: calls, depth, block sizes and estimated prompt tokens."""
     bound = "" if plan.exact else "at most "
@@ -79,6 +110,17 @@ def describe_plan(plan: Plan) -> str:
         f"depth          {bound}{plan.depth} sequential stage{'s' if plan.depth != 1 else ''}",
         f"blocks         {_blocks_summary(plan.block_sizes)}  (count × size)",
     ]
+    if plan.expected_calls is not None and plan.expected_depth is not None:
+        lines.append(
+            f"expected       {plan.expected_calls:.1f} calls, {plan.expected_depth:.1f} stages "
+            f"(mean under a simulated judge: {plan.judge_model})"
+        )
+    for name, part in zip(("prefilter", "listwise"), plan.parts, strict=False):
+        tokens = f", {part.prompt_tokens:,} prompt tokens" if part.prompt_tokens else ""
+        lines.append(
+            f"  {name:12s} {part.strategy} on {part.n}: {part.calls} calls, depth "
+            f"{part.depth}{tokens}"
+        )
     if plan.prompt_tokens is not None:
         lines.append(
             f"prompt tokens  {bound}{plan.prompt_tokens:,}  (estimated with the model's tokenizer)"
@@ -138,7 +180,9 @@ def method_plan(plan: Plan, method: MethodCost) -> Plan:
     sizes: Sequence[int] = plan.block_sizes
     if not plan.exact:  # an adaptive run may meet any smaller block: bound its priors too
         sizes = range(2, max(sizes, default=0) + 1)
-    calls = plan.calls * method.calls_per_block + method.prior_calls(sizes)
+    # a method that judges a block candidate by candidate (pointwise) costs a call per item
+    judged = sum(plan.block_sizes) if getattr(method, "calls_per_candidate", False) else plan.calls
+    calls = judged * method.calls_per_block + method.prior_calls(sizes)
     return replace(plan, calls=calls)
 
 

@@ -1,4 +1,5 @@
-"""The real embedded SmolLM2 through the default pipeline (RankGPT, sliding 20/10)."""
+"""The real embedded SmolLM2: RankGPT (sliding 20/10), and the CLI's defaults (ICR on the embedded
+model)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ INJECTIONS = [
 
 @pytest.fixture(scope="module")
 def reranker() -> Reranker:
-    return Reranker()
+    return Reranker(method="rankgpt")  # the default on a named model; ICR is the embedded one's
 
 
-def test_default_reranker_on_demo_query(reranker: Reranker, repo: Path) -> None:
+def test_rankgpt_reranker_on_demo_query(reranker: Reranker, repo: Path) -> None:
     req = read_requests(repo / "examples" / "demo.jsonl")[0]
     ranking = reranker.rerank(req.query, req.candidates)
     assert sorted(ranking.docids) == sorted(c.docid for c in req.candidates)

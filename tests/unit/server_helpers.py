@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from listrank.backends.base import GenerationRequest
 from listrank.backends.fake import FakeBackend
@@ -73,26 +74,27 @@ def running_server(
 ) -> Iterator[str]:
     """Serve on 127.0.0.1 with a socket bound before start (no port race); yields the base
     URL and stops the server on exit. With ``limits``, the connection guards of `serve`."""
-    import uvicorn
-
     from listrank.server import create_app
     from listrank.server.connections import guarded_protocol
 
-    extra = {}
+    extra: dict[str, Any] = {}
     if limits is not None:
         extra = {"http": guarded_protocol(limits), "timeout_keep_alive": limits.keep_alive_s}
+    with running_asgi(create_app(reranker, settings), **extra) as base:
+        yield base
+
+
+@contextmanager
+def running_asgi(app: Any, **extra: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (socket bound before start: no port
+    race); yields the base URL and stops the server on exit."""
+    import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(reranker, settings),
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        **extra,  # type: ignore[arg-type]
-    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **extra)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

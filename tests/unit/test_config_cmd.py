@@ -21,7 +21,7 @@ def test_init_is_a_valid_commented_file_that_checks(
     data = tomllib.loads(text)
     assert data == {
         "backend": {"name": "hf"},
-        "method": {"name": "rankgpt"},
+        "method": {},  # unset: it follows the model (icr on the embedded one)
         "strategy": {"name": "sliding", "window": 20},
     }
     for section in ("[fusion]", "[prefilter]", "[cache]"):
@@ -30,7 +30,7 @@ def test_init_is_a_valid_commented_file_that_checks(
     assert main(["config", "init", "-o", str(target)]) == 0
     assert target.read_text() == INIT_TEXT
     assert main(["config", "check", str(target)]) == 0
-    assert "ok (backend hf, method rankgpt, strategy sliding)" in capsys.readouterr().out
+    assert "ok (backend hf, method icr, strategy sliding)" in capsys.readouterr().out
     assert main(["config", "init", "-o", str(target)]) == 2  # never overwrites
     assert "exists" in capsys.readouterr().err
 

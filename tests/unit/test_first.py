@@ -106,7 +106,8 @@ def test_nan_and_ties_are_deterministic_and_counted() -> None:
     assert judgement.filled == frozenset({1})
     assert judgement.record.extra["nan_identifiers"] == ["B"]
     assert judgement.record.extra["ties"] == 2
-    assert judgement.record.output == "[D] > [A] > [C] > [E] > [B]"
+    assert judgement.record.output == ""  # no generated text: the scores are the answer
+    assert judgement.record.scores is not None and judgement.record.scores[3] == -0.5
 
 
 def test_all_blocks_of_a_stage_go_in_one_backend_call() -> None:

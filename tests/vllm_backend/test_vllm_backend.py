@@ -143,3 +143,33 @@ def test_many_queries_one_engine_call_per_stage_wave(
     assert [n for _, n in r._gate.calls[-depth:]] == [8] * depth
     for a, b in zip(one, many, strict=True):
         assert sorted(a.docids) == sorted(b.docids)
+
+
+def test_pointwise_scores_match_the_hf_backend(
+    backend: VLLMBackend, rows: list[dict[str, Any]]
+) -> None:
+    """P(yes)/(P(yes)+P(no)) from vLLM and from transformers on the same pairs, and one engine
+    call for every candidate of a query (the pointwise strategy's single stage)."""
+    pytest.importorskip("transformers")
+    from listrank.backends.hf import HFBackend
+    from listrank.methods.pointwise import PointwiseMethod
+    from listrank.types import Candidate, Query
+
+    hf = HFBackend(context_length=4096)
+    served = PointwiseMethod(backend, max_passage_words=WORDS)
+    local = PointwiseMethod(hf, max_passage_words=WORDS)
+    for row in rows[:3]:
+        query = Query(row["query"])
+        blocks = [[Candidate(str(c["docid"]), c["text"])] for c in row["candidates"]]
+        before = backend.calls
+        v = served.judge(query, blocks)
+        assert backend.calls - before == 1
+        for a, b in zip(v, local.judge(query, blocks), strict=True):
+            assert a.scores is not None and b.scores is not None
+            # bf16 against fp32: each logprob within 0.5 (as for FIRST), the ratio's slope <= 1/4
+            assert abs(a.scores[0] - b.scores[0]) < 0.25
+    r = Reranker(backend, method="pointwise", strategy="pointwise", max_passage_words=WORDS)
+    before = backend.calls
+    ranking = r.rerank(rows[0]["query"], rows[0]["candidates"])
+    assert backend.calls - before == 1 and ranking.trace.depth == 1
+    assert sorted(ranking.docids) == sorted(c["docid"] for c in rows[0]["candidates"])
