@@ -19,11 +19,20 @@ BENCHMARKS: tuple[str, ...] = (
     "throughput",
     "rank_llm_parity",
     "view",
+    "gpu",
 )
+NAMED_ONLY = frozenset({"gpu"})
+"""Run only when named (it needs a CUDA device)."""
 
 
 def main(argv: list[str]) -> int:
-    chosen = [a for a in argv if not a.startswith("-")] or list(BENCHMARKS)
+    # one name then flags: the flags are that benchmark's (python -m benchmarks gpu --cpu-tiny)
+    own_flags = len(argv) > 1 and argv[0] in BENCHMARKS and argv[1].startswith("-")
+    if own_flags:
+        chosen, flags = argv[:1], argv[1:]
+    else:
+        chosen, flags = [a for a in argv if not a.startswith("-")], []
+    chosen = chosen or [b for b in BENCHMARKS if b not in NAMED_ONLY]
     for name in chosen:
         if name not in BENCHMARKS:
             print(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
@@ -32,7 +41,9 @@ def main(argv: list[str]) -> int:
         print(f"\n=== benchmarks.{name} ===", flush=True)
         start = time.perf_counter()
         module = importlib.import_module(f"benchmarks.{name}")
-        module.main([])
+        code = module.main(flags)
+        if len(chosen) == 1 and isinstance(code, int) and code:
+            return code
         print(f"(benchmarks.{name} took {time.perf_counter() - start:.0f} s)", flush=True)
     return 0
 

@@ -43,7 +43,7 @@ def stage(url: str, b: int, concurrency: int, tag: str) -> tuple[float, float, i
     elapsed = time.perf_counter() - start
     slowest = max(j.record.latency_s for j in judged)
     backend.close()
-    return elapsed, slowest, sum(c.attempts for c in backend.usage.calls)
+    return elapsed, slowest, backend.usage.attempts
 
 
 def run_stand_in(latency: float) -> list[dict[str, Any]]:

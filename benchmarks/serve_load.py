@@ -104,9 +104,19 @@ def check(body: dict[str, object], expected: list[int], data: dict[str, object])
     return all(r["document"]["text"] == docs[r["index"]] for r in results)
 
 
-async def load(url: str, out: Outcome, seed: int = 0) -> None:
+Maker = Callable[[int, random.Random], tuple[dict[str, object], list[int]]]
+Checker = Callable[[dict[str, object], list[int], dict[str, object]], bool]
+
+
+async def load(
+    url: str, out: Outcome, seed: int = 0, make: Maker | None = None, verify: Checker | None = None
+) -> None:
+    """``out.requests`` requests from ``out.concurrency`` clients, each posting its next
+    request as soon as its last one is answered; ``make`` builds a request and the answer
+    ``verify`` expects (default: ``make_request`` and ``check``)."""
     rng = random.Random(seed)
-    work = [make_request(i, rng) for i in range(out.requests)]
+    verify = verify or check
+    work = [(make or make_request)(i, rng) for i in range(out.requests)]
     next_item = iter(work)
     limits = httpx.Limits(max_connections=out.concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=300) as client:
@@ -123,7 +133,7 @@ async def load(url: str, out: Outcome, seed: int = 0) -> None:
                 out.count(str(resp.status_code))
                 if resp.status_code == 200:
                     out.latencies_ms.append(elapsed)
-                    if not check(body, expected, resp.json()):
+                    if not verify(body, expected, resp.json()):
                         out.lost_or_mixed += 1
                 elif resp.status_code == 503:
                     out.retry_after_ok &= int(resp.headers.get("retry-after", "0")) >= 1

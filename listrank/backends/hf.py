@@ -1,17 +1,25 @@
 """Hugging Face transformers, in process, CPU or GPU: chat templates, greedy batched
-generation, next-token logprobs over chosen tokens."""
+generation, next-token logprobs over chosen tokens.
+
+Batches: the prompts of one call are sorted by length and cut into batches of at most
+``batch_size`` prompts and, with ``max_batch_tokens``, at most that many padded tokens
+(prompts x longest prompt), so prompts of similar length share a batch and little compute
+goes to padding. ``padding`` counts real and padded prompt tokens over the backend's life.
+"""
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from listrank.backends.base import (
     AttentionRequest,
     AttentionResult,
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -20,6 +28,7 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.backends.model_path import check_local_model
+from listrank.backends.quiet import quiet_loading
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.options import Option, bind
 
@@ -31,7 +40,57 @@ def _resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        # checked here: torch's own failure is a bare AssertionError deep inside .to()
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+            raise ConfigError(
+                f"device {device!r}: torch {torch.__version__} has {build}; use device='cpu' "
+                "(or 'auto', which picks cuda when there is one), or install a CUDA build of "
+                "torch"
+            )
+        suffix = device.partition(":")[2]
+        index = int(suffix) if suffix.isdigit() else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible "
+                f"(cuda:0 … cuda:{torch.cuda.device_count() - 1})"
+            )
     return device
+
+
+@dataclass
+class PaddingStats:
+    """Prompt tokens the model ran: ``real`` ones and all of them with padding (``padded``)."""
+
+    real: int = 0
+    padded: int = 0
+
+    @property
+    def waste(self) -> float:
+        """The fraction of the prompt compute spent on padding."""
+        return 1 - self.real / self.padded if self.padded else 0.0
+
+
+def length_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
+) -> list[list[int]]:
+    """Indices of ``lengths`` in batches: shortest first, each at most ``batch_size`` long and
+    (with ``max_tokens``) at most ``max_tokens`` padded tokens, a longer prompt alone."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        # sorted ascending: the newest prompt is the longest, so it sets the padded width
+        padded = (len(current) + 1) * lengths[i]
+        if current and (
+            len(current) >= batch_size or (max_tokens is not None and padded > max_tokens)
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 class HFBackend(LocalTokenizer):
@@ -65,7 +124,7 @@ class HFBackend(LocalTokenizer):
             "auto",
             "auto, cpu, cuda, cuda:1 (numerics differ per device)",
             changes_answers=True,
-            example="cpu",
+            example="cuda:1",
         ),
         Option(
             "dtype",
@@ -82,6 +141,15 @@ class HFBackend(LocalTokenizer):
             "prompts per forward batch",
             changes_answers=False,
             ge=1,
+        ),
+        Option(
+            "max_batch_tokens",
+            int | None,
+            None,
+            "padded prompt tokens per forward batch at most (prompts sorted by length)",
+            changes_answers=False,
+            ge=1,
+            example=8192,
         ),
         Option(
             "attn_implementation",
@@ -119,6 +187,7 @@ class HFBackend(LocalTokenizer):
         device: str = "auto",
         dtype: str | None = None,
         batch_size: int = 8,
+        max_batch_tokens: int | None = None,
         attn_implementation: str | None = None,
         context_length: int | None = None,
         chat_template_kwargs: dict[str, Any] | None = None,
@@ -129,8 +198,12 @@ class HFBackend(LocalTokenizer):
 
         if batch_size < 1:
             raise ConfigError("batch_size must be >= 1")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise ConfigError("max_batch_tokens must be >= 1")
         self.device = _resolve_device(device)
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.padding = PaddingStats()
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if model_obj is not None:
             if tokenizer is None:
@@ -156,6 +229,25 @@ class HFBackend(LocalTokenizer):
         self._context_length = int(context_length or limit)
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
+    @staticmethod
+    def check_model(model: str | None) -> None:
+        """What ``listrank config check`` can tell without loading: a local folder or file
+        that is missing or incomplete (ModelLoadError); hub names and the embedded model pass."""
+        if model not in EMBEDDED_ALIASES:
+            check_local_model(str(model))
+
+    @property
+    def feeding(self) -> Feeding:
+        """One batched forward pass at a time, merged stage calls: a batch's worth of queries
+        on a GPU; one query at a time on a CPU, where merged, padded batches measured slower
+        (``python -m benchmarks throughput``, hf rows)."""
+        return Feeding("batched", 1 if self.device.startswith("cpu") else self.batch_size)
+
+    @staticmethod
+    def gpus(options: Mapping[str, Any]) -> float:
+        """One device when the model runs on CUDA."""
+        return 1.0 if str(options.get("device", "cpu")).startswith("cuda") else 0.0
+
     # -- tokens -------------------------------------------------------------------------
     def encode_prompts(self, texts: Sequence[str]) -> Any:
         """Left-padded batch with position ids that ignore the padding."""
@@ -165,17 +257,38 @@ class HFBackend(LocalTokenizer):
         positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
         return batch, positions
 
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], Any, Any]]:
+        """(indices into ``texts``, padded batch, position ids) of every batch, each prompt
+        rendered and tokenized once; padding is counted in ``self.padding``."""
+        import torch
+
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        pad = self.tokenizer.pad_token_id
+        for group in length_batches([len(x) for x in ids], self.batch_size, self.max_batch_tokens):
+            width = max(len(ids[i]) for i in group)
+            # left padding, as generation continues from the last position of every row
+            input_ids = torch.full((len(group), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for row, i in enumerate(group):
+                if ids[i]:
+                    input_ids[row, width - len(ids[i]) :] = torch.tensor(ids[i])
+                    mask[row, width - len(ids[i]) :] = 1
+            batch = {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+            positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            self.padding.real += sum(len(ids[i]) for i in group)
+            self.padding.padded += len(group) * width
+            yield group, batch, positions
+
     # -- capabilities -------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         import torch
 
-        out: list[GenerationResult] = []
-        for i in range(0, len(requests), self.batch_size):
-            chunk = requests[i : i + self.batch_size]
-            texts = [
-                self.prompt_text(r.messages, r.assistant_prefix, thinking=r.thinking) for r in chunk
-            ]
-            batch, _ = self.encode_prompts(texts)
+        texts = [
+            self.prompt_text(r.messages, r.assistant_prefix, thinking=r.thinking) for r in requests
+        ]
+        results: dict[int, GenerationResult] = {}
+        for group, batch, _ in self.batches(texts):
+            chunk = [requests[i] for i in group]
             start = time.perf_counter()
             with torch.inference_mode():
                 generated = self.model.generate(
@@ -198,19 +311,18 @@ class HFBackend(LocalTokenizer):
                 eos = self.tokenizer.eos_token_id
                 ended = eos is not None and bool((new == eos).any())
                 truncated = n_new >= r.max_new_tokens and not ended
-                out.append(
-                    GenerationResult(text, int(prompt_lens[j]), n_new, share, truncated=truncated)
+                results[group[j]] = GenerationResult(
+                    text, int(prompt_lens[j]), n_new, share, truncated=truncated
                 )
-        return out
+        return [results[i] for i in range(len(requests))]
 
     def next_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         import torch
 
-        out: list[LogprobResult] = []
-        for i in range(0, len(requests), self.batch_size):
-            chunk = requests[i : i + self.batch_size]
-            texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in chunk]
-            batch, positions = self.encode_prompts(texts)
+        texts = [self.prompt_text(r.messages, r.assistant_prefix) for r in requests]
+        results: dict[int, LogprobResult] = {}
+        for group, batch, positions in self.batches(texts):
+            chunk = [requests[i] for i in group]
             start = time.perf_counter()
             with torch.inference_mode():
                 # only the last position's logits are read: skip the LM head elsewhere
@@ -222,15 +334,9 @@ class HFBackend(LocalTokenizer):
             for j, r in enumerate(chunk):
                 scores: dict[str, float] = {}
                 for tok in r.tokens:
-                    ids = self.token_ids(tok)
-                    if len(ids) != 1:
-                        raise ConfigError(
-                            f"{tok!r} is {len(ids)} tokens ({ids}) for {self.model_name}; "
-                            "next-token scoring needs single-token identifiers"
-                        )
-                    scores[tok] = float(logprobs[j, ids[0]])
-                out.append(LogprobResult(scores, int(prompt_lens[j]), share))
-        return out
+                    scores[tok] = float(logprobs[j, self.single_token_id(tok)])
+                results[group[j]] = LogprobResult(scores, int(prompt_lens[j]), share)
+        return [results[i] for i in range(len(requests))]
 
     # -- attention query rows (ICR); the work lives in hf_attention -----------------------
     @property
@@ -262,8 +368,9 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
             check_local_model(str(model))
             folder, gguf = str(model), None
         extra = {"gguf_file": gguf} if gguf else {}
-        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
-        model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+            model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
     except ModelLoadError:
         raise
     except (OSError, ValueError) as exc:

@@ -9,8 +9,6 @@ import math
 import time
 from typing import Any
 
-import openai
-
 from listrank.errors import BackendError, ContextLengthError
 
 _TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
@@ -32,6 +30,8 @@ _CONTEXT_PHRASES = (
 
 def is_transient(exc: BaseException) -> bool:
     """Timeouts, dropped connections, 429, 408/409/425 and every 5xx."""
+    import openai  # imported by the backend already; here it is a lookup
+
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
@@ -40,6 +40,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def is_context_error(exc: BaseException) -> bool:
+    import openai  # imported by the backend already; here it is a lookup
+
     if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 413, 422):
         return False
     if (exc.code or "") in _CONTEXT_CODES:
@@ -84,6 +86,8 @@ class Redactor:
         return text.replace(self._secret, "***") if self._secret else text
 
     def describe(self, exc: BaseException) -> str:
+        import openai  # imported by the backend already; here it is a lookup
+
         if isinstance(exc, openai.APIStatusError):
             return self(f"HTTP {exc.status_code}: {exc.message}")
         if isinstance(exc, openai.APITimeoutError):

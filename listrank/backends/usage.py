@@ -1,4 +1,4 @@
-"""Usage and cost accounting for API calls: one record per call, totals per run.
+"""Usage and cost accounting for API calls: one record per call, summed into running totals.
 
 Prices are a table ``{model: (dollars per 1M prompt tokens, dollars per 1M completion tokens)}``
 given by the user; listrank ships no prices (they change). Without a price for the model the
@@ -65,58 +65,86 @@ class CallUsage:
 
 @dataclass
 class UsageMeter:
-    """Thread-safe running totals; ``calls`` keeps every record since the last ``reset``."""
+    """Thread-safe running totals since the last ``reset``.
 
-    calls: list[CallUsage] = field(default_factory=list)
+    Only sums and the latest record are kept, never one record per call: a long-lived
+    service or a 100k-query run holds the same few numbers as a single call."""
+
+    calls: int = 0
+    attempts: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those the model spent thinking."""
+    unreported_calls: int = 0
+    """Calls whose token counts are listrank's estimate (the server sent no usage)."""
+    max_attempts: int = 0
+    """The most attempts any one call took."""
+    latency_s: float = 0.0
+    """Summed wall time of the calls (retries and waits included)."""
+    last: CallUsage | None = None
+    """The latest call's record (for inspection; earlier ones are only in the sums)."""
+    _priced: float = 0.0
+    _unpriced: int = 0
+    _reasoning_priced: float = 0.0
+    _reasoning_unpriced: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, record: CallUsage) -> None:
         with self._lock:
-            self.calls.append(record)
+            self.calls += 1
+            self.attempts += record.attempts
+            self.failed_calls += int(record.error is not None)
+            self.prompt_tokens += record.prompt_tokens
+            self.completion_tokens += record.completion_tokens
+            self.reasoning_tokens += record.reasoning_tokens
+            self.unreported_calls += int(not record.usage_reported)
+            self.max_attempts = max(self.max_attempts, record.attempts)
+            self.latency_s += record.latency_s
+            if record.cost is None:
+                self._unpriced += 1
+            else:
+                self._priced += record.cost
+            if record.reasoning_cost is None:
+                self._reasoning_unpriced += 1
+            else:
+                self._reasoning_priced += record.reasoning_cost
+            self.last = record
 
-    def reset(self) -> list[CallUsage]:
+    def reset(self) -> dict[str, float | int | None]:
+        """Start the sums over; returns the summary of what they held."""
         with self._lock:
-            out, self.calls = self.calls, []
+            out = self._summary()
+            self.calls = self.attempts = self.failed_calls = 0
+            self.prompt_tokens = self.completion_tokens = self.reasoning_tokens = 0
+            self.unreported_calls = self.max_attempts = 0
+            self.latency_s, self.last = 0.0, None
+            self._priced, self._unpriced = 0.0, 0
+            self._reasoning_priced, self._reasoning_unpriced = 0.0, 0
         return out
 
     @property
-    def prompt_tokens(self) -> int:
-        return sum(c.prompt_tokens for c in self.calls)
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(c.completion_tokens for c in self.calls)
-
-    @property
-    def reasoning_tokens(self) -> int:
-        return sum(c.reasoning_tokens for c in self.calls)
+    def cost(self) -> float | None:
+        """Total dollars, or None when no call was made or any call has no price."""
+        if not self.calls or self._unpriced:
+            return None
+        return self._priced
 
     @property
     def reasoning_cost(self) -> float | None:
-        costs = [c.reasoning_cost for c in self.calls]
-        if not costs or any(c is None for c in costs):
+        """Of ``cost``, the reasoning tokens' part (None as for ``cost``)."""
+        if not self.calls or self._reasoning_unpriced:
             return None
-        return float(sum(c for c in costs if c is not None))
-
-    @property
-    def attempts(self) -> int:
-        return sum(c.attempts for c in self.calls)
-
-    @property
-    def failed_calls(self) -> int:
-        return sum(1 for c in self.calls if c.error is not None)
-
-    @property
-    def cost(self) -> float | None:
-        """Total dollars, or None when any call has no price."""
-        costs = [c.cost for c in self.calls]
-        if not costs or any(c is None for c in costs):
-            return None
-        return float(sum(c for c in costs if c is not None))
+        return self._reasoning_priced
 
     def summary(self) -> dict[str, float | int | None]:
+        with self._lock:
+            return self._summary()
+
+    def _summary(self) -> dict[str, float | int | None]:
         return {
-            "calls": len(self.calls),
+            "calls": self.calls,
             "attempts": self.attempts,
             "failed_calls": self.failed_calls,
             "prompt_tokens": self.prompt_tokens,

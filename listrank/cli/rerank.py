@@ -6,6 +6,7 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
+import itertools
 import os
 import shutil
 import sys
@@ -17,18 +18,23 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
-from listrank.errors import ConfigError, PromptTooLongError, QueriesFailedError
+from listrank.cli.datasets_cmd import add_dataset_option
+from listrank.errors import ConfigError, InputError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.processes import process_stream
+from listrank.pipeline.provenance import provenance
 from listrank.pipeline.scheduler import Outcome
 from listrank.pipeline.schema import check
 from listrank.runs import safe_json, streams
-from listrank.runs.formats import read_trec_with_corpus
+from listrank.runs.formats import read_trec_with_corpus, starts_with_json_array
 from listrank.runs.io import (
     KEEP_SCORES,
+    QidCheck,
     Request,
     atomic_writer,
     iter_requests,
+    qid_lines,
     rank_llm_result,
     result_record,
     trec_lines,
@@ -46,6 +52,7 @@ _NOT_IN_FINGERPRINT = {
     "trace",
     "verbose",
     "max_in_flight",
+    "processes",
 }
 
 
@@ -58,8 +65,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "input",
-        help="input: JSONL requests, rank_llm's retrieve_results JSON array, or a TREC run "
-        "(with --corpus and --topics)",
+        nargs="?",
+        help="input: JSONL requests (gzip too; '-' is stdin), rank_llm's retrieve_results JSON "
+        "array, or a TREC run (with --corpus and --topics); or --dataset NAME",
     )
     p.add_argument(
         "--doc-fields",
@@ -68,6 +76,7 @@ def add_parser(sub: Any) -> None:
         help="which text field of a candidate's doc wins: listrank (contents, text, segment, "
         "content, body, passage) or rank_llm's order (text, segment, contents, content, ...)",
     )
+    add_dataset_option(p)
     p.add_argument("--corpus", help="with a TREC run input: docid -> text (TSV or JSONL)")
     p.add_argument("--topics", help="with a TREC run input: qid<TAB>query (TSV)")
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
@@ -102,6 +111,15 @@ def add_parser(sub: Any) -> None:
     )
     add_trace_option(p)
     add_max_in_flight(p)
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="shard the queries over N worker processes, each with its own pipeline (API "
+        "backends: past one process's CPU limit of a few hundred calls/s); the output is "
+        "the same as with one process (default %(default)s)",
+    )
     add_component_options(p)
     p.set_defaults(run=run)
 
@@ -113,7 +131,8 @@ def add_max_in_flight(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="queries reranked at once; their calls at the same stage share backend calls "
-        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf "
+        "on a GPU, 1 on a CPU)",
     )
 
 
@@ -124,25 +143,48 @@ def _pipeline(args: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
-def _request_source(args: argparse.Namespace) -> Callable[[], Iterable[Request]]:
-    """The input as a re-readable stream: a JSONL file is read twice (checked, then reranked)
-    so a large file is never held in memory; a TREC run joined with its corpus is built once."""
+Source = Callable[[], Iterable[Request]]
+
+
+def _request_source(args: argparse.Namespace) -> tuple[Source, Source]:
+    """The input as re-readable streams (checking, reranking): a JSONL file is read twice so
+    a large file is never held in memory -- its qids were checked unique by the first pass,
+    in 8 bytes each (``QidCheck``); a TREC run joined with its corpus is built once."""
     if args.corpus or args.topics:
         if not (args.corpus and args.topics):
             raise ConfigError("a TREC run input needs both --corpus and --topics")
         requests = read_trec_with_corpus(args.input, args.corpus, args.topics)
-        return lambda: requests
-    return lambda: iter_requests(args.input, args.doc_fields)
+        return (lambda: requests), (lambda: requests)
+    if starts_with_json_array(args.input):  # rank_llm's array: read whole, checked as read
+        return (
+            lambda: iter_requests(args.input, fields=getattr(args, "doc_fields", "listrank"))
+        ), (lambda: iter_requests(args.input, fields=getattr(args, "doc_fields", "listrank")))
+    return (
+        lambda: iter_requests(
+            args.input, unique=False, fields=getattr(args, "doc_fields", "listrank")
+        ),
+        lambda: iter_requests(
+            args.input, unique=False, fields=getattr(args, "doc_fields", "listrank")
+        ),
+    )
 
 
-def _validate(args: argparse.Namespace, source: Callable[[], Iterable[Request]]) -> list[str]:
-    """Every request is read and checked before a model loads; only the qids are kept."""
-    qids: list[str] = []
-    for r in source():
-        qids.append(r.query.qid)
+def _validate(args: argparse.Namespace, check_source: Source, jsonl: bool) -> int:
+    """Every request is read and checked before a model loads; returns how many there are.
+    Only 8 bytes per qid are kept (memory stays flat however large the input)."""
+    unique = QidCheck()
+    count = 0
+    for r in check_source():
+        count += 1
+        unique.add(r.query.qid)
         if args.format == "trec":
             check_trec_ids([(r.query.qid, [c.docid for c in r.candidates])], args.run_tag)
-    return qids
+    if jsonl:
+        repeated = unique.duplicate(lambda: qid_lines(args.input))
+        if repeated is not None:
+            line, qid = repeated
+            raise InputError(f"duplicate qid {qid!r}", line=line, field="qid")
+    return count
 
 
 def _failure(outcome: Outcome) -> tuple[str, str]:
@@ -167,7 +209,11 @@ def _journal_path(output: str) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.top_k_rerank is not None and args.top_k_rerank < 1:
         raise ConfigError(f"--top-k-rerank must be >= 1; got {args.top_k_rerank}")
-    source = _request_source(args)
+    if not args.input:
+        raise ConfigError("name the input file (or '-' for stdin), or --dataset NAME")
+    if args.processes < 1:
+        raise ConfigError("--processes must be >= 1")
+    check_source, source = _request_source(args)
     if args.format == "trec" and args.keep_scores != "rank":
         raise ConfigError(
             f"--keep-scores {args.keep_scores} with --format trec: trec_eval orders a run by its "
@@ -180,38 +226,69 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(journal_path, [args.input])
     if args.trace:
         check_output_file(args.trace, [args.input])
-    qids = _validate(args, source)
+    jsonl = not (args.corpus or args.topics or starts_with_json_array(args.input))
+    n_queries = _validate(args, check_source, jsonl)
     pipeline = _pipeline(args)
     check(pipeline)  # names, options, types and the model path, before any file is written
     options = {k: v for k, v in vars(args).items() if k not in _NOT_IN_FINGERPRINT}
     # the file's content, not its name, shapes the output
     options["config"] = {k: v for k, v in vars(pipeline).items() if k not in ("source", "extra")}
     options["config_extra"] = {k: v for k, v in pipeline.extra.items() if k != "cache"}
+    # every file the output depends on (corpus, topics, template, calibration pool …)
+    sources = provenance(
+        pipeline, {"input": args.input, "corpus": args.corpus, "topics": args.topics}
+    )
+    options["provenance"] = sources
+    # the journal keeps prompts only for a trace; a run with --trace does not resume one
+    # written without them (its trace would lack the resumed queries' prompts)
+    options["journal_prompts"] = bool(args.trace)
     # finished queries go to a journal as they finish, so a killed run resumes (same command)
     resume = not args.no_resume and not streams.is_stream(args.output)
-    journal = Journal(journal_path, fingerprint(args.input, options), resume=resume)
-    from_journal = {q for q in qids if q in journal.done}
+    journal = Journal(
+        journal_path,
+        fingerprint(args.input, options),
+        resume=resume,
+        keep_prompts=bool(args.trace),
+        provenance=sources,
+    )
+    # the fingerprint covers the input's bytes: every journaled qid is one of this input's
+    from_journal = set(journal.done)
     resumed = len(from_journal)
     if resumed:
         print(
-            f"listrank: resuming: {resumed} of {len(qids)} queries already done in {journal.path}",
+            f"listrank: resuming: {resumed} of {n_queries} queries already done in {journal.path}",
             file=sys.stderr,
         )
     elif journal.discarded:
-        print(f"listrank: {journal.path} was from another command: starting over", file=sys.stderr)
-    finished_here: list[str] = []
+        print(
+            f"listrank: {journal.path} was from another command ({journal.why}): starting over",
+            file=sys.stderr,
+        )
+    if journal.damaged:
+        print(
+            f"listrank: {journal.path}: {journal.damaged} damaged entries (checksum) are redone",
+            file=sys.stderr,
+        )
+    finished_here: list[str] = []  # the first query finished by this run, if any
     try:
-        return _finish(args, source, qids, from_journal, pipeline, journal, finished_here)
-    except BaseException:
+        return _finish(args, source, n_queries, from_journal, pipeline, journal, finished_here)
+    except BaseException as exc:
         if not resumed and not finished_here:  # a header-only journal resumes nothing
             journal.remove()
+        elif isinstance(exc, KeyboardInterrupt):
+            kept = resumed + journal.appended
+            print(
+                f"listrank: interrupted: {kept} of {n_queries} queries are kept in "
+                f"{journal.path}; run the same command again to resume",
+                file=sys.stderr,
+            )
         raise
 
 
 def _finish(
     args: argparse.Namespace,
-    source: Callable[[], Iterable[Request]],
-    qids: list[str],
+    source: Source,
+    n_queries: int,
     from_journal: set[str],
     pipeline: PipelineConfig,
     journal: Journal,
@@ -240,17 +317,32 @@ def _finish(
         else:
             text = safe_json.dumps(result_record(req, ranking, args.keep_scores)) + "\n"
         journal.append(Entry(req.query.qid, text, ranking))
-        finished_here.append(req.query.qid)
+        if not finished_here:
+            finished_here.append(req.query.qid)
 
     outcomes: Iterator[Outcome] = iter(())
     # the model loads (and the Reranker checks its own options) before the bar is drawn
-    reranker = pipeline.build() if len(qids) > resumed else None
+    work = n_queries > resumed
+    # with worker processes each builds its own pipeline; this one builds none
+    reranker = pipeline.build() if work and args.processes == 1 else None
     started = time.perf_counter()  # the run's wall time, model loading left out
-    progress = tqdm(total=len(qids) - resumed, desc="queries", unit="q", disable=args.no_progress)
+    progress = tqdm(total=n_queries - resumed, desc="queries", unit="q", disable=args.no_progress)
+    # one read of the input feeds both the scheduler and the writer's input order; the copy
+    # the scheduler has read ahead is bounded by the queries in flight
+    for_scheduler, in_order = itertools.tee(source()) if work else (iter(()), iter(source()))
+    pending = (r for r in for_scheduler if r.query.qid not in from_journal)
     if reranker is not None:
-        pending = (r for r in source() if r.query.qid not in from_journal)
         outcomes = reranker.rerank_stream(
             pending, max_in_flight=args.max_in_flight, ordered=True, on_done=finished
+        )
+    elif work:
+        outcomes = process_stream(
+            pipeline,
+            pending,
+            processes=args.processes,
+            max_in_flight=args.max_in_flight,
+            ordered=True,
+            on_done=finished,
         )
     traced = 0
     with contextlib.ExitStack() as files:
@@ -258,7 +350,8 @@ def _finish(
         trace = files.enter_context(atomic_writer(args.trace)) if args.trace else None
         # the output is written in input order as queries finish; resumed ones come from the
         # journal, and each written entry is dropped from memory (a large file stays flat)
-        for qid in qids:
+        for req in in_order:
+            qid = req.query.qid
             if qid not in from_journal:
                 outcome = next(outcomes)
                 assert outcome.item.query.qid == qid  # the stream keeps input order
@@ -279,7 +372,7 @@ def _finish(
         if failed:
             # a file output is not written; the finished queries stay in the journal
             journal.close()
-            kept = len(qids) - len(failed)
+            kept = n_queries - len(failed)
             shown = "; ".join(why for _, why in failed[:5]) + ("; …" if len(failed) > 5 else "")
             if streams.is_stream(args.output):  # already streamed out; nothing to resume
                 journal.remove()
@@ -290,7 +383,7 @@ def _finish(
                     "failed ones"
                 )
             raise QueriesFailedError(
-                f"{len(failed)} of {len(qids)} queries failed: {shown}. The {kept} others {where}",
+                f"{len(failed)} of {n_queries} queries failed: {shown}. The {kept} others {where}",
                 errors={},
                 results=[],
                 qids=[qid for qid, _ in failed],
@@ -304,7 +397,7 @@ def _finish(
         )
     shown = streams.display_name(args.output)
     print(f"listrank: wrote {shown}: {summary.format()}", file=sys.stderr)
-    per_stage = ", ".join(f"{k} {v / len(qids):.3f}" for k, v in stages.items())
+    per_stage = ", ".join(f"{k} {v / n_queries:.3f}" for k, v in stages.items())
     print(f"listrank: stage latency, s/query: {per_stage}", file=sys.stderr)
     if resumed:
         print(

@@ -106,7 +106,8 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="requests in flight at once; their calls at the same stage share backend calls "
-        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf)",
+        "(default: twice an API backend's concurrency, 64 for vllm, the batch size for hf "
+        "on a GPU, 1 on a CPU)",
     )
 
 
@@ -126,6 +127,8 @@ def service_settings(args: argparse.Namespace, **more: Any) -> ServerSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:  # checked before the model loads, not by bind()
+        raise ConfigError(f"--port {args.port}: a TCP port is 0..65535 (0: any free port)")
     try:
         import uvicorn
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from listrank.backends.base import SupportsGenerate, require
-from listrank.errors import ConfigError, ContextLengthError
+from listrank.errors import ConfigError
 from listrank.methods import thinking as think
 from listrank.methods.base import (
     PASSAGE_WORDS,
@@ -15,6 +15,7 @@ from listrank.methods.base import (
     Method,
     fit_block,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -122,6 +123,7 @@ class PermutationMethod(Method):
             max_passage_words, min_passage_words
         )
         self.max_new_tokens = max_new_tokens
+        self._budgets: dict[int, int] = {}
         if parse not in PARSE_MODES:
             raise ConfigError(f"parse={parse!r}: use one of {PARSE_MODES}")
         self.parse = parse
@@ -137,11 +139,16 @@ class PermutationMethod(Method):
     def _answer_tokens(self, n: int) -> int:
         if self.max_new_tokens is not None:
             return self.max_new_tokens
-        # a backend that only estimates its tokens (an API model tiktoken does not know) would
-        # cut answers short: it gets the tokenizer-free upper bound instead
-        exact = bool(getattr(self.backend, "exact_token_counts", True))
-        ids = identifiers_for(self.template.identifiers, n)
-        return answer_budget(ids, self.backend.count_tokens if exact else None)
+        # the same for every block of n: counted once (it tokenizes n identifiers)
+        budget = self._budgets.get(n)
+        if budget is None:
+            # a backend that only estimates its tokens (an API model tiktoken does not know)
+            # would cut answers short: it gets the tokenizer-free upper bound instead
+            exact = bool(getattr(self.backend, "exact_token_counts", True))
+            ids = identifiers_for(self.template.identifiers, n)
+            budget = answer_budget(ids, self.backend.count_tokens if exact else None)
+            self._budgets[n] = budget
+        return budget
 
     def _fit(
         self, query: Query, block: Sequence[Candidate], max_words: int
@@ -161,19 +168,14 @@ class PermutationMethod(Method):
         return self._fit(query, block, self.max_passage_words)[1]
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        max_words = self.max_passage_words
-        while True:
+
+        def attempt(max_words: int) -> tuple[list[RenderedPrompt], list[Any]]:
             prompts = [self._fit(query, b, max_words)[0] for b in blocks]
             answer_tokens = [self._answer_tokens(len(b)) for b in blocks]
             calls = [(p.messages, p.assistant_prefix) for p in prompts]
-            try:
-                results = think.generate(self.backend, self.thinking, calls, answer_tokens)
-                break
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            return prompts, think.generate(self.backend, self.thinking, calls, answer_tokens)
+
+        prompts, results = shrinking(self.max_passage_words, self.min_passage_words, attempt)
         judgements = []
         for block, prompt, result in zip(blocks, prompts, results, strict=True):
             n = len(block)

@@ -29,7 +29,7 @@ from listrank.backends.base import (
     SupportsNextTokenLogprobs,
     require,
 )
-from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.errors import ConfigError, TemplateError
 from listrank.methods import thinking as think
 from listrank.methods.base import (
     PASSAGE_WORDS,
@@ -38,6 +38,7 @@ from listrank.methods.base import (
     fit_block,
     order_from_scores,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -205,18 +206,14 @@ class SetwiseMethod(Method):
         return self._fitted(query, block, self.max_passage_words)[1]
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        max_words = self.max_passage_words
-        while True:
+
+        def attempt(max_words: int) -> list[Judgement]:
             prompts = [self._fitted(query, b, max_words)[0] for b in blocks]
-            try:
-                if self.scoring == "likelihood":
-                    return self._by_likelihood(blocks, prompts)
-                return self._by_generation(blocks, prompts)
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            if self.scoring == "likelihood":
+                return self._by_likelihood(blocks, prompts)
+            return self._by_generation(blocks, prompts)
+
+        return shrinking(self.max_passage_words, self.min_passage_words, attempt)
 
     def _by_generation(
         self, blocks: Sequence[Sequence[Candidate]], prompts: list[RenderedPrompt]

@@ -183,7 +183,7 @@ def _opens_thought(backend: object, request: GenerationRequest) -> bool:
     if request.thinking is False:
         return False
     inner = backend
-    while getattr(inner, "prompt_text", None) is None and hasattr(inner, "inner"):
+    while hasattr(inner, "inner"):  # the model's own backend, under any wrappers
         inner = inner.inner
     render = getattr(inner, "prompt_text", None)
     if render is None:

@@ -28,6 +28,7 @@ from listrank.methods.calibration import (
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.options import Option, check_all
 from listrank.pipeline import scheduler
+from listrank.pipeline.cancel import CancellableBackend
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
@@ -259,14 +260,11 @@ class Reranker:
         routed = _split_options(options, entries)
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
-            args = () if backend == "fake" else (model,)
+            args = () if getattr(factory, "scripted", False) else (model,)
             backend = factory(*args, **routed["backend"])
         elif model is not None:
             raise ConfigError("pass model= only with a backend name, not a backend object")
-        if cache is not None:
-            # wrapped before the method sees it, so every model call goes through the cache
-            backend = CachedBackend(backend, cache)
-        self.backend = backend
+        self.backend = CachedBackend(backend, cache) if cache is not None else backend
         self.prefilter = prefilter
         if top_k_candidates is not None and top_k_candidates < 1:
             raise ConfigError(f"top_k_candidates must be >= 1; got {top_k_candidates}")
@@ -279,17 +277,23 @@ class Reranker:
             )
         self.rank_start = rank_start
         self.shuffle_candidates = shuffle_candidates
-        # the method calls the model through the gate, where rerank_many merges queries' calls
+        # every model call of the method goes through the wrappers: the call cache, the stage
+        # gate (where rerank_many merges queries' calls), then the cancellation check; a
+        # method given as an object is rewired the same way (``Method.with_backend``)
         self._gate: StageGate | None = None
-        shared: object = backend
         if isinstance(method, str):
-            gated = GatedBackend(backend)
-            self._gate = gated.gate
-            shared = gated
-            method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
+            method = entries["method"].load()(self._wrap(self.backend), **routed["method"])  # type: ignore[union-attr]
+        elif isinstance(method, Method):
+            method = method.with_backend(
+                lambda b: self._wrap(
+                    self.backend
+                    if b is backend or b is self.backend
+                    else (CachedBackend(b, cache) if cache is not None else b)
+                )
+            )
         bind = getattr(prefilter, "bind", None)
         if callable(bind):  # an LLM prefilter judges on this backend, through the same gate
-            bind(shared)
+            bind(self._wrap(self.backend))
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
@@ -318,6 +322,14 @@ class Reranker:
         self.fusion: Fusion | None = fusion
         self.method: Method = method
         self.strategy: Strategy = strategy
+
+    def _wrap(self, backend: Any) -> Any:
+        """``backend`` as a method sees it: through the stage gate, then the cancellation
+        check (one gate per reranker, shared by every method that calls the same backend)."""
+        if self._gate is None:
+            self._gate = StageGate(backend)
+        gate = self._gate if self._gate.inner is backend else StageGate(backend)
+        return CancellableBackend(GatedBackend(backend, gate))
 
     @classmethod
     def from_preset(

@@ -7,158 +7,98 @@ Output keeps the input's form, candidates reordered with new scores; or a TREC r
 
 from __future__ import annotations
 
+import array
 import contextlib
+import hashlib
 import math
-import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from listrank.errors import InputError
-from listrank.runs import safe_json, streams
+from listrank.runs import formats, safe_json, streams
 from listrank.runs.output_checks import check_trec_id
-from listrank.types import Candidate, Query, Ranking
+from listrank.runs.requests import (
+    Request,
+    RequestForm,
+    iter_lines,
+    parse_request,
+    read_trec_run,
+)
+from listrank.types import Ranking
 
-RequestForm = Literal["rank_llm", "flat"]
-_DOC_TEXT_KEYS = ("contents", "text", "segment", "content", "body", "passage")
-DOC_FIELD_ORDERS: dict[str, tuple[str, ...]] = {
-    "listrank": _DOC_TEXT_KEYS,
-    # rank_llm's _convert_doc_to_prompt_content reads "text" first (pyserini's "contents" can
-    # hold title + text while "text" holds the text alone)
-    "rank_llm": ("text", "segment", "contents", "content", "body", "passage"),
-}
-
-
-@dataclass(frozen=True)
-class Request:
-    query: Query
-    candidates: list[Candidate]
-    form: RequestForm
-    raw_candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
+__all__ = ["Request", "RequestForm", "iter_lines", "parse_request", "read_trec_run"]
 
 
-def _doc_text(
-    doc: Any, line: int, i: int, keys: tuple[str, ...] = _DOC_TEXT_KEYS
-) -> tuple[str, str | None]:
-    where = f"candidates[{i}].doc"
-    if isinstance(doc, str):
-        return doc, None
-    if not isinstance(doc, dict):
-        raise InputError("must be an object or a string", line=line, field=where)
-    title = doc.get("title")
-    if title is not None and not isinstance(title, str):
-        raise InputError("must be a string", line=line, field=f"{where}.title")
-    for key in keys:
-        value = doc.get(key)
-        if isinstance(value, str):
-            return value, title
-    if title:
-        return "", title
-    raise InputError(
-        f"has no text; expected one of {', '.join(keys)} or title", line=line, field=where
-    )
-
-
-def _score(value: Any, line: int, i: int) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError("must be a finite number", line=line, field=f"candidates[{i}].score")
-    return float(value)
-
-
-def parse_request(obj: Any, line: int = 1, fields: str = "listrank") -> Request:
-    """Validate one decoded JSON request; errors name the line and the field. ``fields`` picks
-    which text field of a ``doc`` wins when it has several (``DOC_FIELD_ORDERS``)."""
-    if fields not in DOC_FIELD_ORDERS:
-        raise InputError(f"unknown doc field order {fields!r}; use one of {list(DOC_FIELD_ORDERS)}")
-    if not isinstance(obj, dict):
-        raise InputError("expected a JSON object", line=line)
-    q = obj.get("query")
-    form: RequestForm
-    if isinstance(q, dict):
-        form, qid, text = "rank_llm", q.get("qid"), q.get("text")
-        qfield = "query.text"
-    else:
-        form, qid, text = "flat", obj.get("qid"), q
-        qfield = "query"
-    if not isinstance(text, str):
-        raise InputError("missing or not a string", line=line, field=qfield)
-    if not text.strip():
-        raise InputError("the query is empty", line=line, field=qfield)
-    if qid is None:
-        qid = str(line)
-    if not isinstance(qid, str | int) or isinstance(qid, bool):
-        raise InputError("must be a string or integer", line=line, field="qid")
-    cands = obj.get("candidates")
-    if not isinstance(cands, list):
-        raise InputError("missing or not a list", line=line, field="candidates")
-    if not cands:
-        raise InputError("no candidates to rerank", line=line, field="candidates")
-    out: list[Candidate] = []
-    raw: dict[str, dict[str, Any]] = {}
-    for i, c in enumerate(cands):
-        if not isinstance(c, dict):
-            raise InputError("must be an object", line=line, field=f"candidates[{i}]")
-        docid = c.get("docid")
-        if not isinstance(docid, str | int) or isinstance(docid, bool) or str(docid) == "":
-            raise InputError("missing or empty", line=line, field=f"candidates[{i}].docid")
-        docid = str(docid)
-        if docid in raw:
-            raise InputError(f"duplicate docid {docid!r}", line=line, field=f"candidates[{i}]")
-        if "doc" in c:
-            body, title = _doc_text(c["doc"], line, i, DOC_FIELD_ORDERS[fields])
-        elif isinstance(c.get("text"), str):
-            body, title = c["text"], c.get("title") if isinstance(c.get("title"), str) else None
-        else:
-            raise InputError(
-                "has no text (expected 'text' or 'doc')", line=line, field=f"candidates[{i}]"
-            )
-        score = _score(c.get("score"), line, i)
-        out.append(Candidate(docid=docid, text=body, score=score, title=title))
-        raw[docid] = c
-    return Request(Query(text=text, qid=str(qid)), out, form, raw)
-
-
-def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with 1-based numbers (gzip files decompressed); invalid UTF-8 is an
-    InputError naming the line."""
-    try:
-        with streams.open_input(path) as fh:
-            for number, data in enumerate(fh, start=1):
-                try:
-                    text = data.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"invalid UTF-8 ({exc.reason})", line=number) from exc
-                if text.strip():
-                    yield number, text
-    except (OSError, EOFError, zlib.error) as exc:  # a broken gzip stream too
-        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-
-
-def iter_requests(path: str | Path, fields: str = "listrank") -> Iterator[Request]:
+def iter_requests(
+    path: str | Path, *, unique: bool = True, fields: str = "listrank"
+) -> Iterator[Request]:
     """Requests one at a time (a large file is never held in memory), validated as they are
-    read; only the qids are kept, to refuse duplicates."""
-    from listrank.runs import formats  # a JSON array: rank_llm's retrieve_results form
-
+    read; only the qids are kept, to refuse duplicates (``unique=False``: not even those, for
+    a file already checked, e.g. with :class:`QidCheck`)."""
     if formats.starts_with_json_array(path):
         yield from formats.read_retrieve_results(path)
         return
-    qids: set[str] = set()
+    qids: set[str] | None = set() if unique else None
+    count = 0
     for number, text in iter_lines(path):
         req = parse_request(safe_json.loads(text, line=number), number, fields)
-        if req.query.qid in qids:
-            raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
-        qids.add(req.query.qid)
+        if qids is not None:
+            if req.query.qid in qids:
+                raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
+            qids.add(req.query.qid)
+        count += 1
         yield req
-    if not qids:
+    if not count:
         raise InputError(f"{path} holds no requests")
+
+
+class QidCheck:
+    """Repeated qids among very many, in 8 bytes per qid: a 64-bit digest of each is kept and
+    the digests are compared once all are in (``duplicate``); a repeated digest is confirmed
+    against the qids themselves, so a digest collision never refuses a good file."""
+
+    def __init__(self) -> None:
+        self._digests = array.array("Q")
+
+    @staticmethod
+    def _digest(qid: str) -> int:
+        return int.from_bytes(hashlib.blake2b(qid.encode("utf-8"), digest_size=8).digest())
+
+    def add(self, qid: str) -> None:
+        self._digests.append(self._digest(qid))
+
+    def duplicate(self, qids: Callable[[], Iterable[tuple[int, str]]]) -> tuple[int, str] | None:
+        """(position, qid) of the first qid seen before, or None; ``qids`` re-reads the
+        (position, qid) pairs when two digests are equal."""
+        import numpy as np
+
+        if len(self._digests) < 2:
+            return None
+        digests = np.frombuffer(self._digests, dtype=np.uint64)
+        ordered = np.sort(digests)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if not len(repeated):
+            return None
+        suspects = {int(d) for d in repeated}
+        seen: set[str] = set()
+        for position, qid in qids():
+            if self._digest(qid) in suspects:
+                if qid in seen:
+                    return position, qid
+                seen.add(qid)
+        return None
+
+
+def qid_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, qid) of every request of a JSONL file."""
+    for number, text in iter_lines(path):
+        yield number, parse_request(safe_json.loads(text, line=number), number).query.qid
 
 
 def read_requests(path: str | Path, fields: str = "listrank") -> list[Request]:
     """Read and validate every request before any work starts."""
-    return list(iter_requests(path, fields))
+    return list(iter_requests(path, fields=fields))
 
 
 KEEP_SCORES = ("rank", "model", "first-stage")
@@ -257,18 +197,3 @@ def write_results(
                 fh.writelines(trec_lines(ranking, tag))
             else:
                 fh.write(safe_json.dumps(result_record(request, ranking)) + "\n")
-
-
-def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
-    """qid -> [(docid, score)] in file order."""
-    run: dict[str, list[tuple[str, float]]] = {}
-    for number, text in iter_lines(path):
-        parts = text.split()
-        if len(parts) != 6:
-            raise InputError("a TREC run line has 6 columns", line=number)
-        try:
-            score = float(parts[4])
-        except ValueError as exc:
-            raise InputError("score is not a number", line=number) from exc
-        run.setdefault(parts[0], []).append((parts[2], score))
-    return run

@@ -115,7 +115,7 @@ def test_generation_and_usage(server: llama_server.LlamaServer, hf: Any) -> None
     assert "paris" in out.text.lower()
     assert out.prompt_tokens == hf.count_prompt_tokens(msgs)  # the server read our exact prompt
     assert 1 <= out.completion_tokens <= 8
-    call = backend.usage.calls[0]
+    call = backend.usage.last
     assert call.usage_reported and call.cost == pytest.approx(
         (out.prompt_tokens * 0.5 + out.completion_tokens * 1.5) / 1e6
     )
@@ -268,7 +268,7 @@ def test_twenty_percent_faults_change_nothing(
     ]
     faults = [e for e in log if e.action != "pass"]
     assert len(faults) >= 4, "the proxy injected too few faults to test anything"
-    assert max(c.attempts for c in backend.usage.calls) <= 8
+    assert backend.usage.max_attempts <= 8
     # Retry-After respected: the next try of a body answered 429 came at least 0.5 s later
     for e in log:
         if e.action == "429":

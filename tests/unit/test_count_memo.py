@@ -60,5 +60,5 @@ def test_backend_counts_a_fitted_prompt_once() -> None:
         fitted = b.count_prompt_tokens(m, "")  # as the method's prompt fitting does
         out = b.generate([GenerationRequest(m, 5)])
     assert spy.seen == 1
-    assert b.usage.calls[0].prompt_tokens == out[0].prompt_tokens
+    assert b.usage.last.prompt_tokens == out[0].prompt_tokens
     assert fitted == EstimateCounter().count_messages(m, "")

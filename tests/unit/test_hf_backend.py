@@ -4,7 +4,7 @@ import pytest
 
 from listrank import ConfigError, Reranker
 from listrank.backends.base import GenerationRequest, LogprobRequest
-from listrank.backends.hf import HFBackend
+from listrank.backends.hf import HFBackend, length_batches
 
 
 def msgs(text: str) -> list[dict[str, str]]:
@@ -61,3 +61,44 @@ def test_reranker_on_tiny_model_keeps_every_candidate(tiny_hf: HFBackend) -> Non
 def test_bad_batch_size() -> None:
     with pytest.raises(ConfigError):
         HFBackend("x", model_obj=object(), tokenizer=object(), batch_size=0)
+
+
+def test_length_batches_bucket_by_length_within_the_budgets() -> None:
+    lengths = [50, 10, 40, 12, 11, 45]
+    assert length_batches(lengths, 8) == [[1, 4, 3, 2, 5, 0]]  # shortest first
+    assert length_batches(lengths, 2) == [[1, 4], [3, 2], [5, 0]]
+    # at most 60 padded tokens: 3 x 12 fits, a 40 joins nothing, each long one alone
+    assert length_batches(lengths, 8, max_tokens=60) == [[1, 4, 3], [2], [5], [0]]
+    assert length_batches([100], 8, max_tokens=10) == [[0]]  # too long alone still runs
+    assert sorted(i for b in length_batches(lengths, 3, 70) for i in b) == list(range(6))
+
+
+def test_token_budget_batches_give_the_same_answers_with_less_padding(tiny_hf: HFBackend) -> None:
+    prompts = ["a", "b c", "a much longer prompt with very many more words than the others", "d"]
+    reqs = [
+        LogprobRequest(msgs(p), ["A", "B"], assistant_prefix="[")  # type: ignore[arg-type]
+        for p in prompts
+    ]
+    lengths = [tiny_hf.count_prompt_tokens(r.messages, "[") for r in reqs]
+    wide = HFBackend("tiny", model_obj=tiny_hf.model, tokenizer=tiny_hf.tokenizer, batch_size=8)
+    budget = HFBackend(
+        "tiny",
+        model_obj=tiny_hf.model,
+        tokenizer=tiny_hf.tokenizer,
+        batch_size=8,
+        max_batch_tokens=3 * sorted(lengths)[2],  # the three short prompts, not the long one
+    )
+    a, b = wide.next_token_logprobs(reqs), budget.next_token_logprobs(reqs)
+    for x, y in zip(a, b, strict=True):
+        assert x.prompt_tokens == y.prompt_tokens
+        for k in x.logprobs:
+            assert x.logprobs[k] == pytest.approx(y.logprobs[k], abs=1e-4)
+    assert wide.padding.real == budget.padding.real == sum(lengths)
+    assert wide.padding.padded == 4 * max(lengths)
+    assert budget.padding.padded == 3 * sorted(lengths)[2] + max(lengths)
+    assert budget.padding.waste < wide.padding.waste
+
+
+def test_hf_on_cpu_runs_one_query_at_a_time_by_default(tiny_hf: HFBackend) -> None:
+    assert tiny_hf.device == "cpu"
+    assert Reranker(backend=tiny_hf).default_max_in_flight() == 1

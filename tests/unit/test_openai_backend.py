@@ -61,7 +61,7 @@ def test_generate_returns_server_text_and_usage(server: FakeOpenAIServer) -> Non
 def test_cost_is_none_without_a_price(server: FakeOpenAIServer) -> None:
     b = backend(server, prices={"other": (1.0, 1.0)})
     b.generate([req()])
-    assert b.usage.cost is None and b.usage.calls[0].cost is None
+    assert b.usage.cost is None and b.usage.last.cost is None
 
 
 def test_missing_usage_falls_back_to_the_estimate(server: FakeOpenAIServer) -> None:
@@ -69,7 +69,7 @@ def test_missing_usage_falls_back_to_the_estimate(server: FakeOpenAIServer) -> N
     b = backend(server)
     out = b.generate([req()])
     assert out[0].prompt_tokens == b.count_prompt_tokens(req().messages)
-    assert b.usage.calls[0].usage_reported is False
+    assert b.usage.last.usage_reported is False
 
 
 def test_whole_batch_is_in_flight_at_once_within_the_bound() -> None:
@@ -92,7 +92,7 @@ def test_retry_after_is_respected_and_attempts_counted(server: FakeOpenAIServer)
     times = [r.time for r in server.requests]
     assert len(times) == 3
     assert times[1] - times[0] >= 0.4
-    call = b.usage.calls[0]
+    call = b.usage.last
     assert call.attempts == 3 and call.waits_s[0] >= 0.4
 
 
@@ -101,7 +101,7 @@ def test_timeouts_and_dropped_connections_are_retried(server: FakeOpenAIServer) 
     b = backend(server, timeout=0.5)
     out = b.generate([req()])
     assert out[0].text == "[3] > [2] > [1]"
-    assert b.usage.calls[0].attempts == 4
+    assert b.usage.last.attempts == 4
 
 
 def test_attempts_are_bounded_then_typed_error(server: FakeOpenAIServer) -> None:
@@ -180,8 +180,8 @@ def test_twenty_percent_faults_complete_identically(server: FakeOpenAIServer) ->
         actions = proxy.actions()
     assert faulty == clean
     assert sum(actions.values()) - actions["pass"] >= 3  # faults really happened
-    assert max(c.attempts for c in b.usage.calls) <= 8
-    assert sum(c.attempts for c in b.usage.calls) == sum(actions.values())
+    assert b.usage.max_attempts <= 8
+    assert b.usage.attempts == sum(actions.values())
 
 
 def test_all_faults_end_in_a_typed_error_within_the_bound(server: FakeOpenAIServer) -> None:

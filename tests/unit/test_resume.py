@@ -3,6 +3,7 @@ queries, and its output is byte-identical to an uninterrupted run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from listrank.evaluation.summary import RunSummary
 from listrank.runs.journal import Entry, Journal, fingerprint
 from listrank.types import CallRecord, Query, Ranking, RepairStats, Trace
 
@@ -88,6 +90,7 @@ def _env(repo: Path, *extra: Path) -> dict[str, str]:
 # text (so rankings differ from the input order), and every call takes a moment, like a model.
 SCRIPTED = r"""
 import hashlib, random, re, sys, time
+from listrank.backends.base import Feeding
 from listrank.backends.fake import FakeBackend
 from listrank import registry
 from listrank.cli import main
@@ -106,7 +109,7 @@ def answer(request):
 
 class Scripted(FakeBackend):
     name = "scripted"
-    concurrent_calls = True  # calls of queries in flight run at once, like an API
+    feeding = Feeding("concurrent", 16)  # calls of queries in flight run at once, like an API
     def __init__(self, model=None):
         super().__init__(responder=answer, model_name="scripted-model")
 
@@ -218,3 +221,29 @@ def test_failed_queries_are_named_and_the_others_kept(tmp_path: Path, repo: Path
     assert not out.exists()
     entries = Path(f"{out}.journal").read_text().splitlines()[1:]
     assert sorted(json.loads(e)["qid"] for e in entries) == [f"q0{i}" for i in range(8) if i != 3]
+
+
+def test_without_prompts_the_journal_keeps_everything_but_the_prompts(tmp_path: Path) -> None:
+    prompt = ({"role": "user", "content": "PROMPT-TEXT " * 50},)
+    base = _entry("q1")
+    call = dataclasses.replace(base.ranking.trace.calls[0], messages=prompt, scores=(0.5, 0.25))
+    trace = dataclasses.replace(base.ranking.trace, calls=(call,))
+    entry = dataclasses.replace(base, ranking=dataclasses.replace(base.ranking, trace=trace))
+    slim = Journal(tmp_path / "slim", "fp", keep_prompts=False)
+    full = Journal(tmp_path / "full", "fp")
+    slim.append(entry)
+    full.append(entry)
+    slim.close()
+    full.close()
+    assert "PROMPT-TEXT" not in (tmp_path / "slim").read_text()
+    assert "PROMPT-TEXT" in (tmp_path / "full").read_text()
+    assert Journal(tmp_path / "full", "fp").done["q1"].ranking.trace == trace
+    got = Journal(tmp_path / "slim", "fp").done["q1"]
+    assert got.text == entry.text
+    assert got.ranking.trace == dataclasses.replace(
+        trace, calls=(dataclasses.replace(call, messages=()),)
+    )
+    summary_of = [RunSummary(), RunSummary()]
+    summary_of[0].add(entry.ranking)
+    summary_of[1].add(got.ranking)
+    assert summary_of[0].as_dict() == summary_of[1].as_dict()

@@ -140,7 +140,7 @@ def test_many_queries_one_engine_call_per_stage_wave(
     many = r.rerank_many(eight, max_in_flight=8)
     depth = max(x.trace.depth for x in one)
     assert backend.calls - before == depth  # one call per wave (vs 8 x depth one at a time)
-    assert [n for _, n in r._gate.calls[-depth:]] == [8] * depth
+    assert [n for _, n in list(r._gate.calls)[-depth:]] == [8] * depth
     for a, b in zip(one, many, strict=True):
         assert sorted(a.docids) == sorted(b.docids)
 
