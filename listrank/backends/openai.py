@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from listrank.backends.aio import LoopThread
 from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
 from listrank.backends.base import (
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -195,7 +196,7 @@ class OpenAIBackend:
         ),
         Option(
             "prices",
-            dict | None,
+            Mapping | None,
             None,
             "model -> ($/1M prompt, $/1M completion tokens)",
             changes_answers=False,
@@ -247,7 +248,7 @@ class OpenAIBackend:
         Option("seed", int | None, 0, "sampling seed", changes_answers=True),
         Option(
             "extra_body",
-            dict | None,
+            Mapping | None,
             None,
             "extra fields of every request body",
             changes_answers=True,
@@ -271,9 +272,6 @@ class OpenAIBackend:
             example="low",
         ),
     )
-    concurrent_calls = True
-    """Calls from many threads are in flight together, bounded by ``concurrency`` and the
-    rate limits (the scheduler sends each query's calls straight here)."""
 
     def __init__(
         self,
@@ -371,6 +369,13 @@ class OpenAIBackend:
         ]
         self._turn = itertools.count()
         self._sem: asyncio.Semaphore | None = None
+
+    @property
+    def feeding(self) -> Feeding:
+        """Calls from many threads are in flight together, bounded by ``concurrency`` and the
+        rate limits; twice as many queries as connections keep every connection busy (a
+        query has a call in flight only part of the time)."""
+        return Feeding("concurrent", 2 * self.concurrency)
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAIBackend(model={self.model_name!r}, base_url={self._where!r})"

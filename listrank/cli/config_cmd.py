@@ -10,7 +10,7 @@ from typing import Any
 from listrank.cli.common import add_component_options, pipeline_config
 from listrank.errors import ConfigError
 from listrank.pipeline.config import PipelineConfig
-from listrank.pipeline.schema import INIT_TEXT, check, effective, to_toml
+from listrank.pipeline.schema import INIT_TEXT, check, effective, options_table, to_toml
 from listrank.runs.io import atomic_writer
 from listrank.runs.streams import display_name
 
@@ -35,6 +35,10 @@ def add_parser(sub: Any) -> None:
     )
     add_component_options(show)
     show.set_defaults(run=_show)
+    table = cmds.add_parser(
+        "table", help="print every component's declared options as a Markdown table"
+    )
+    table.set_defaults(run=_table)
     chk = cmds.add_parser("check", help="validate a file without loading a model")
     chk.add_argument("file", help="pipeline TOML, or preset:NAME")
     chk.set_defaults(run=_check)
@@ -63,6 +67,11 @@ def _show(args: argparse.Namespace) -> int:
     with atomic_writer(args.output) as fh:
         fh.write(text)
     print(f"listrank: wrote {display_name(args.output)}", file=sys.stderr)
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    sys.stdout.write(options_table() + "\n")
     return 0
 
 

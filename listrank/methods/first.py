@@ -16,8 +16,13 @@ import math
 from collections.abc import Sequence
 from typing import cast
 
-from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
-from listrank.errors import ConfigError, ContextLengthError
+from listrank.backends.base import (
+    LogprobRequest,
+    LogprobResult,
+    SupportsNextTokenLogprobs,
+    require,
+)
+from listrank.errors import ConfigError
 from listrank.methods.base import (
     PASSAGE_WORDS,
     TEXT_RULES,
@@ -25,6 +30,7 @@ from listrank.methods.base import (
     fit_block,
     order_from_scores,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -141,21 +147,16 @@ class FirstMethod(Method):
         return self._fitted(query, block, self.max_passage_words)[1]
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        max_words = self.max_passage_words
-        while True:
+
+        def attempt(max_words: int) -> tuple[list[RenderedPrompt], list[LogprobResult]]:
             prompts = [self._fit(query, b, max_words) for b in blocks]
             requests = [
                 LogprobRequest(p.messages, tuple(p.identifiers), p.assistant_prefix)
                 for p in prompts
             ]
-            try:
-                results = self.backend.next_token_logprobs(requests)  # one batched call
-                break
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            return prompts, self.backend.next_token_logprobs(requests)  # one batched call
+
+        prompts, results = shrinking(self.max_passage_words, self.min_passage_words, attempt)
         judgements = []
         for block, prompt, result in zip(blocks, prompts, results, strict=True):
             n = len(block)

@@ -21,8 +21,12 @@ import math
 from collections.abc import Sequence
 from typing import cast
 
-from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
-from listrank.errors import ContextLengthError
+from listrank.backends.base import (
+    LogprobRequest,
+    LogprobResult,
+    SupportsNextTokenLogprobs,
+    require,
+)
 from listrank.methods.base import (
     PASSAGE_WORDS,
     TEXT_RULES,
@@ -30,6 +34,7 @@ from listrank.methods.base import (
     fit_block,
     order_from_scores,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -63,7 +68,7 @@ class PointwiseMethod(Method):
     scores_alone = True
     """A single candidate's score means something by itself (calibration applies to blocks
     of one, unlike FIRST's, whose scores only compare slots)."""
-    calls_per_candidate = True
+    _per_candidate = True
     """A block costs one model call per candidate (plans count ``sum(block_sizes)``)."""
 
     def __init__(
@@ -117,19 +122,14 @@ class PointwiseMethod(Method):
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
         flat = [c for block in blocks for c in block]
-        max_words = self.max_passage_words
-        while True:
+        labels = (self.positive, self.negative)
+
+        def attempt(max_words: int) -> tuple[list[RenderedPrompt], list[LogprobResult]]:
             prompts = [self._fitted(query, c, max_words)[0] for c in flat]
-            labels = (self.positive, self.negative)
             requests = [LogprobRequest(p.messages, labels, p.assistant_prefix) for p in prompts]
-            try:
-                results = self.backend.next_token_logprobs(requests)  # every pair in one call
-                break
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            return prompts, self.backend.next_token_logprobs(requests)  # every pair in one call
+
+        prompts, results = shrinking(self.max_passage_words, self.min_passage_words, attempt)
         judgements = []
         at = 0
         for block in blocks:

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from listrank import registry
-from listrank.backends.hf import EMBEDDED_ALIASES
-from listrank.backends.model_path import check_local_model
 from listrank.errors import ConfigError, TemplateError
 from listrank.options import check_all
 from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
@@ -55,8 +53,11 @@ def check(cfg: PipelineConfig) -> None:
             except TemplateError as exc:
                 raise ConfigError(str(exc)) from None
         cache_path(extra.get("cache"))
-        if cfg.backend.name == "hf" and cfg.model not in EMBEDDED_ALIASES:
-            check_local_model(str(cfg.model))
+        backend = entries["backend"]
+        assert backend is not None
+        check_model = getattr(backend.load(), "check_model", None)
+        if callable(check_model):  # a backend that can check its model without loading it
+            check_model(cfg.model)
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from exc
 
@@ -105,6 +106,50 @@ def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
         if name != "_loose":
             out[name] = dict(table)
     return out
+
+
+TABLE_BEGIN = "<!-- options table: generated from the declarations (listrank config table) -->"
+TABLE_END = "<!-- end of the options table -->"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, str | bool | int | float):
+        return f"`{_toml_value(value)}`"
+    return f"`{value!r}`"
+
+
+def options_table() -> str:
+    """Every declared option of every registered component and of the Reranker, as a
+    Markdown table (the documentation's configuration table; a test holds the two equal)."""
+    rows = [
+        "| table | component | option | type | default | allowed | changes answers | what |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def add(table: str, component: str, options: Any) -> None:
+        for o in options:
+            if o.internal:
+                continue
+            answers = "yes" if o.changes_answers else "no"
+            rows.append(
+                f"| `[{table}]` | {component} | `{o.name}` | {o.type_name} | "
+                f"{_cell(o.default)} | {o.bounds()} | {answers} | {o.help} |"
+            )
+
+    for layer in LAYERS:
+        for name in registry.names(layer):
+            add(layer, name, registry.get(layer, name).declared())
+    add("method", "any (the Reranker)", RERANKER_OPTIONS)
+    return "\n".join(rows)
+
+
+def table_in(text: str) -> str | None:
+    """The generated table inside a document's markers, or None without them."""
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        return None
+    return text.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0].strip()
 
 
 def _toml_value(value: Any) -> str:
