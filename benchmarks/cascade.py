@@ -172,7 +172,7 @@ def _minilm_dir() -> Path | None:
 def _per_stage(rankings: Sequence[Any]) -> str:
     """Calls and prompt tokens per query of each pipeline stage (LLM prefilter, listwise)."""
     parts = []
-    for stage in ("prefilter", "listwise"):
+    for stage in ("prefilter", "rerank"):
         calls = [
             [c for c in r.trace.calls if (c.extra.get("pipeline_stage") == "prefilter")
              == (stage == "prefilter")]
@@ -295,10 +295,19 @@ def cascade_rows(
 ) -> list[Row]:
     """The two-stage cascades: a pointwise LLM prefilter (every candidate, one stage) or the
     MiniLM bi-encoder keeps the top k, then one listwise window over them."""
+    import tempfile
+
     n = len(items[0].candidates) if items else 0
     rows = []
+    # one call cache for the rows: the pointwise prompts of the prefilter rows are the "alone"
+    # row's, so they are judged once (their calls and tokens still count in every row)
+    cache = str(Path(tempfile.mkdtemp(prefix="cascade-")) / "calls.sqlite")
     pointwise = Reranker(
-        backend=backend, method="pointwise", strategy="pointwise", max_passage_words=max_words
+        backend=backend,
+        method="pointwise",
+        strategy="pointwise",
+        max_passage_words=max_words,
+        cache=cache,
     )
     rows.append(_run_reranker(f"LLM pointwise alone (top{n})", collection, pointwise, items, qrels))
     print(_format_row(rows[-1]), flush=True)
@@ -318,6 +327,7 @@ def cascade_rows(
                 strategy="single",
                 prefilter=prefilter,
                 max_passage_words=max_words,
+                cache=cache,
             )
             name = f"{label} → {method} × single"
             rows.append(_run_reranker(name, collection, reranker, items, qrels))
