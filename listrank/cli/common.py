@@ -46,6 +46,8 @@ _FLAG_OPTIONS = (
     "base_url",
     "context_length",
     "tensor_parallel_size",
+    "rank_start",
+    "shuffle_candidates",
 )
 # rank_llm's flag names, accepted with a one-line note of listrank's name
 RANK_LLM_NAMES = {
@@ -114,6 +116,19 @@ def add_component_options(p: argparse.ArgumentParser, *, pipeline_source: bool =
         type=int,
         metavar="K",
         help="rerank only the first K candidates; the rest follow below them in input order",
+    )
+    g.add_argument(
+        "--rank-start",
+        type=int,
+        metavar="I",
+        help="keep the first I candidates on top, unjudged (rank_llm's rank_start)",
+    )
+    g.add_argument(
+        "--shuffle-candidates",
+        type=int,
+        metavar="SEED",
+        help="shuffle the candidates to rerank with SEED before judging (rank_llm's "
+        "--shuffle-candidates, seeded)",
     )
     g.add_argument(
         "--backend",
