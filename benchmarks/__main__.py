@@ -18,6 +18,7 @@ BENCHMARKS: tuple[str, ...] = (
     "injection",
     "throughput",
     "rank_llm_parity",
+    "setwise_parity",
     "view",
     "gpu",
 )
