@@ -85,6 +85,12 @@ class RetryExhaustedError(BackendError):
     """A call still failed after the configured number of attempts."""
 
 
+class BadResponseError(BackendError):
+    """The server answered, but not with what was asked for (an HTML page or an error object
+    with HTTP 200, no choices, no logprobs for a logprobs request); the message names the
+    server and quotes what it sent."""
+
+
 class ModelLoadError(ListrankError):
     """Model weights or tokenizer could not be loaded."""
 

@@ -193,10 +193,6 @@ class Trace:
         return sum(1 for c in self.calls if c.repair.repaired)
 
     @property
-    def truncated_calls(self) -> int:
-        return sum(1 for c in self.calls if c.repair.truncated)
-
-    @property
     def malformed_calls(self) -> int:
         return sum(1 for c in self.calls if c.repair.malformed)
 

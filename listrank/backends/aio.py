@@ -4,18 +4,29 @@ Sync callers (scripts, the CLI, worker threads, code already inside a running ev
 as a notebook) submit a coroutine and block on its result; the coroutine always runs on the
 same loop, so the HTTP client's pooled connections stay valid across calls. Calling from
 inside that loop itself would deadlock and raises instead.
+
+Every call in flight is tracked, so :func:`cancel_all` (Ctrl-C, a process going down) stops
+them at once instead of waiting for each to time out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from listrank.errors import ConfigError
 
 T = TypeVar("T")
+_LOOPS: weakref.WeakSet[LoopThread] = weakref.WeakSet()
+
+
+def cancel_all() -> int:
+    """Cancel every call in flight on every backend loop of this process; returns how many."""
+    return sum(loop.cancel_in_flight() for loop in list(_LOOPS))
 
 
 class LoopThread:
@@ -24,6 +35,25 @@ class LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._in_flight: set[concurrent.futures.Future[Any]] = set()
+        _LOOPS.add(self)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the loop, tracked until it is done (see :func:`cancel_all`)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+
+    def cancel_in_flight(self) -> int:
+        with self._lock:
+            futures = list(self._in_flight)
+        return sum(f.cancel() for f in futures)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -47,7 +77,7 @@ class LoopThread:
                 "a sync backend method was called from its own event loop; await the async "
                 "method (e.g. agenerate) instead"
             )
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return self.submit(coro).result()
 
     def close(self, final: Coroutine[Any, Any, Any] | None = None) -> None:
         """Run ``final`` (e.g. closing the HTTP client) on the loop, then stop it."""

@@ -16,14 +16,18 @@ encoding cannot be loaded (e.g. o200k offline), cl100k counts stand in: close fo
 (within a few percent), flagged ``exact = False``.
 
 The estimate is ``ceil(chars / 3.5)`` per text, deliberately higher than the usual ≈4 characters
-per token of English BPE so budgets err on the safe side; chat overhead adds 4 tokens per
-message. Calls still report the server's own usage, and a server that finds a prompt too long
-raises ContextLengthError, on which methods shrink passages.
+per token of English BPE so budgets err on the safe side, except that each character of a
+script written without spaces or of Hangul (``prompting.budget.UNSPACED_SCRIPTS``) counts 1.5
+tokens (Chinese, Japanese, Thai and Korean take one to two tokens a character in the BPE
+vocabularies we measured, not a quarter); chat overhead adds 4 tokens per message. Calls
+still report the server's own usage, and a server that finds a prompt too long raises
+ContextLengthError, on which methods shrink passages.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -31,9 +35,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from listrank.errors import ConfigError, ModelLoadError
+from listrank.prompting.budget import UNSPACED_SCRIPTS
 from listrank.types import ChatMessage
 
 _CHARS_PER_TOKEN = 3.5
+_WIDE_TOKENS = 1.5
+_WIDE = re.compile(f"[{UNSPACED_SCRIPTS}\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+"""Characters of scripts without spaces, and Hangul: counted per character."""
 # OpenAI's documented chat accounting: every message costs its content plus ~3-4 tokens of
 # role/separators, and the reply is primed with 3 more.
 _PER_MESSAGE = 4
@@ -61,7 +69,8 @@ class EstimateCounter:
         return None
 
     def count(self, text: str) -> int:
-        return math.ceil(len(text) / _CHARS_PER_TOKEN)
+        wide = len(_WIDE.findall(text))
+        return math.ceil((len(text) - wide) / _CHARS_PER_TOKEN + wide * _WIDE_TOKENS)
 
     def count_messages(self, messages: Sequence[ChatMessage], assistant_prefix: str) -> int:
         body = sum(self.count(m["content"]) + _PER_MESSAGE for m in messages)

@@ -6,9 +6,9 @@ construction with a message that names the backends that have it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from listrank.errors import CapabilityError, ConfigError
 from listrank.options import declared
@@ -174,3 +174,43 @@ def answer_identity(backend: object) -> dict[str, Any]:
         "model": getattr(backend, "model_name", ""),
         "params": params,
     }
+
+
+# -- how a backend wants to be fed (read by the scheduler, the gate, the service, plan) ------
+DEFAULT_IN_FLIGHT = 8
+
+
+@dataclass(frozen=True)
+class Feeding:
+    """A backend's scheduling hint, declared as its ``feeding`` attribute or property.
+
+    - ``concurrent``: takes calls from many threads at once and limits them itself (an API
+      client with a concurrency limit); each query's calls go straight to it.
+    - ``batched``: runs one call at a time on a batch (transformers); the calls of queries
+      waiting at a stage are merged into one (``pipeline.gate``).
+    - ``continuous``: continuous batching (vLLM): merged like ``batched``, and many more
+      queries kept in flight.
+
+    ``in_flight``: how many queries keep it busy (the default ``max_in_flight``)."""
+
+    mode: Literal["concurrent", "batched", "continuous"]
+    in_flight: int = DEFAULT_IN_FLIGHT
+
+    @property
+    def merges_calls(self) -> bool:
+        return self.mode != "concurrent"
+
+
+def feeding_of(backend: object) -> Feeding:
+    """The backend's declared feeding; one that declares none is fed in merged batches."""
+    declared_feeding = getattr(backend, "feeding", None)
+    if isinstance(declared_feeding, Feeding):
+        return declared_feeding
+    return Feeding("batched")
+
+
+def gpus_wanted(backend_class: Any, options: Mapping[str, Any]) -> float:
+    """GPUs one worker running ``backend_class`` with ``options`` needs (the Ray runner asks
+    before building anything): the class's declared ``gpus(options)``, else none."""
+    gpus = getattr(backend_class, "gpus", None)
+    return float(gpus(options)) if callable(gpus) else 0.0

@@ -13,11 +13,16 @@ answer is committed as soon as it arrives, so a killed run keeps what it paid fo
 The file is never trusted: every row stores a SHA-256 over its key and value, and a row whose
 checksum, JSON or shape is wrong is a miss (recomputed, overwritten, counted in ``rejected``).
 A file that is not a database, fails SQLite's quick check, or holds another schema is moved
-aside (``PATH.corrupt-N``) with a one-line warning and a fresh cache is started.
+aside (``PATH.corrupt-N``) with a one-line warning and a fresh cache is started. A file that is
+merely locked by another process is never taken for corrupt: each access waits for the lock
+(SQLite's busy timeout, :data:`BUSY_TIMEOUT_S`); a lock held longer fails the open with a
+ConfigError saying so, and mid-run turns that one lookup into a miss (or skips storing that
+one answer) with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -38,12 +43,22 @@ from listrank.backends.base import (
     LogprobResult,
     answer_identity,
 )
+from listrank.backends.wrapping import ForwardingBackend
 from listrank.errors import ConfigError
 from listrank.types import ChatMessage
 
 logger = logging.getLogger("listrank.cache")
 
 SCHEMA = "listrank-call-cache/2"
+BUSY_TIMEOUT_S = 30.0
+"""How long an access waits for another process's lock on the file."""
+
+
+def _busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another process holds the file, not damage."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
 
 R = TypeVar("R")
 
@@ -55,8 +70,9 @@ def checksum(key: str, value: str) -> str:
 class CallCache:
     """key -> JSON value in one SQLite table; safe to share between threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -72,19 +88,30 @@ class CallCache:
             os.chmod(self.path, 0o600)
             self._db = self._open()
         except (OSError, sqlite3.Error) as exc:
+            if _busy(exc):
+                raise ConfigError(
+                    f"call cache {self.path} is locked by another process (waited "
+                    f"{self.busy_timeout_s:g} s); let it finish or use another --cache file"
+                ) from None
             raise ConfigError(f"cannot open call cache {self.path}: {exc}") from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(str(self.path), timeout=self.busy_timeout_s, check_same_thread=False)
+
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        db = self._connect()
         try:
             problem = self._problem(db)
         except sqlite3.DatabaseError as exc:
+            if _busy(exc):
+                db.close()
+                raise
             problem = str(exc)
         if problem is None:
             return db
         db.close()
         self._move_aside(problem)
-        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        db = self._connect()
         self._problem(db)
         return db
 
@@ -148,7 +175,10 @@ class CallCache:
                     "SELECT value, checksum FROM calls WHERE key = ?", (key,)
                 ).fetchone()
             except sqlite3.DatabaseError as exc:
-                self._recover(exc)
+                if _busy(exc):
+                    logger.warning("listrank: call cache %s is locked: a miss", self.path)
+                else:
+                    self._recover(exc)
                 row = None
         if row is None:
             self.misses += 1
@@ -182,7 +212,12 @@ class CallCache:
                 )
                 self._db.commit()
             except sqlite3.DatabaseError as exc:
-                self._recover(exc)
+                if _busy(exc):
+                    logger.warning("listrank: call cache %s is locked: answer not kept", self.path)
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.rollback()
+                else:
+                    self._recover(exc)
 
     def __len__(self) -> int:
         with self._lock:
@@ -198,25 +233,11 @@ def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
-class CachedBackend:
-    """Wraps a backend with a :class:`CallCache`. ``CachedBackend(inner, path)`` returns an
-    object with ``generate`` / ``next_token_logprobs`` / ``prefix_attention`` only where
-    ``inner`` has them, so capability checks see the same backend. Other attributes are
-    forwarded unchanged (and uncached), e.g. a tokenizer."""
-
-    def __new__(cls, inner: Any, cache: str | Path | CallCache, **kwargs: Any) -> CachedBackend:
-        if cls is not CachedBackend:
-            return super().__new__(cls)
-        mixins = tuple(
-            mixin
-            for attr, mixin in (
-                ("generate", _CachedGenerate),
-                ("next_token_logprobs", _CachedLogprobs),
-                ("prefix_attention", _CachedAttention),
-            )
-            if hasattr(inner, attr)
-        )
-        return super().__new__(_composed(mixins))
+class CachedBackend(ForwardingBackend):
+    """Wraps a backend with a :class:`CallCache`. ``CachedBackend(inner, path)`` has exactly the
+    capabilities of ``inner`` (``backends.wrapping``), so capability checks see the same
+    backend; its model calls are answered from the file where they can be. Other attributes
+    are forwarded unchanged (and uncached), e.g. a tokenizer."""
 
     def __init__(
         self,
@@ -225,31 +246,16 @@ class CachedBackend:
         *,
         key_params: Mapping[str, Any] | None = None,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache if isinstance(cache, CallCache) else CallCache(cache)
-        self.name: str = inner.name
-        self.model_name: str = inner.model_name
         base = answer_identity(inner)  # every declared answer-changing option in effect
         base["params"].update(key_params or {})
         self._base = base
 
-    def __getattr__(self, attr: str) -> Any:
-        # only reached for attributes this wrapper lacks
-        if attr == "inner":
-            raise AttributeError(attr)
-        return getattr(self.inner, attr)
-
-    @property
-    def context_length(self) -> int:
-        return int(self.inner.context_length)
-
-    def count_tokens(self, text: str) -> int:
-        return int(self.inner.count_tokens(text))
-
-    def count_prompt_tokens(
-        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
-    ) -> int:
-        return int(self.inner.count_prompt_tokens(messages, assistant_prefix))
+    def call(self, kind: str, requests: Sequence[Any]) -> list[Any]:
+        prompt, load, label = _KINDS[kind]
+        fn = getattr(self.inner, kind)
+        return self._through(label, [prompt(r) for r in requests], requests, fn, load)
 
     def key(self, kind: str, prompt: Mapping[str, Any]) -> str:
         blob = json.dumps(
@@ -368,67 +374,39 @@ def _load_attention(d: Any) -> AttentionResult:
     )
 
 
-class _CachedGenerate(CachedBackend):
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        prompts = [
-            {
-                "messages": _messages(r.messages),
-                "assistant_prefix": r.assistant_prefix,
-                "max_new_tokens": r.max_new_tokens,
-                "stop": list(r.stop),
-                # only when set, so keys of calls without thinking settings stay as they were
-                **({"thinking": r.thinking} if r.thinking is not None else {}),
-                **({"prefill": True} if r.prefill else {}),
-            }
-            for r in requests
-        ]
-        return self._through("generate", prompts, requests, self.inner.generate, _load_generation)
+def _generation_prompt(r: GenerationRequest) -> dict[str, Any]:
+    return {
+        "messages": _messages(r.messages),
+        "assistant_prefix": r.assistant_prefix,
+        "max_new_tokens": r.max_new_tokens,
+        "stop": list(r.stop),
+        # only when set, so keys of calls without thinking settings stay as they were
+        **({"thinking": r.thinking} if r.thinking is not None else {}),
+        **({"prefill": True} if r.prefill else {}),
+    }
 
 
-class _CachedLogprobs(CachedBackend):
-    def next_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
-        prompts = [
-            {
-                "messages": _messages(r.messages),
-                "assistant_prefix": r.assistant_prefix,
-                "tokens": list(r.tokens),
-            }
-            for r in requests
-        ]
-        return self._through(
-            "logprobs", prompts, requests, self.inner.next_token_logprobs, _load_logprobs
-        )
-
-    def token_ids(self, text: str) -> list[int]:
-        return list(self.inner.token_ids(text))
+def _logprob_prompt(r: LogprobRequest) -> dict[str, Any]:
+    return {
+        "messages": _messages(r.messages),
+        "assistant_prefix": r.assistant_prefix,
+        "tokens": list(r.tokens),
+    }
 
 
-class _CachedAttention(CachedBackend):
-    def prefix_attention(self, requests: Sequence[AttentionRequest]) -> list[AttentionResult]:
-        prompts = [
-            {
-                "prefix": r.prefix,
-                "suffixes": list(r.suffixes),
-                "segments": [list(s) for s in r.segments],
-                "layers": None if r.layers is None else list(r.layers),
-            }
-            for r in requests
-        ]
-        return self._through(
-            "attention", prompts, requests, self.inner.prefix_attention, _load_attention
-        )
+def _attention_prompt(r: AttentionRequest) -> dict[str, Any]:
+    return {
+        "prefix": r.prefix,
+        "suffixes": list(r.suffixes),
+        "segments": [list(s) for s in r.segments],
+        "layers": None if r.layers is None else list(r.layers),
+    }
 
 
-_COMPOSED: dict[tuple[type[CachedBackend], ...], type[CachedBackend]] = {}
-
-
-def _composed(mixins: tuple[type[CachedBackend], ...]) -> type[CachedBackend]:
-    """One wrapper class per set of capabilities (made once, so isinstance stays cheap)."""
-    if not mixins:
-        return CachedBackend
-    if len(mixins) == 1:
-        return mixins[0]
-    if mixins not in _COMPOSED:
-        name = "Cached" + "".join(m.__name__.removeprefix("_Cached") for m in mixins)
-        _COMPOSED[mixins] = type(name, mixins, {})
-    return _COMPOSED[mixins]
+_KINDS: dict[str, tuple[Callable[[Any], dict[str, Any]], Callable[[Any], Any], str]] = {
+    "generate": (_generation_prompt, _load_generation, "generate"),
+    "next_token_logprobs": (_logprob_prompt, _load_logprobs, "logprobs"),
+    "prefix_attention": (_attention_prompt, _load_attention, "attention"),
+}
+"""Model call -> (what of a request goes into the key, how a stored value is rebuilt, the
+kind stored in the key)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from listrank.errors import ConfigError
 from listrank.prompting.injection import defang_tokens
 from listrank.types import ChatMessage
 
@@ -49,6 +50,7 @@ class LocalTokenizer:
     and a known ``_context_length``."""
 
     tokenizer: Any
+    model_name: str
     _context_length: int
     chat_template_kwargs: Mapping[str, Any] = {}
     """Further chat-template variables for every prompt (the backend's option)."""
@@ -56,6 +58,16 @@ class LocalTokenizer:
     @property
     def context_length(self) -> int:
         return self._context_length
+
+    def single_token_id(self, token: str) -> int:
+        """The id of ``token``, which must be one token: next-token scoring reads one logit."""
+        ids = self.token_ids(token)
+        if len(ids) != 1:
+            raise ConfigError(
+                f"{token!r} is {len(ids)} tokens ({ids}) for {self.model_name}; "
+                "next-token scoring needs single-token identifiers"
+            )
+        return int(ids[0])
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))

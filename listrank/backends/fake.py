@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 from listrank.backends.base import (
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -22,6 +23,10 @@ class FakeBackend:
     ``next_token_logprobs`` from ``logprob_responder``. Tokens are whitespace-separated words."""
 
     name = "fake"
+    scripted = True
+    """Answers only what Python code scripts into it; takes no model."""
+    feeding = Feeding("batched")
+    """One call at a time, like an in-process model: the gate merges queries' calls."""
     OPTIONS = (
         Option(
             "responder",

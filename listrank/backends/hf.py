@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from listrank.backends.base import (
     AttentionRequest,
     AttentionResult,
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -27,6 +28,7 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.backends.model_path import check_local_model
+from listrank.backends.quiet import quiet_loading
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.options import Option, bind
 
@@ -38,6 +40,22 @@ def _resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        # checked here: torch's own failure is a bare AssertionError deep inside .to()
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+            raise ConfigError(
+                f"device {device!r}: torch {torch.__version__} has {build}; use device='cpu' "
+                "(or 'auto', which picks cuda when there is one), or install a CUDA build of "
+                "torch"
+            )
+        suffix = device.partition(":")[2]
+        index = int(suffix) if suffix.isdigit() else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible "
+                f"(cuda:0 … cuda:{torch.cuda.device_count() - 1})"
+            )
     return device
 
 
@@ -106,7 +124,7 @@ class HFBackend(LocalTokenizer):
             "auto",
             "auto, cpu, cuda, cuda:1 (numerics differ per device)",
             changes_answers=True,
-            example="cpu",
+            example="cuda:1",
         ),
         Option(
             "dtype",
@@ -211,6 +229,25 @@ class HFBackend(LocalTokenizer):
         self._context_length = int(context_length or limit)
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
+    @staticmethod
+    def check_model(model: str | None) -> None:
+        """What ``listrank config check`` can tell without loading: a local folder or file
+        that is missing or incomplete (ModelLoadError); hub names and the embedded model pass."""
+        if model not in EMBEDDED_ALIASES:
+            check_local_model(str(model))
+
+    @property
+    def feeding(self) -> Feeding:
+        """One batched forward pass at a time, merged stage calls: a batch's worth of queries
+        on a GPU; one query at a time on a CPU, where merged, padded batches measured slower
+        (``python -m benchmarks throughput``, hf rows)."""
+        return Feeding("batched", 1 if self.device.startswith("cpu") else self.batch_size)
+
+    @staticmethod
+    def gpus(options: Mapping[str, Any]) -> float:
+        """One device when the model runs on CUDA."""
+        return 1.0 if str(options.get("device", "cpu")).startswith("cuda") else 0.0
+
     # -- tokens -------------------------------------------------------------------------
     def encode_prompts(self, texts: Sequence[str]) -> Any:
         """Left-padded batch with position ids that ignore the padding."""
@@ -297,13 +334,7 @@ class HFBackend(LocalTokenizer):
             for j, r in enumerate(chunk):
                 scores: dict[str, float] = {}
                 for tok in r.tokens:
-                    ids = self.token_ids(tok)
-                    if len(ids) != 1:
-                        raise ConfigError(
-                            f"{tok!r} is {len(ids)} tokens ({ids}) for {self.model_name}; "
-                            "next-token scoring needs single-token identifiers"
-                        )
-                    scores[tok] = float(logprobs[j, ids[0]])
+                    scores[tok] = float(logprobs[j, self.single_token_id(tok)])
                 results[group[j]] = LogprobResult(scores, int(prompt_lens[j]), share)
         return [results[i] for i in range(len(requests))]
 
@@ -337,8 +368,9 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
             check_local_model(str(model))
             folder, gguf = str(model), None
         extra = {"gguf_file": gguf} if gguf else {}
-        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
-        model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+            model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
     except ModelLoadError:
         raise
     except (OSError, ValueError) as exc:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import math
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from listrank.backends.aio import LoopThread
 from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
 from listrank.backends.base import (
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -38,7 +41,13 @@ from listrank.backends.openai_errors import (
 from listrank.backends.ratelimit import RateLimiter
 from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
 from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
-from listrank.errors import ConfigError, ContextLengthError, ListrankError
+from listrank.errors import (
+    BackendError,
+    BadResponseError,
+    ConfigError,
+    ContextLengthError,
+    ListrankError,
+)
 from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
@@ -81,6 +90,16 @@ def _default_context(model: str) -> int:
         if model.startswith(prefix):
             return size
     return DEFAULT_CONTEXT
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    """Answer text from the server, with lone UTF-16 surrogates (valid JSON escapes, but not
+    text: they cannot be written as UTF-8) replaced by U+FFFD, so the answer is parsed, kept
+    and written like any other."""
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _reasoning_of(message: Any) -> str:
@@ -177,7 +196,7 @@ class OpenAIBackend:
         ),
         Option(
             "prices",
-            dict | None,
+            Mapping | None,
             None,
             "model -> ($/1M prompt, $/1M completion tokens)",
             changes_answers=False,
@@ -229,7 +248,7 @@ class OpenAIBackend:
         Option("seed", int | None, 0, "sampling seed", changes_answers=True),
         Option(
             "extra_body",
-            dict | None,
+            Mapping | None,
             None,
             "extra fields of every request body",
             changes_answers=True,
@@ -253,9 +272,6 @@ class OpenAIBackend:
             example="low",
         ),
     )
-    concurrent_calls = True
-    """Calls from many threads are in flight together, bounded by ``concurrency`` and the
-    rate limits (the scheduler sends each query's calls straight here)."""
 
     def __init__(
         self,
@@ -354,9 +370,53 @@ class OpenAIBackend:
         self._turn = itertools.count()
         self._sem: asyncio.Semaphore | None = None
 
+    @property
+    def feeding(self) -> Feeding:
+        """Calls from many threads are in flight together, bounded by ``concurrency`` and the
+        rate limits; twice as many queries as connections keep every connection busy (a
+        query has a call in flight only part of the time)."""
+        return Feeding("concurrent", 2 * self.concurrency)
+
     def __repr__(self) -> str:  # never the key
-        where = ",".join(self.base_urls) or "api.openai.com"
-        return f"OpenAIBackend(model={self.model_name!r}, base_url={where!r})"
+        return f"OpenAIBackend(model={self.model_name!r}, base_url={self._where!r})"
+
+    @property
+    def _where(self) -> str:
+        return ",".join(self.base_urls) or "api.openai.com"
+
+    def _bad(self, what: str, resp: Any) -> BadResponseError:
+        """The typed error for an answer that is not the expected shape, quoting it."""
+        if isinstance(resp, str | bytes):
+            sent = resp if isinstance(resp, str) else resp.decode("utf-8", "replace")
+        else:
+            try:
+                sent = json.dumps(resp.model_dump(exclude_none=True, warnings=False), default=str)
+            except (AttributeError, TypeError, ValueError):
+                sent = repr(resp)
+        sent = self._redact(" ".join(sent.split()))
+        shown = sent[:200] + ("…" if len(sent) > 200 else "")
+        return BadResponseError(
+            f"{self.model_name} at {self._where}: {what}; it sent: {shown or '(empty body)'}"
+        )
+
+    def _choice(self, resp: Any) -> Any:
+        """The first choice of a completion, or BadResponseError when the body is not one."""
+        kind = "completion" if self.use_completions else "chat completion"
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise self._bad(f"the server answered with something that is not a {kind}", resp)
+        choice = choices[0]
+        text = getattr(choice, "text", None) if self.use_completions else None
+        if not self.use_completions:
+            message = getattr(choice, "message", None)
+            text = getattr(message, "content", "") if message is not None else None
+        if text is not None and not isinstance(text, str):
+            raise self._bad(f"the {kind}'s text is not a string", resp)
+        if text is None and self.use_completions:
+            raise self._bad(f"the {kind} has no text", resp)
+        if not self.use_completions and getattr(choice, "message", None) is None:
+            raise self._bad(f"the {kind} has no message", resp)
+        return choice
 
     @property
     def _client(self) -> openai.AsyncOpenAI:
@@ -414,11 +474,11 @@ class OpenAIBackend:
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         coro = self._gather([self._generate_one(r) for r in requests])
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._io.loop))
+        return await asyncio.wrap_future(self._io.submit(coro))
 
     async def anext_token_logprobs(self, requests: Sequence[LogprobRequest]) -> list[LogprobResult]:
         coro = self._gather([self._logprobs_one(r) for r in requests])
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._io.loop))
+        return await asyncio.wrap_future(self._io.submit(coro))
 
     # -- internals ----------------------------------------------------------------------
     async def _gather(self, coros: Sequence[Awaitable[T]]) -> list[T]:
@@ -435,6 +495,10 @@ class OpenAIBackend:
                 for e in errors:
                     if isinstance(e, kind):
                         raise e from None
+            plain = [e for e in eg.exceptions if isinstance(e, Exception)]
+            if plain:  # never an ExceptionGroup: one typed error naming the server
+                what = self._redact.describe(plain[0])
+                raise BackendError(f"{self.model_name} at {self._where}: {what}") from None
             raise
         return [t.result() for t in tasks]
 
@@ -456,6 +520,7 @@ class OpenAIBackend:
             outcome = await call_with_retries(
                 attempt,
                 policy=self.retry,
+                attempt_timeout_s=self.timeout,
                 is_transient=is_transient,
                 retry_after=retry_after_s,
                 describe=self._redact.describe,
@@ -583,12 +648,12 @@ class OpenAIBackend:
             latency = time.perf_counter() - start
             self._degraded("generate", exc, latency)
             return GenerationResult("", estimate, 0, latency, error=str(exc))
-        choice = resp.choices[0]
+        choice = self._choice(resp)
         reasoning = ""
         if self.use_completions:
-            text = choice.text or ""
+            text = _text(choice.text or "")
         else:
-            text = choice.message.content or ""
+            text = _text(choice.message.content or "")
             if r.assistant_prefix and text.startswith(r.assistant_prefix):
                 text = text[len(r.assistant_prefix) :]
             reasoning = _reasoning_of(choice.message)
@@ -699,14 +764,23 @@ class OpenAIBackend:
         return LogprobResult(scores, prompt_tokens, latency, extra=extra)
 
     def _top_entries(self, resp: Any, prefix: str) -> list[tuple[str, float]]:
-        choice = resp.choices[0]
+        choice = self._choice(resp)
+        # a server that ignores the logprobs request would otherwise leave every block in
+        # input order with nothing counted: refuse it with the fix
+        no_logprobs = (
+            "the server returned no logprobs for a logprobs request; score methods (first, "
+            "icr calibration …) need a server that returns them (vLLM, llama.cpp, OpenAI "
+            "models with logprobs), or use --method rankgpt"
+        )
         if self.use_completions:
             tops = (choice.logprobs.top_logprobs or []) if choice.logprobs else []
-            first = tops[0] if tops else {}
-            return [(t, float(lp)) for t, lp in first.items()]
+            if not tops:
+                raise self._bad(no_logprobs, resp)
+            first = tops[0] or {}
+            return [(_text(t), float(lp)) for t, lp in first.items()]
         content = (choice.logprobs.content or []) if choice.logprobs else []
         if not content:
-            return []
+            raise self._bad(no_logprobs, resp)
         pos, echoed, want = 0, "", prefix.strip()
         while (
             pos < len(content) - 1 and want and want.startswith(echoed + content[pos].token.strip())
@@ -715,4 +789,4 @@ class OpenAIBackend:
             pos += 1
             if echoed == want:
                 break
-        return [(t.token, float(t.logprob)) for t in content[pos].top_logprobs]
+        return [(_text(t.token), float(t.logprob)) for t in content[pos].top_logprobs]

@@ -30,9 +30,11 @@ T = TypeVar("T")
 class RetryPolicy:
     """How hard to try one call.
 
-    The wall time of a call is bounded by ``max_total_s`` plus one attempt's timeout: a retry
-    whose wait would end past ``max_total_s`` is not started (a Retry-After longer than the time
-    left ends the call at once rather than sleeping past the bound).
+    The wall time of a call is bounded by ``max_total_s``: each attempt is cut at its own
+    deadline (``attempt_timeout_s`` of :func:`call_with_retries`: connect, every read and the
+    rate limiter's wait together, so a server that trickles bytes cannot hold it) and at the
+    time left of the whole budget; a retry whose wait would end past ``max_total_s`` is not
+    started (a Retry-After longer than the time left ends the call at once).
     """
 
     max_attempts: int = 6
@@ -55,6 +57,10 @@ class Attempts:
     count: int = 0
     waits: list[tuple[float, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
+
+
+class AttemptTimeout(Exception):
+    """One attempt ran past its total deadline (transient: retried while the budget lasts)."""
 
 
 class RetriesExhausted(RetryExhaustedError):
@@ -97,21 +103,40 @@ async def call_with_retries(
     retry_after: Callable[[BaseException], float | None],
     describe: Callable[[BaseException], str] = str,
     what: str = "call",
+    attempt_timeout_s: float | None = None,
 ) -> Outcome[T]:
     """Run ``fn`` until it succeeds, a non-transient error escapes (re-raised as is), or the
-    policy gives up (RetryExhaustedError naming the attempts, the time and the last error)."""
+    policy gives up (RetryExhaustedError naming the attempts, the time and the last error).
+    Each attempt is cut at ``attempt_timeout_s`` or the budget's time left, whichever is first."""
     attempts = Attempts()
     start = time.monotonic()
+
+    async def timed() -> T:
+        left = policy.max_total_s - (time.monotonic() - start)
+        limit = left if attempt_timeout_s is None else min(attempt_timeout_s, left)
+        if limit <= 0:
+            raise AttemptTimeout(f"no time left of the {policy.max_total_s:g}s budget")
+        try:
+            async with asyncio.timeout(limit):
+                return await fn()
+        except TimeoutError:
+            raise AttemptTimeout(f"no complete answer within {limit:.3g}s (deadline)") from None
+
+    def describe_any(exc: BaseException) -> str:
+        return str(exc) if isinstance(exc, AttemptTimeout) else describe(exc)
+
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, AttemptTimeout) or is_transient(exc)
 
     def note_wait(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        attempts.waits.append((float(wait), describe(exc) if exc else ""))
+        attempts.waits.append((float(wait), describe_any(exc) if exc else ""))
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_total_s),
         wait=_Wait(policy, retry_after),
-        retry=retry_if_exception(is_transient),
+        retry=retry_if_exception(transient),
         before_sleep=note_wait,
         sleep=asyncio.sleep,
     )
@@ -119,11 +144,11 @@ async def call_with_retries(
         async for attempt in retrying:
             with attempt:
                 attempts.count = attempt.retry_state.attempt_number
-                value = await fn()
+                value = await timed()
     except RetryError as exc:
         attempts.elapsed_s = time.monotonic() - start
         last = exc.last_attempt.exception()
-        reason = describe(last) if last is not None else "unknown error"
+        reason = describe_any(last) if last is not None else "unknown error"
         raise RetriesExhausted(
             f"{what} failed after {attempts.count} attempt(s) in {attempts.elapsed_s:.1f}s "
             f"(limits: {policy.max_attempts} attempts, {policy.max_total_s:g}s); last error: "

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from listrank.backends.base import (
+    Feeding,
     GenerationRequest,
     GenerationResult,
     LogprobRequest,
@@ -33,11 +34,12 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
-from listrank.options import Option, bind
+from listrank.options import Option, bind, by_name
 from listrank.types import ChatMessage
 
 EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
 MAX_LOGPROBS = 20
+CONTINUOUS_IN_FLIGHT = 64
 _LINE_ID = re.compile(r"^\[([A-Za-z0-9]+)\]", re.MULTILINE)
 
 
@@ -152,7 +154,7 @@ class VLLMBackend(LocalTokenizer):
         Option("seed", int, 0, "engine seed", changes_answers=True),
         Option(
             "llm_options",
-            dict | None,
+            Mapping | None,
             None,
             "further vllm.LLM keyword arguments",
             changes_answers=True,
@@ -233,6 +235,16 @@ class VLLMBackend(LocalTokenizer):
         self._context_length = int(self.llm.llm_engine.model_config.max_model_len)
         self._vllm = vllm
 
+    feeding = Feeding("continuous", CONTINUOUS_IN_FLIGHT)
+    """Continuous batching takes everything: many queries in flight, their stages merged."""
+
+    @classmethod
+    def gpus(cls, options: Mapping[str, Any]) -> float:
+        """Its tensor-parallel degree (one engine's GPUs)."""
+        tp = options.get("tensor_parallel_size", 1)
+        by_name(cls.OPTIONS)["tensor_parallel_size"].check(tp, "backend vllm")
+        return float(tp)
+
     # -- tokens -------------------------------------------------------------------------
     def _prompt(
         self, messages: Sequence[ChatMessage], prefix: str, thinking: bool | None = None
@@ -286,13 +298,7 @@ class VLLMBackend(LocalTokenizer):
         for r in requests:
             ids = {}
             for tok in r.tokens:
-                tid = self.token_ids(tok)
-                if len(tid) != 1:
-                    raise ConfigError(
-                        f"{tok!r} is {len(tid)} tokens ({tid}) for {self.model_name}; "
-                        "next-token scoring needs single-token identifiers"
-                    )
-                ids[tok] = tid[0]
+                ids[tok] = self.single_token_id(tok)
             wanted.append(ids)
             params.append(
                 self._vllm.SamplingParams(

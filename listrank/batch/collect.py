@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from listrank.batch.shards import Manifest, Shard, ShardFormat, write_shard
+from listrank.batch.shards import Manifest, Shard, ShardFormat, file_sha256, write_shard
 from listrank.batch.stats import merge_into, summary_fields
 from listrank.batch.work import QueryResult
 from listrank.errors import ListrankError
@@ -70,7 +70,8 @@ class ShardCollector:
         if any(r.trace for r in ordered):  # beside the shard, joined into --trace at the end
             with atomic_writer(self.out_dir / TRACE_DIR / f"{Path(name).stem}.jsonl") as fh:
                 fh.writelines(r.trace for r in ordered)
-        write_shard(self.out_dir / name, [r.record for r in ordered], self.fmt)
+        path = self.out_dir / name
+        write_shard(path, [r.record for r in ordered], self.fmt)
         per_worker: dict[str, RunSummary] = {}
         for r in ordered:
             merge_into(per_worker.setdefault(r.worker, RunSummary()), r.stats)
@@ -79,6 +80,8 @@ class ShardCollector:
             "file": name,
             "start": shard.start,
             "queries": shard.size,
+            "bytes": path.stat().st_size,
+            "sha256": file_sha256(path),
             "computed": int(previous.get("computed", 0)) + 1,
             "workers": {w: summary_fields(s) for w, s in sorted(per_worker.items())},
         }

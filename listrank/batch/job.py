@@ -20,8 +20,9 @@ from listrank.batch.stats import merge
 from listrank.batch.work import RerankerFactory, build_from_config
 from listrank.errors import ConfigError
 from listrank.evaluation.summary import RunSummary
+from listrank.pipeline.provenance import provenance
 from listrank.runs.io import atomic_writer, read_requests
-from listrank.runs.output_checks import check_output_dir
+from listrank.runs.output_checks import check_output_dir, check_output_file
 
 SUMMARY = "summary.json"
 
@@ -44,6 +45,8 @@ def job_identity(job: BatchJob, n_queries: int) -> dict[str, Any]:
     config = {k: v for k, v in asdict(job.config).items() if k != "source"}
     identity = {
         "input_sha256": file_sha256(job.input),
+        # every file the results depend on (template, calibration pool …), by label
+        "provenance": provenance(job.config, {"input": job.input}),
         "queries": n_queries,
         "shard_size": job.shard_size,
         "format": job.fmt,
@@ -72,9 +75,18 @@ def _run_batch(job: BatchJob, factory: RerankerFactory) -> BatchReport:
         raise ConfigError("--workers above 1 needs --ray (without it the job runs in-process)")
     requests = read_requests(job.input)  # validate everything before any work
     check_output_dir(job.out_dir, [job.input])
+    if job.trace is not None:  # checked now, not after every shard is computed
+        check_output_file(job.trace, [job.input])
     shards = plan_shards(len(requests), job.shard_size)
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest.load_or_create(job.out_dir, job_identity(job, len(requests)))
+    manifest = Manifest.load_or_create(
+        job.out_dir, job_identity(job, len(requests)), restart=job.restart
+    )
+    if job.restart:  # an earlier job's shard files beyond this plan would be mistaken for ours
+        planned = {s.filename(job.fmt) for s in shards}
+        for old in job.out_dir.glob("shard-*.*"):
+            if old.name not in planned:
+                old.unlink()
     pending = [s for s in shards if not manifest.is_complete(s, job.out_dir)]
     total = sum(s.size for s in pending)
     with tqdm(

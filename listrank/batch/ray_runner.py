@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from listrank import errors
+from listrank import errors, registry
+from listrank.backends.base import gpus_wanted
 from listrank.batch.collect import ShardCollector
 from listrank.batch.ray_cleanup import local_cluster
 from listrank.batch.shards import Shard
@@ -54,16 +55,13 @@ def import_ray() -> Any:
 
 
 def gpus_for(config: PipelineConfig) -> float:
-    """GPUs one actor asks for: a vLLM engine needs its tensor-parallel degree, an hf model on
-    CUDA one device; CPU pipelines none."""
-    options = config.backend.options
-    if config.backend.name == "vllm":
-        tp = options.get("tensor_parallel_size", 1)
-        if not isinstance(tp, int) or isinstance(tp, bool) or tp < 1:
-            raise ConfigError(f"{config.source}: tensor_parallel_size must be an integer >= 1")
-        return float(tp)
-    device = str(options.get("device", "cpu"))
-    return 1.0 if device.startswith("cuda") else 0.0
+    """GPUs one actor asks for, as the backend declares (``gpus(options)``): a vLLM engine its
+    tensor-parallel degree, an hf model on CUDA one device; CPU pipelines none."""
+    backend = registry.get("backend", config.backend.name).load()
+    try:
+        return gpus_wanted(backend, config.backend.options)  # the backend's declaration
+    except ConfigError as exc:
+        raise ConfigError(f"{config.source}: {exc}") from exc
 
 
 def limit_threads(threads: int) -> None:

@@ -1,8 +1,10 @@
 """Deterministic shards (by input order) and the manifest that makes an interrupted job resume.
 
 A shard is a contiguous slice of the input; its output file is written atomically once all of
-its queries are reranked, then the manifest records it. A shard counts as complete only when
-both agree, so a crash between the two merely recomputes that shard.
+its queries are reranked, then the manifest records it with the file's size and SHA-256. A
+shard counts as complete only when both agree and the file still has that size and checksum,
+so a crash between the two, or a shard file truncated, emptied or edited later, merely
+recomputes that shard.
 """
 
 from __future__ import annotations
@@ -75,9 +77,13 @@ class Manifest:
         }
 
     @classmethod
-    def load_or_create(cls, out_dir: Path, job: Mapping[str, Any]) -> Manifest:
+    def load_or_create(
+        cls, out_dir: Path, job: Mapping[str, Any], *, restart: bool = False
+    ) -> Manifest:
         path = out_dir / MANIFEST
         if not path.exists():
+            return cls(dict(job))
+        if restart:  # the earlier job's shards are recomputed (and overwritten) as they finish
             return cls(dict(job))
         try:
             data = safe_json.loads(path.read_bytes())
@@ -94,10 +100,10 @@ class Manifest:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(f"{path} is not a listrank batch manifest: {reason}") from None
         if old_job != dict(job):
-            changed = sorted(k for k in set(old_job) | set(job) if old_job.get(k) != job.get(k))
+            changed = _differences(old_job, dict(job))
             raise ConfigError(
                 f"{out_dir} holds results of a different job ({', '.join(changed)} differ); "
-                "use a new output directory"
+                "use a new output directory, or --restart to recompute every shard there"
             )
         return cls(dict(job), shards)
 
@@ -107,10 +113,31 @@ class Manifest:
             fh.write("\n")
 
     def is_complete(self, shard: Shard, out_dir: Path) -> bool:
+        """Recorded with this size, and the file still has its recorded length and checksum."""
         entry = self.shards.get(shard.index)
         if entry is None or entry.get("queries") != shard.size:
             return False
-        return (out_dir / str(entry["file"])).is_file()
+        path = out_dir / str(entry["file"])
+        try:
+            if not path.is_file() or path.stat().st_size != entry.get("bytes"):
+                return False
+            return file_sha256(path) == entry.get("sha256")
+        except (OSError, InputError):
+            return False
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Keys whose values differ; inside the provenance, the labels of the inputs that changed."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and k == "provenance":
+            out += [label for label in sorted(set(a) | set(b)) if a.get(label) != b.get(label)]
+        else:
+            out.append(k)
+    return out
 
 
 def write_shard(path: Path, records: list[dict[str, Any]], fmt: ShardFormat) -> None:

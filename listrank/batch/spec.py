@@ -26,3 +26,5 @@ class BatchJob:
     progress: bool = True
     trace: Path | None = None
     """Where the call trace of this run's queries goes (one JSON line per model call)."""
+    restart: bool = False
+    """Discard the results of an earlier, different job in ``out_dir`` instead of refusing."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from listrank.errors import PromptTooLongError
+from listrank.errors import PromptTooLongError, QueriesFailedError
 from listrank.pipeline.config import PipelineConfig
 from listrank.runs.io import Request, parse_request, result_record
 from listrank.types import Candidate, Query, Ranking
@@ -61,6 +61,18 @@ def payload_request(payload: str) -> Request:
     return parse_request(json.loads(payload))
 
 
+def failed_query(qid: str, position: int, error: Exception) -> QueriesFailedError:
+    """The error that ends a batch when a query fails: it names the query (and keeps the
+    original as ``errors[position]``); complete shards stay for the rerun."""
+    return QueriesFailedError(
+        f"query {qid!r} failed ({type(error).__name__}: {error}); complete shards are kept: "
+        "run the same command again to resume",
+        errors={position: error},
+        results=[],
+        qids=[qid],
+    )
+
+
 def rerank_one(
     reranker: RerankerLike, position: int, request: Request, worker: str, trace: bool = False
 ) -> QueryResult:
@@ -71,6 +83,8 @@ def rerank_one(
         ranking = reranker.rerank(request.query, request.candidates)
     except PromptTooLongError as exc:
         raise PromptTooLongError(f"query {request.query.qid!r}: {exc}") from None
+    except Exception as exc:
+        raise failed_query(request.query.qid, position, exc) from None
     return QueryResult(
         position,
         result_record(request, ranking),
@@ -119,7 +133,7 @@ def rerank_all(
         if isinstance(outcome.error, PromptTooLongError):
             raise PromptTooLongError(f"query {item.query.qid!r}: {outcome.error}") from None
         if outcome.error is not None:
-            raise outcome.error
+            raise failed_query(item.query.qid, item.position, outcome.error) from None
         assert ranking is not None
         yield QueryResult(
             item.position,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import typing
 from collections.abc import Sequence
+from typing import Any
 
 from listrank.errors import InputError, ListrankError, did_you_mean
 
@@ -22,6 +25,7 @@ _COMMANDS = (
     "listrank.cli.ab",
     "listrank.cli.view",
     "listrank.cli.config_cmd",
+    "listrank.cli.datasets_cmd",
 )
 
 
@@ -34,7 +38,8 @@ class _Parser(argparse.ArgumentParser):
             choices = message.split("(choose from", 1)[-1]
             names = [c.strip(" '\")") for c in choices.split(",")]
             message += did_you_mean(bad, names)
-        super().error(message)
+        # the error (and its suggestion) first; the usage after it, for context
+        self.exit(2, f"{self.prog}: error: {message}\n{self.format_usage()}")
 
 
 def _version() -> str:
@@ -75,10 +80,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extras:
         subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         command_parser = subparsers.choices[args.command]
-        command_parser.error(_unrecognized(command_parser, extras))
-    if not args.verbose:
+        # only the error and its suggestion: a 25-line usage dump would bury "did you mean"
+        print(
+            f"{command_parser.prog}: error: {_unrecognized(command_parser, extras)}\n"
+            f"(`{command_parser.prog} --help` lists every option)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    if args.verbose:
+        os.environ["LISTRANK_VERBOSE"] = "1"  # listrank.backends.quiet: show the bars
+    else:
         quiet_model_libraries()
+    previous = _install_interrupt_handler()
     try:
+        from listrank.cli import datasets_cmd
+
+        datasets_cmd.resolve(args)  # --dataset NAME: the cached run and qrels
         _spool_inputs(args)
         code: int = args.run(args)
     except ListrankError as exc:
@@ -87,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("listrank: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return code
 
 
@@ -107,6 +127,33 @@ def _spool_inputs(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if isinstance(value, str):
             setattr(args, name, streams.local_input(value))
+
+
+def _cancel_calls() -> None:
+    from listrank.backends.aio import cancel_all
+
+    cancel_all()
+
+
+def _install_interrupt_handler() -> Any:
+    """Ctrl-C stops the command (KeyboardInterrupt: in-flight calls are cancelled, finished
+    work is kept); a second Ctrl-C while it winds down exits at once. Returns the handler it
+    replaced (None off the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def second(signum: int, frame: Any) -> None:
+        os.write(2, b"listrank: interrupted again: exiting now\n")
+        os._exit(130)
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, second)
+        # API calls in flight stop now, wherever the interrupt lands (from another thread: the
+        # handler may run while this one holds a backend's lock)
+        threading.Thread(target=_cancel_calls, name="listrank-cancel", daemon=True).start()
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, first)
 
 
 def quiet_model_libraries() -> None:

@@ -26,6 +26,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--shard-size", type=int, default=100, help="queries per shard (default 100)")
     p.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="OUT_DIR holds a different job's shards (other input, template, config …): "
+        "recompute every shard instead of refusing",
+    )
     g = p.add_argument_group("scale-out")
     g.add_argument("--ray", action="store_true", help="run on Ray (pip install 'listrank[ray]')")
     g.add_argument(
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         progress=not args.no_progress,
         trace=Path(args.trace) if args.trace else None,
+        restart=args.restart,
     )
     started = time.perf_counter()
     report = run_batch(job)

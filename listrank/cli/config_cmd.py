@@ -10,7 +10,7 @@ from typing import Any
 from listrank.cli.common import add_component_options, pipeline_config
 from listrank.errors import ConfigError
 from listrank.pipeline.config import PipelineConfig
-from listrank.pipeline.schema import INIT_TEXT, check, effective, to_toml
+from listrank.pipeline.schema import INIT_TEXT, check, effective, options_table, to_toml
 from listrank.runs.io import atomic_writer
 from listrank.runs.streams import display_name
 
@@ -35,8 +35,12 @@ def add_parser(sub: Any) -> None:
     )
     add_component_options(show)
     show.set_defaults(run=_show)
+    table = cmds.add_parser(
+        "table", help="print every component's declared options as a Markdown table"
+    )
+    table.set_defaults(run=_table)
     chk = cmds.add_parser("check", help="validate a file without loading a model")
-    chk.add_argument("file", help="pipeline TOML")
+    chk.add_argument("file", help="pipeline TOML, or preset:NAME")
     chk.set_defaults(run=_check)
 
 
@@ -66,8 +70,16 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(args: argparse.Namespace) -> int:
+    sys.stdout.write(options_table() + "\n")
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
-    cfg = PipelineConfig.from_file(args.file)
+    if args.file.startswith("preset:"):  # a preset by name, as `ab` takes it
+        cfg = PipelineConfig.from_preset(args.file.removeprefix("preset:"))
+    else:
+        cfg = PipelineConfig.from_file(args.file)
     check(cfg)
     print(
         f"{args.file}: ok (backend {cfg.backend.name}, method {cfg.method.name}, "

@@ -29,12 +29,27 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.n < 0:
-        from listrank.errors import ConfigError
+MAX_PLAN_CANDIDATES = 10_000
+"""More candidates than any reranking depth in use: a plan beyond it would take minutes and
+gigabytes to list (each block's prompt is estimated)."""
+_MAX_REPEATS = 100
+"""Bound on the options that multiply every block (passes, permutations, calibration blocks)."""
 
-        raise ConfigError("--n must be >= 0")
+
+def _check_sizes(args: argparse.Namespace, options: dict[str, Any]) -> None:
+    from listrank.errors import ConfigError
+
+    if not 0 <= args.n <= MAX_PLAN_CANDIDATES:
+        raise ConfigError(f"--n {args.n}: plan takes 0..{MAX_PLAN_CANDIDATES} candidates")
+    for name in ("passes", "permutations", "calibration_blocks"):
+        value = options.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > _MAX_REPEATS:
+            raise ConfigError(f"{name}={value}: plan takes at most {_MAX_REPEATS}")
+
+
+def run(args: argparse.Namespace) -> int:
     cfg = pipeline_config(args, dry_run_ok=True)  # plans call no model
+    _check_sizes(args, cfg.options())
     if args.input:  # the pool a reference prior is drawn from, as `rerank` does
         cfg = cfg.with_calibration_pool(args.input)
     reranker = cfg.build()

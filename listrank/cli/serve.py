@@ -127,6 +127,8 @@ def service_settings(args: argparse.Namespace, **more: Any) -> ServerSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:  # checked before the model loads, not by bind()
+        raise ConfigError(f"--port {args.port}: a TCP port is 0..65535 (0: any free port)")
     try:
         import uvicorn
 

@@ -1,7 +1,10 @@
 """Evaluate a run against qrels through ir-measures: TREC run files or listrank JSONL output.
 
-A TREC run keeps its scores (ir-measures orders by score, as trec_eval does). A JSONL output
-(either request form) is read in its stored order, which is the ranking.
+A TREC run is read in the first-stage order every listrank command uses (rank, then score,
+then file order: ``runs.io.read_trec_run``), and that order is what is scored. This departs
+from trec_eval, which re-sorts by score alone; the two agree whenever ranks and scores agree,
+as in every run listrank writes. A JSONL output (either request form) is read in its stored
+order, which is the ranking.
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ def read_run(path: str | Path) -> Run:
         raise InputError(f"{path} is empty")
     if first[1].lstrip().startswith("{"):
         return _jsonl_run(path)
-    trec = read_trec_run(path)
-    return {qid: dict(pairs) for qid, pairs in trec.items()}
+    run: Run = {}
+    for qid, pairs in read_trec_run(path).items():
+        run.update(run_from_order(qid, list(dict.fromkeys(d for d, _ in pairs))))
+    return run
 
 
 @dataclass(frozen=True)

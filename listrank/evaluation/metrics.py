@@ -12,6 +12,9 @@ from listrank.types import Ranking
 
 Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
+MAX_GRADE = 1000
+"""Relevance grades lie in [-MAX_GRADE, MAX_GRADE]: real qrels use a handful of small grades,
+and huge ones overflow the evaluator (2**32 wraps to 0, 2**31 never returns)."""
 
 
 def read_qrels(path: str | Path) -> Qrels:
@@ -31,6 +34,8 @@ def read_qrels(path: str | Path) -> Qrels:
             rel = int(parts[3])
         except ValueError as exc:
             raise InputError("relevance is not an integer", line=number) from exc
+        if not -MAX_GRADE <= rel <= MAX_GRADE:
+            raise InputError(f"relevance {rel} is outside -{MAX_GRADE}..{MAX_GRADE}", line=number)
         qrels.setdefault(parts[0], {})[parts[2]] = rel
     return qrels
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from listrank.errors import ConfigError
+from listrank.errors import ConfigError, ContextLengthError
 from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
@@ -132,11 +133,37 @@ class Method(ABC):
         """The largest block this method can judge, or None for no fixed limit."""
         return None
 
+    def with_backend(self, wrap: Callable[[Any], Any]) -> Method:
+        """This method with its model calls made through ``wrap(backend)`` (a shallow copy;
+        the original is left as it is). The Reranker routes any method, by name or object,
+        through the call cache, the stage gate and the cancellation check this way. A method
+        keeps its backend in ``self.backend``; a wrapper keeps its method in ``self.inner``
+        (override this if yours keeps them elsewhere). A method with neither calls no model
+        the reranker could route, and is used as it is."""
+        inner = getattr(self, "inner", None)
+        if isinstance(inner, Method):
+            rewired = inner.with_backend(wrap)
+            if rewired is inner:
+                return self
+            clone = copy.copy(self)
+            clone.inner = rewired  # type: ignore[attr-defined]
+            return clone
+        if not hasattr(self, "backend"):
+            return self
+        clone = copy.copy(self)
+        clone.backend = wrap(self.backend)
+        return clone
+
     # -- declared cost: what the plan counts (``strategies.planning.method_plan``) --------
     @property
     def calls_per_block(self) -> int:
         """Model calls one judged block costs; its trace record's ``calls`` says the same."""
         return 1
+
+    @property
+    def calls_per_candidate(self) -> bool:
+        """True when a block costs ``calls_per_block`` per candidate (pointwise scoring)."""
+        return bool(getattr(type(self), "_per_candidate", False))
 
     def prior_calls(self, block_sizes: Sequence[int]) -> int:
         """Model calls still due for priors of these block sizes (calibration; else 0).
@@ -146,6 +173,49 @@ class Method(ABC):
     def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
         """Prompt tokens of those prior calls (estimated, nothing judged)."""
         return 0
+
+
+class WrappingMethod(Method):
+    """A method around another (permutation averaging, calibration): by default its limits
+    and declared cost are the inner method's; a wrapper overrides what it changes."""
+
+    inner: Method
+
+    @property
+    def max_block_size(self) -> int | None:
+        return self.inner.max_block_size
+
+    @property
+    def calls_per_candidate(self) -> bool:
+        return self.inner.calls_per_candidate
+
+    @property
+    def calls_per_block(self) -> int:
+        return self.inner.calls_per_block
+
+    def prior_calls(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_calls(block_sizes)
+
+    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
+        return self.inner.prior_prompt_tokens(block_sizes)
+
+    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
+        return self.inner.estimate_prompt_tokens(query, block)
+
+
+T = TypeVar("T")
+
+
+def shrinking(max_words: int, min_words: int, attempt: Callable[[int], T]) -> T:
+    """``attempt(max_words)``, retried with the passages' words halved (down to ``min_words``)
+    while it raises ContextLengthError: the server counts differently from our estimate."""
+    while True:
+        try:
+            return attempt(max_words)
+        except ContextLengthError:
+            if max_words <= min_words:
+                raise
+            max_words = max(min_words, max_words // 2)
 
 
 def order_from_scores(scores: Sequence[float]) -> tuple[int, ...]:
@@ -167,6 +237,7 @@ def fit_block(
     max_words: int,
     min_words: int,
     reserve_tokens: int,
+    shrink: str = "listrank",
 ) -> tuple[RenderedPrompt, int]:
     """The block's prompt, its passages cut (down to ``min_words``) until it fits the
     backend's context with ``reserve_tokens`` left for the answer; and its token count."""
@@ -179,5 +250,6 @@ def fit_block(
         reserve_tokens=reserve_tokens,
         max_words=max_words,
         min_words=min_words,
+        shrink=shrink,
     )
     return fitted.prompt, fitted.prompt_tokens

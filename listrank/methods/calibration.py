@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from listrank.errors import ConfigError
-from listrank.methods.base import Method, order_from_scores
+from listrank.methods.base import Method, WrappingMethod, order_from_scores
 from listrank.types import CallRecord, Candidate, Judgement, Query
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _mean_per_slot(rows: Sequence[Sequence[float]], size: int) -> tuple[float, .
     return tuple(out)
 
 
-class CalibratedMethod(Method):
+class CalibratedMethod(WrappingMethod):
     """Score − prior(slot); see the module docstring for the two priors."""
 
     def __init__(
@@ -130,18 +130,6 @@ class CalibratedMethod(Method):
         self.scores_alone = bool(getattr(inner, "scores_alone", False))
 
     @property
-    def max_block_size(self) -> int | None:
-        return self.inner.max_block_size
-
-    @property
-    def calls_per_candidate(self) -> bool:
-        return bool(getattr(self.inner, "calls_per_candidate", False))
-
-    @property
-    def calls_per_block(self) -> int:
-        return self.inner.calls_per_block
-
-    @property
     def calls_per_prior(self) -> int:
         """Model calls one new block size costs."""
         blocks = self.blocks if self.calibration == "reference" else 1
@@ -152,7 +140,9 @@ class CalibratedMethod(Method):
         return sorted({s for s in block_sizes if self.calibrates(s)} - set(self.priors))
 
     def prior_calls(self, block_sizes: Sequence[int]) -> int:
-        return len(self._new_sizes(block_sizes)) * self.calls_per_prior
+        # a prior judges blocks of its size: a per-candidate method pays per candidate
+        per = self.inner.calls_per_candidate
+        return sum(self.calls_per_prior * (s if per else 1) for s in self._new_sizes(block_sizes))
 
     def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
         return sum(self._size_prior_tokens(s) for s in self._new_sizes(block_sizes))
@@ -194,9 +184,6 @@ class CalibratedMethod(Method):
             block = [Candidate(docid=f"reference-{r}-{i}", text=t) for i, t in enumerate(texts)]
             out.append((rng.choice(self.pool.queries), block))
         return out
-
-    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
-        return self.inner.estimate_prompt_tokens(query, block)
 
     def _size_prior_tokens(self, size: int) -> int:
         """Prompt tokens the prior of one block size will cost (its blocks drawn, not judged)."""

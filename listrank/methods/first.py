@@ -16,8 +16,13 @@ import math
 from collections.abc import Sequence
 from typing import cast
 
-from listrank.backends.base import LogprobRequest, SupportsNextTokenLogprobs, require
-from listrank.errors import ConfigError, ContextLengthError
+from listrank.backends.base import (
+    LogprobRequest,
+    LogprobResult,
+    SupportsNextTokenLogprobs,
+    require,
+)
+from listrank.errors import ConfigError
 from listrank.methods.base import (
     PASSAGE_WORDS,
     TEXT_RULES,
@@ -25,6 +30,7 @@ from listrank.methods.base import (
     fit_block,
     order_from_scores,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -35,7 +41,7 @@ from listrank.prompting.budget import (
     DEFAULT_MIN_PASSAGE_WORDS,
 )
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
-from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
+from listrank.types import CallRecord, Candidate, Judgement, Query, RepairStats, prompt_messages
 
 ALPHA_MAX_BLOCK = 26
 DEFAULT_NUMERIC_MAX_BLOCK = 20
@@ -141,21 +147,16 @@ class FirstMethod(Method):
         return self._fitted(query, block, self.max_passage_words)[1]
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        max_words = self.max_passage_words
-        while True:
+
+        def attempt(max_words: int) -> tuple[list[RenderedPrompt], list[LogprobResult]]:
             prompts = [self._fit(query, b, max_words) for b in blocks]
             requests = [
                 LogprobRequest(p.messages, tuple(p.identifiers), p.assistant_prefix)
                 for p in prompts
             ]
-            try:
-                results = self.backend.next_token_logprobs(requests)  # one batched call
-                break
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            return prompts, self.backend.next_token_logprobs(requests)  # one batched call
+
+        prompts, results = shrinking(self.max_passage_words, self.min_passage_words, attempt)
         judgements = []
         for block, prompt, result in zip(blocks, prompts, results, strict=True):
             n = len(block)
@@ -185,6 +186,11 @@ class FirstMethod(Method):
                     "ties": len(scored) - len(set(scored)),
                 },
                 messages=prompt_messages(prompt.messages, prompt.assistant_prefix),
+                # identifiers with no score were placed by repair (last, input order): counted,
+                # so a backend that returns no usable scores shows in the summary
+                repair=RepairStats(missing=len(unscored), malformed=len(unscored) == n > 0)
+                if result.error is None
+                else RepairStats(),
             )
             judgements.append(
                 Judgement(

@@ -29,14 +29,16 @@ from listrank.backends.base import (
     SupportsNextTokenLogprobs,
     require,
 )
-from listrank.errors import ConfigError, ContextLengthError, TemplateError
+from listrank.errors import ConfigError, TemplateError
 from listrank.methods import thinking as think
 from listrank.methods.base import (
     PASSAGE_WORDS,
+    TEXT_RULES,
     Method,
     fit_block,
     order_from_scores,
     passage_word_limits,
+    shrinking,
     template_for,
     template_option,
 )
@@ -95,6 +97,7 @@ class SetwiseMethod(Method):
         ),
         template_option("setwise"),
         *PASSAGE_WORDS,
+        *TEXT_RULES,
         Option(
             "max_new_tokens",
             int,
@@ -114,6 +117,9 @@ class SetwiseMethod(Method):
         template: str | PromptTemplate = "setwise",
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        brackets: str | None = None,
+        clean_text: str | None = None,
+        guard: str | None = None,
         max_new_tokens: int = DEFAULT_ANSWER_TOKENS,
         thinking: str = "default",
         reasoning_budget: int | None = None,
@@ -134,7 +140,14 @@ class SetwiseMethod(Method):
         else:
             require(backend, SupportsGenerate, "generate", self.name)
         self.backend = backend
-        self.template = template_for(template, "setwise", "setwise best-of-set")
+        self.template = template_for(
+            template,
+            "setwise",
+            "setwise best-of-set",
+            brackets=brackets,
+            clean_text=clean_text,
+            guard=guard,
+        )
         if self.template.identifiers != "alpha" and scoring == "likelihood":
             raise TemplateError(
                 f"{self.template.source}: likelihood scoring needs identifiers = 'alpha' "
@@ -193,18 +206,14 @@ class SetwiseMethod(Method):
         return self._fitted(query, block, self.max_passage_words)[1]
 
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        max_words = self.max_passage_words
-        while True:
+
+        def attempt(max_words: int) -> list[Judgement]:
             prompts = [self._fitted(query, b, max_words)[0] for b in blocks]
-            try:
-                if self.scoring == "likelihood":
-                    return self._by_likelihood(blocks, prompts)
-                return self._by_generation(blocks, prompts)
-            except ContextLengthError:
-                # the server counts differently from our estimate: shrink passages and retry
-                if max_words <= self.min_passage_words:
-                    raise
-                max_words = max(self.min_passage_words, max_words // 2)
+            if self.scoring == "likelihood":
+                return self._by_likelihood(blocks, prompts)
+            return self._by_generation(blocks, prompts)
+
+        return shrinking(self.max_passage_words, self.min_passage_words, attempt)
 
     def _by_generation(
         self, blocks: Sequence[Sequence[Candidate]], prompts: list[RenderedPrompt]

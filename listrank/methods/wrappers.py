@@ -13,11 +13,11 @@ import random
 from collections.abc import Sequence
 
 from listrank.errors import ConfigError
-from listrank.methods.base import Method, order_from_scores
+from listrank.methods.base import Method, WrappingMethod, order_from_scores
 from listrank.types import Candidate, Judgement, Query
 
 
-class PermutationAveraged(Method):
+class PermutationAveraged(WrappingMethod):
     """Judge ``k`` orderings of every block (one batched inner call for all of them) and order
     by mean rank. The first ordering is the input order, so k=1 is the inner method.
 
@@ -36,22 +36,8 @@ class PermutationAveraged(Method):
         self.produces_scores = True
 
     @property
-    def max_block_size(self) -> int | None:
-        return self.inner.max_block_size
-
-    @property
-    def calls_per_candidate(self) -> bool:
-        return bool(getattr(self.inner, "calls_per_candidate", False))
-
-    @property
     def calls_per_block(self) -> int:
-        return self.k * self.inner.calls_per_block
-
-    def prior_calls(self, block_sizes: Sequence[int]) -> int:
-        return self.inner.prior_calls(block_sizes)  # the shuffles have the blocks' sizes
-
-    def prior_prompt_tokens(self, block_sizes: Sequence[int]) -> int:
-        return self.inner.prior_prompt_tokens(block_sizes)
+        return self.k * self.inner.calls_per_block  # priors: the shuffles have the blocks' sizes
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
         return self.k * self.inner.estimate_prompt_tokens(query, block)

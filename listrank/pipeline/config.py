@@ -175,8 +175,7 @@ class PipelineConfig:
     def build(self) -> Reranker:
         merged = self.reranker_options()
         if "fusion" in self.extra:
-            fusion = dict(self.extra["fusion"])
-            merged["fusion"] = Fusion(str(fusion.pop("method", "rrf")), **fusion)
+            merged["fusion"] = Fusion.from_section(self.extra["fusion"])
         try:
             check_all(RERANKER_OPTIONS, merged, "the reranker")
             return Reranker(

@@ -8,8 +8,9 @@ with the retriever's instead of replacing it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from listrank.errors import ConfigError
 from listrank.types import Candidate, RankedCandidate
@@ -31,10 +32,30 @@ class Fusion:
     """Weight of the LLM's ranking; 1 − weight goes to the first stage."""
     k: int = 60
 
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> Fusion:
+        """A ``[fusion]`` table (method, weight, k), every key and type checked."""
+        unknown = set(section) - {"method", "weight", "k"}
+        if unknown:
+            raise ConfigError(
+                f"[fusion] takes method ({', '.join(FUSION_METHODS)}), weight, k; unknown: "
+                f"{sorted(unknown)}"
+            )
+        return cls(**section)
+
     def __post_init__(self) -> None:
+        # a TOML value of the wrong type is a clear error, not a TypeError deep in fuse()
+        if not isinstance(self.method, str):
+            raise ConfigError(f"fusion method must be a string; got {self.method!r}")
+        weight: Any = self.weight
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise ConfigError(f"fusion weight must be a number between 0 and 1; got {weight!r}")
+        k: Any = self.k
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise ConfigError(f"fusion k must be a whole number >= 1; got {k!r}")
         if self.method not in FUSION_METHODS:
             raise ConfigError(f"unknown fusion {self.method!r}; choose {', '.join(FUSION_METHODS)}")
-        if not 0.0 <= self.weight <= 1.0:
+        if not 0.0 <= self.weight <= 1.0:  # NaN fails this too
             raise ConfigError("fusion weight must be between 0 and 1")
         if self.k < 1:
             raise ConfigError("fusion k must be >= 1")

@@ -21,13 +21,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from listrank.types import ChatMessage
+from listrank.backends.wrapping import ForwardingBackend
 
 DEFAULT_LINGER_S = 0.25
 RECENT_CALLS = 1024
-_CAPABILITIES = ("generate", "next_token_logprobs", "prefix_attention")
 
 
 @dataclass
@@ -153,83 +152,12 @@ class StageGate:
                     p.done = True
 
 
-class GatedBackend:
+class GatedBackend(ForwardingBackend):
     """``inner`` with its model calls routed through a :class:`StageGate`."""
 
-    _classes: ClassVar[dict[frozenset[str], type[GatedBackend]]] = {}
-
-    def __new__(cls, inner: Any, gate: StageGate | None = None) -> GatedBackend:
-        caps = frozenset(c for c in _CAPABILITIES if hasattr(inner, c))
-        if caps not in cls._classes:
-            bases = (*(_MIXINS[c] for c in _CAPABILITIES if c in caps), cls)
-            cls._classes[caps] = type(f"Gated[{','.join(sorted(caps))}]", bases, {})
-        return super().__new__(cls._classes[caps])
-
     def __init__(self, inner: Any, gate: StageGate | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.gate = gate or StageGate(inner)
-        self.name: str = inner.name
-        self.model_name: str = inner.model_name
 
-    @property
-    def context_length(self) -> int:
-        return int(self.inner.context_length)
-
-    def count_tokens(self, text: str) -> int:
-        return int(self.inner.count_tokens(text))
-
-    @property
-    def exact_token_counts(self) -> bool:
-        """Whether ``count_tokens`` is the model's own count (the answer budget relies on it)."""
-        return bool(getattr(self.inner, "exact_token_counts", True))
-
-    def defang(self, text: str) -> str:
-        """Text as the inner backend renders it (its own special tokens broken up), so ICR
-        finds passage spans where the model sees them."""
-        return str(getattr(self.inner, "defang", str)(text))
-
-    def count_prompt_tokens(
-        self, messages: Sequence[ChatMessage], assistant_prefix: str = ""
-    ) -> int:
-        return int(self.inner.count_prompt_tokens(messages, assistant_prefix))
-
-
-class _Generate:
-    inner: Any
-    gate: StageGate
-
-    def generate(self, requests: Sequence[Any]) -> list[Any]:
-        return list(self.gate.call("generate", requests))
-
-
-class _Logprobs:
-    inner: Any
-    gate: StageGate
-
-    def next_token_logprobs(self, requests: Sequence[Any]) -> list[Any]:
-        return list(self.gate.call("next_token_logprobs", requests))
-
-    def token_ids(self, text: str) -> list[int]:
-        return list(self.inner.token_ids(text))
-
-
-class _Attention:
-    inner: Any
-    gate: StageGate
-
-    @property
-    def num_layers(self) -> int:
-        return int(self.inner.num_layers)
-
-    def prompt_text(self, messages: Sequence[ChatMessage], assistant_prefix: str = "") -> str:
-        return str(self.inner.prompt_text(messages, assistant_prefix))
-
-    def prefix_attention(self, requests: Sequence[Any]) -> list[Any]:
-        return list(self.gate.call("prefix_attention", requests))
-
-
-_MIXINS: dict[str, type] = {
-    "generate": _Generate,
-    "next_token_logprobs": _Logprobs,
-    "prefix_attention": _Attention,
-}
+    def call(self, kind: str, requests: Sequence[Any]) -> list[Any]:
+        return list(self.gate.call(kind, requests))

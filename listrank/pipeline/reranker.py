@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from listrank.methods.calibration import (
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.options import Option, check_all
 from listrank.pipeline import scheduler
+from listrank.pipeline.cancel import CancellableBackend
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
 from listrank.pipeline.prefilter import Prefilter, prefilter_order
@@ -229,6 +231,8 @@ class Reranker:
         prefilter: Prefilter | None = None,
         cache: str | Path | None = None,
         top_k_candidates: int | None = None,
+        rank_start: int = 0,
+        shuffle_candidates: int | None = None,
         **options: Any,
     ) -> None:
         own = {
@@ -240,6 +244,8 @@ class Reranker:
             "permutation_design": permutation_design,
             "fusion_weight": fusion_weight,
             "fusion_k": fusion_k,
+            "rank_start": rank_start,
+            "shuffle_candidates": shuffle_candidates,
         }
         if method is None:
             method = default_method(backend, model)
@@ -254,29 +260,40 @@ class Reranker:
         routed = _split_options(options, entries)
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
-            args = () if backend == "fake" else (model,)
+            args = () if getattr(factory, "scripted", False) else (model,)
             backend = factory(*args, **routed["backend"])
         elif model is not None:
             raise ConfigError("pass model= only with a backend name, not a backend object")
-        if cache is not None:
-            # wrapped before the method sees it, so every model call goes through the cache
-            backend = CachedBackend(backend, cache)
-        self.backend = backend
+        self.backend = CachedBackend(backend, cache) if cache is not None else backend
         self.prefilter = prefilter
         if top_k_candidates is not None and top_k_candidates < 1:
             raise ConfigError(f"top_k_candidates must be >= 1; got {top_k_candidates}")
         self.top_k_candidates = top_k_candidates
-        # the method calls the model through the gate, where rerank_many merges queries' calls
+        if rank_start < 0:
+            raise ConfigError(f"rank_start must be >= 0; got {rank_start}")
+        if top_k_candidates is not None and rank_start >= top_k_candidates:
+            raise ConfigError(
+                f"rank_start ({rank_start}) must be below top_k_candidates ({top_k_candidates})"
+            )
+        self.rank_start = rank_start
+        self.shuffle_candidates = shuffle_candidates
+        # every model call of the method goes through the wrappers: the call cache, the stage
+        # gate (where rerank_many merges queries' calls), then the cancellation check; a
+        # method given as an object is rewired the same way (``Method.with_backend``)
         self._gate: StageGate | None = None
-        shared: object = backend
         if isinstance(method, str):
-            gated = GatedBackend(backend)
-            self._gate = gated.gate
-            shared = gated
-            method = entries["method"].load()(gated, **routed["method"])  # type: ignore[union-attr]
+            method = entries["method"].load()(self._wrap(self.backend), **routed["method"])  # type: ignore[union-attr]
+        elif isinstance(method, Method):
+            method = method.with_backend(
+                lambda b: self._wrap(
+                    self.backend
+                    if b is backend or b is self.backend
+                    else (CachedBackend(b, cache) if cache is not None else b)
+                )
+            )
         bind = getattr(prefilter, "bind", None)
         if callable(bind):  # an LLM prefilter judges on this backend, through the same gate
-            bind(shared)
+            bind(self._wrap(self.backend))
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
@@ -305,6 +322,14 @@ class Reranker:
         self.fusion: Fusion | None = fusion
         self.method: Method = method
         self.strategy: Strategy = strategy
+
+    def _wrap(self, backend: Any) -> Any:
+        """``backend`` as a method sees it: through the stage gate, then the cancellation
+        check (one gate per reranker, shared by every method that calls the same backend)."""
+        if self._gate is None:
+            self._gate = StageGate(backend)
+        gate = self._gate if self._gate.inner is backend else StageGate(backend)
+        return CancellableBackend(GatedBackend(backend, gate))
 
     @classmethod
     def from_preset(
@@ -335,6 +360,7 @@ class Reranker:
         tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
         if self.top_k_candidates is not None:
             n = min(n, self.top_k_candidates)
+        n = max(0, n - self.rank_start)
         plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
         llm_prefilter = self._llm_prefilter()
         if query is None or not candidates:
@@ -391,6 +417,12 @@ class Reranker:
         if self.top_k_candidates is not None:
             # rank_llm's top_k_candidates: only the head is reranked, the rest keeps its order
             cands, tail = cands[: self.top_k_candidates], cands[self.top_k_candidates :]
+        # rank_llm's rank_start: the first candidates stay on top, unjudged
+        top, cands = cands[: self.rank_start], cands[self.rank_start :]
+        if self.shuffle_candidates is not None:
+            # rank_llm's --shuffle-candidates, seeded here so a run can be repeated
+            cands = list(cands)
+            random.Random(self.shuffle_candidates).shuffle(cands)
         llm_prefilter = self._llm_prefilter()
         if llm_prefilter is not None:
             start = time.perf_counter()
@@ -412,6 +444,10 @@ class Reranker:
             ranking = self._rerank_llm(q, cands, stage_latency)
         else:
             ranking = self._rerank_llm(q, cands, stage_latency)
+        if top:
+            ceiling = max((r.score for r in ranking.ranked), default=0.0)
+            above = tuple(RankedCandidate(c, ceiling + len(top) - i) for i, c in enumerate(top))
+            ranking = dataclasses.replace(ranking, ranked=above + ranking.ranked)
         if not tail:
             return ranking
         # the tail sits strictly below the LLM-ranked head, in prefilter (then input) order
@@ -636,6 +672,23 @@ RERANKER_OPTIONS = (
         changes_answers=True,
         ge=1,
         example=10,
+    ),
+    Option(
+        "rank_start",
+        int,
+        0,
+        "keep the first candidates on top, unjudged (rank_llm's rank_start)",
+        changes_answers=True,
+        ge=0,
+        example=1,
+    ),
+    Option(
+        "shuffle_candidates",
+        int | None,
+        None,
+        "shuffle the reranked candidates with this seed first (rank_llm's --shuffle-candidates)",
+        changes_answers=True,
+        example=0,
     ),
 )
 """The Reranker's own options (calibration, permutations, fusion, …): any layer's table."""

@@ -5,8 +5,8 @@ flight, not by the input size.
 Strategies stay plain synchronous code. With a backend that runs one call at a time on a batch
 (transformers, vLLM), workers are registered with the reranker's :class:`~.gate.StageGate`,
 which merges the blocks of every query waiting at a stage into one backend call. A backend that
-takes concurrent calls itself (``concurrent_calls = True``: the OpenAI-compatible one, bounded
-by its own concurrency and RPM/TPM limits) gets each worker's calls directly.
+takes concurrent calls itself (its declared ``Feeding`` is ``concurrent``: the OpenAI-compatible
+one, bounded by its own concurrency and RPM/TPM limits) gets each worker's calls directly.
 
 A query's answer never depends on what it ran beside (same prompts as one at a time), and a
 failure is that query's own: it comes back as the :class:`Outcome`'s ``error``.
@@ -20,12 +20,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from listrank.backends.aio import cancel_all
+from listrank.backends.base import DEFAULT_IN_FLIGHT, feeding_of
 from listrank.errors import ConfigError, QueriesFailedError
 from listrank.pipeline.gate import StageGate
 from listrank.types import Candidate, Query, Ranking
 
-DEFAULT_MAX_IN_FLIGHT = 8
-VLLM_MAX_IN_FLIGHT = 64
+DEFAULT_MAX_IN_FLIGHT = DEFAULT_IN_FLIGHT
 Item = Any
 """A ``runs.io.Request`` or a ``(query, candidates)`` pair."""
 
@@ -58,24 +59,16 @@ def unpack(item: Item) -> tuple[str | Query, Sequence[Candidate | str | Any]]:
 
 
 def concurrent_calls(backend: object) -> bool:
-    """True when the backend takes concurrent calls and limits them itself (APIs)."""
-    return bool(getattr(backend, "concurrent_calls", False))
+    """True when the backend takes concurrent calls and limits them itself (its declared
+    ``Feeding``; see ``backends.base``)."""
+    return not feeding_of(backend).merges_calls
 
 
 def default_max_in_flight(backend: object) -> int:
-    """Enough queries to keep the backend busy: twice an API's concurrency (a query has a
-    call in flight only part of the time: the spare ones keep every connection busy), a large
-    number for vLLM (its continuous batching takes everything), the batch size for
-    transformers on a GPU -- and one query at a time for transformers on a CPU, where merged,
-    padded batches measured slower than one query at a time for every method
-    (``python -m benchmarks throughput``, hf rows)."""
-    if concurrent_calls(backend):
-        return 2 * int(getattr(backend, "concurrency", DEFAULT_MAX_IN_FLIGHT))
-    if getattr(backend, "name", "") == "vllm":
-        return VLLM_MAX_IN_FLIGHT
-    if str(getattr(backend, "device", "")).startswith("cpu"):
-        return 1
-    return int(getattr(backend, "batch_size", DEFAULT_MAX_IN_FLIGHT))
+    """Enough queries to keep the backend busy, as its declared ``Feeding`` says (e.g. one
+    query at a time for transformers on a CPU, where merged, padded batches measured slower
+    than one query at a time: ``python -m benchmarks throughput``, hf rows)."""
+    return feeding_of(backend).in_flight
 
 
 def stream(
@@ -148,6 +141,11 @@ def stream(
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
+    except (KeyboardInterrupt, SystemExit):
+        # the process is going down (Ctrl-C): API calls in flight are cancelled at once, so
+        # the workers return now instead of when each call times out
+        cancel_all()
+        raise
     finally:
         # an abandoned or failed stream: the running queries finish (each was counted by the
         # gate, so none may be cancelled before it starts); no new ones are pulled

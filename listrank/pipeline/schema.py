@@ -9,19 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from listrank import registry
-from listrank.backends.hf import EMBEDDED_ALIASES
-from listrank.backends.model_path import check_local_model
-from listrank.errors import ConfigError
+from listrank.errors import ConfigError, TemplateError
 from listrank.options import check_all
 from listrank.pipeline.config import LAYERS, PipelineConfig, cache_path
-from listrank.pipeline.fusion import FUSION_METHODS
+from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.prefilter import PREFILTER_KINDS
 from listrank.pipeline.reranker import _OWN_OPTIONS, RERANKER_OPTIONS, _split_options
+from listrank.prompting.templates import load_template
 
 PIPELINE_OPTIONS = sorted(_OWN_OPTIONS - {"prefilter", "cache"})
 """Options the Reranker itself takes (calibration, permutations, fusion); any layer's table."""
 _PREFILTER_KEYS = {"type", "model", "k", "batch_size", "device", "max_length"}
-_FUSION_KEYS = {"method", "weight", "k"}
 
 
 def check(cfg: PipelineConfig) -> None:
@@ -47,16 +45,19 @@ def check(cfg: PipelineConfig) -> None:
                 if unknown:
                     raise ConfigError(f"[prefilter]: unknown option(s) {sorted(unknown)}")
         if "fusion" in extra:
-            unknown = set(extra["fusion"]) - _FUSION_KEYS
-            method = extra["fusion"].get("method", "rrf")
-            if unknown or method not in FUSION_METHODS:
-                raise ConfigError(
-                    f"[fusion] takes method ({', '.join(FUSION_METHODS)}), weight, k; "
-                    f"got {dict(extra['fusion'])}"
-                )
+            Fusion.from_section(extra["fusion"])  # keys and types
+        template = cfg.options().get("template")
+        if isinstance(template, str):  # a misspelled name or a bad file fails here, not later
+            try:
+                load_template(template)
+            except TemplateError as exc:
+                raise ConfigError(str(exc)) from None
         cache_path(extra.get("cache"))
-        if cfg.backend.name == "hf" and cfg.model not in EMBEDDED_ALIASES:
-            check_local_model(str(cfg.model))
+        backend = entries["backend"]
+        assert backend is not None
+        check_model = getattr(backend.load(), "check_model", None)
+        if callable(check_model):  # a backend that can check its model without loading it
+            check_model(cfg.model)
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from exc
 
@@ -105,6 +106,50 @@ def effective(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
         if name != "_loose":
             out[name] = dict(table)
     return out
+
+
+TABLE_BEGIN = "<!-- options table: generated from the declarations (listrank config table) -->"
+TABLE_END = "<!-- end of the options table -->"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, str | bool | int | float):
+        return f"`{_toml_value(value)}`"
+    return f"`{value!r}`"
+
+
+def options_table() -> str:
+    """Every declared option of every registered component and of the Reranker, as a
+    Markdown table (the documentation's configuration table; a test holds the two equal)."""
+    rows = [
+        "| table | component | option | type | default | allowed | changes answers | what |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def add(table: str, component: str, options: Any) -> None:
+        for o in options:
+            if o.internal:
+                continue
+            answers = "yes" if o.changes_answers else "no"
+            rows.append(
+                f"| `[{table}]` | {component} | `{o.name}` | {o.type_name} | "
+                f"{_cell(o.default)} | {o.bounds()} | {answers} | {o.help} |"
+            )
+
+    for layer in LAYERS:
+        for name in registry.names(layer):
+            add(layer, name, registry.get(layer, name).declared())
+    add("method", "any (the Reranker)", RERANKER_OPTIONS)
+    return "\n".join(rows)
+
+
+def table_in(text: str) -> str | None:
+    """The generated table inside a document's markers, or None without them."""
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        return None
+    return text.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0].strip()
 
 
 def _toml_value(value: Any) -> str:
@@ -176,6 +221,8 @@ window = 20
 # type = "cross-encoder"   # or "bi-encoder"
 # model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 # k = 20
+# type = "llm"             # or an LLM stage on this backend: method = "pointwise" (default),
+#                          # strategy = "pointwise", k, and the method's options (template = …)
 
 # [cache]                  # persistent call cache (SQLite, owner-only)
 # path = "calls.sqlite"

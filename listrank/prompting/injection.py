@@ -14,12 +14,39 @@ any tokenizer sees the text):
 - the passage delimiters of the opt-in guard (``<passage>`` ``</passage>``, also with spaces,
   attributes or another case): angle brackets become parentheses, so a passage cannot close
   its own delimiters and write outside them (``prompting.guard``).
+
+The control strings are those of every chat family a shipped preset or template targets
+(:data:`CHAT_FAMILIES`: ChatML, Llama 2 and 3, Mistral, Gemma, Zephyr, Phi-3, Vicuna,
+DeepSeek, Command-R …), and they are neutralised under every bracket rule, ``keep`` included:
+Mistral's bracketed ``[INST]`` ``[/INST]`` become ``(INST)`` ``(/INST)``, and the plain role
+labels of the Vicuna and Alpaca formats (``USER:``, ``ASSISTANT:``, ``### Response:``) get
+their name in parentheses (``(ASSISTANT):``). The bracket rule decides only what happens to
+other brackets: ``numbers`` rewrites the bracketed identifiers of the template's own scheme
+(``[12]``, and ``[B]`` for letter templates), ``keep`` leaves every identifier-looking bracket
+open (a passage can write a forged answer such as ``[3] > [1]``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+CHAT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "chatml": ("<|im_start|>system", "<|im_start|>assistant", "<|im_end|>", "<|endoftext|>"),
+    "llama3": ("<|begin_of_text|>", "<|start_header_id|>assistant<|end_header_id|>", "<|eot_id|>"),
+    "llama2": ("<s>", "</s>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"),
+    "mistral": ("[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[TOOL_CALLS]"),
+    "gemma": ("<bos>", "<start_of_turn>model", "<start_of_turn>user", "<end_of_turn>"),
+    "zephyr": ("<|system|>", "<|user|>", "<|assistant|>", "</s>"),
+    "phi3": ("<|user|>", "<|assistant|>", "<|end|>"),
+    "vicuna": ("USER:", "ASSISTANT:", "SYSTEM:"),
+    "alpaca": ("### Instruction:", "### Response:", "### Human:", "### Assistant:"),
+    "deepseek": ("<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"),
+    "command-r": ("<|START_OF_TURN_TOKEN|>", "<|CHATBOT_TOKEN|>", "<|END_OF_TURN_TOKEN|>"),
+    "qwen-thinking": ("<think>", "</think>", "<tool_call>", "</tool_call>"),
+}
+"""Chat formats the shipped presets and templates target, with control strings that open or
+close a turn in each (tests check every one against every preset)."""
 
 _CONTROL = re.compile(
     r"<\s*[|｜][^<>\n]{0,64}?[|｜]\s*>"  # <|im_start|> <|eot_id|> <｜end▁of▁sentence｜>
@@ -29,12 +56,31 @@ _CONTROL = re.compile(
     r"|<\s*/?\s*passage\b[^<>\n]{0,64}>",  # the guard's delimiters (prompting.guard)
     re.IGNORECASE,
 )
+_BRACKET_CONTROL = re.compile(
+    r"\[\s*/?\s*(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|TOOL_CONTENT"
+    r"|IMG|IMG_BREAK|IMG_END)\s*\]",  # Mistral's (and Llama 2's) bracketed markers
+    re.IGNORECASE,
+)
+_ROLE_LABEL = re.compile(
+    r"(?<![\w(])(USER|ASSISTANT|SYSTEM)(\s*:)"  # Vicuna (upper case, as the format writes it)
+    r"|(#{2,}\s*)(Instruction|Response|Human|Assistant|System|Input|User)(\s*:)",  # Alpaca
+)
 _BREAK = re.compile(r"[^\S\r\n\v\f\x85\u2028\u2029]*[\r\n\v\f\x85\u2028\u2029]\s*")
 _WORD_JOINER = "\u2060"
 
 
 def _flip(match: re.Match[str]) -> str:
     return match.group(0).replace("<", "(").replace(">", ")")
+
+
+def _flip_square(match: re.Match[str]) -> str:
+    return match.group(0).replace("[", "(").replace("]", ")")
+
+
+def _label(match: re.Match[str]) -> str:
+    if match.group(1):
+        return f"({match.group(1)}){match.group(2)}"
+    return f"{match.group(3)}({match.group(4)}){match.group(5)}"
 
 
 def neutralize(text: str) -> str:
@@ -44,9 +90,12 @@ def neutralize(text: str) -> str:
 
 
 def neutralize_structure(text: str) -> str:
-    """Chat-template control strings and line breaks neutralised, brackets left alone (for
-    bracket rules that reproduce a reference's text)."""
-    return _BREAK.sub(" ", _CONTROL.sub(_flip, text))
+    """Chat-template control strings (every family of :data:`CHAT_FAMILIES`) and line breaks
+    neutralised, other brackets left alone (for bracket rules that reproduce a reference's
+    text)."""
+    text = _CONTROL.sub(_flip, text)
+    text = _BRACKET_CONTROL.sub(_flip_square, text)
+    return _BREAK.sub(" ", _ROLE_LABEL.sub(_label, text))
 
 
 def defang_tokens(text: str, tokens: Iterable[str]) -> str:

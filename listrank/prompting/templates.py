@@ -79,13 +79,26 @@ def identifiers_for(scheme: str, n: int) -> list[str]:
     return [str(i + 1) for i in range(n)]
 
 
-_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+_BRACKETED_ID = {
+    "numeric": re.compile(r"\[(\d+)\]"),
+    "alpha": re.compile(r"\[(\d+|[A-Za-z])\]"),
+}
+"""What ``brackets = "numbers"`` rewrites: bracketed identifiers of the template's scheme
+(rank_llm's rule is numbers only; a letter template's forged "[B] > [A]" is caught too)."""
+KEEP_LEAVES_OPEN = (
+    "bracketed identifiers in passages ('[3] > [1]', '[B]') stay as written, so a passage can "
+    "forge an answer; chat control strings, role labels and line breaks are still neutralised"
+)
 
 
-def prepare_text(text: str, *, brackets: str = "neutralize", clean: str = "none") -> str:
+def prepare_text(
+    text: str, *, brackets: str = "neutralize", clean: str = "none", identifiers: str = "numeric"
+) -> str:
     """A passage or query as the model sees it under the given bracket rule and cleaner.
-    Chat-template control strings and line breaks are neutralised under every rule
-    (``prompting.injection``); the rule only decides what happens to brackets."""
+    Chat-template control strings of every chat family and line breaks are neutralised under
+    every rule (``prompting.injection``); the rule only decides what happens to other
+    brackets: ``numbers`` rewrites the bracketed identifiers of the template's ``identifiers``
+    scheme, ``keep`` leaves them (:data:`KEEP_LEAVES_OPEN`)."""
     if clean == "ftfy":
         import ftfy
 
@@ -94,7 +107,7 @@ def prepare_text(text: str, *, brackets: str = "neutralize", clean: str = "none"
         return neutralize(text)
     text = neutralize_structure(text)
     if brackets == "numbers":
-        return _BRACKETED_NUMBER.sub(r"(\1)", text)
+        return _BRACKETED_ID.get(identifiers, _BRACKETED_ID["numeric"]).sub(r"(\1)", text)
     return text
 
 
@@ -125,6 +138,8 @@ class PromptTemplate:
     """Answer labels read from the next-token scores, positive first (pointwise: yes, no)."""
     titled: str = DEFAULT_TITLED
     id_list_item: str = "[{id}]"
+    examples: tuple[ChatMessage, ...] = ()
+    """Few-shot turns, inserted after the leading system message(s) (rank_llm's place)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
@@ -148,7 +163,9 @@ class PromptTemplate:
 
     def prepare(self, text: str) -> str:
         """A passage or query as this template shows it (bracket rule, cleaning)."""
-        return prepare_text(text, brackets=self.brackets, clean=self.clean)
+        return prepare_text(
+            text, brackets=self.brackets, clean=self.clean, identifiers=self.identifiers
+        )
 
     def show(self, passage: str) -> str:
         """A passage as its ``{passage}`` placeholder shows it: prepared, and delimited when
@@ -206,13 +223,14 @@ class PromptTemplate:
                         out.append(_message(turn["role"], text))
             else:
                 out.append(_message(msg["role"], msg["content"].format(**fields)))
+        if self.examples:
+            lead = next((k for k, m in enumerate(out) if m["role"] != "system"), len(out))
+            out = (
+                out[:lead] + [_message(m["role"], m["content"]) for m in self.examples] + out[lead:]
+            )
         if self.guard == "delimit":
             out = passage_guard.with_note(out)
         return RenderedPrompt(messages=out, assistant_prefix=self.answer_prefix, identifiers=ids)
-
-    def example_answer(self, n: int) -> str:
-        """A complete answer for n passages, for output-length budgets."""
-        return " > ".join(f"[{i}]" for i in identifiers_for(self.identifiers, n))
 
 
 def _score_text(score: float | None) -> str:
@@ -224,12 +242,29 @@ def _message(role: str, content: str) -> ChatMessage:
 
 
 def _placeholders(text: str, where: str, source: str) -> set[str]:
+    """Placeholder names in ``text``. A format spec or conversion (``{query:.0}``,
+    ``{passage!r}``, ``{query:>9999}``) could hide, clip, quote or pad what the model must see:
+    refused, like any other malformed placeholder."""
     try:
-        return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        fields = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise TemplateError(
             f"{source}: {where}: bad braces ({exc}); write literal braces as {{{{ and }}}}"
         ) from exc
+    for _, name, spec, conversion in fields:
+        if name is not None and (spec or conversion):
+            shown = (
+                "{"
+                + name
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise TemplateError(
+                f"{source}: {where}: {shown} has a format spec or conversion; placeholders are "
+                f"plain ({{{name}}}): the text is inserted as it is"
+            )
+    return {name for _, name, _, _ in fields if name is not None}
 
 
 def _check_fields(text: str, allowed: frozenset[str], where: str, source: str) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from listrank.errors import InputError
 from listrank.runs import safe_json, streams
-from listrank.runs.io import Request, iter_lines, parse_request, read_trec_run
+from listrank.runs.requests import Request, iter_lines, parse_request, read_trec_run
 
 _ID_KEYS = ("docid", "_id", "id", "doc_id", "pid")
 _TEXT_KEYS = ("contents", "text", "segment", "body", "passage")

@@ -7,8 +7,12 @@ The prompts sent -- most of a trace's bytes -- are kept only when the run writes
 nothing finished; it is fsynced at most once per ``SYNC_INTERVAL_S`` (and on close), so a
 power cut may lose the last second of queries, which are then run again (one fsync per query
 was the largest cost of a fast run). The first line fingerprints the command (input bytes and
-every option that shapes the output): a journal from another command is never resumed. A line
-cut short by a kill is dropped and that query is done again.
+every option that shapes the output) and lists the provenance of everything the output depends
+on (``pipeline.provenance``: input, corpus, topics, template and calibration files, pipeline):
+a journal from another command is never resumed, and :attr:`Journal.why` names what changed.
+Every entry ends with a SHA-256 of the rest of its line: an entry damaged after it was written
+is dropped (and its query done again), like a line cut short by a kill. Lines are written with
+ASCII escapes, so a lone surrogate from upstream is stored and read back as it is.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from typing import IO, Any
 from listrank.errors import InputError
 from listrank.types import CallRecord, Query, Ranking, RepairStats, Trace
 
-VERSION = 1
+VERSION = 2
 SYNC_INTERVAL_S = 1.0
+_SUM = b', "sha256": "'
+_SUM_LEN = len(_SUM) + 64 + len(b'"}\n')
+"""Each entry line is ``{...<payload>, "sha256": "<hex of the payload line>"}``."""
 
 
 def fingerprint(input_path: str | Path, options: Mapping[str, Any]) -> str:
@@ -75,26 +82,36 @@ class Entry:
 
     def to_line(self, keep_prompts: bool = True) -> str:
         """The entry as one JSON line; without ``keep_prompts`` the calls' prompts are left
-        out (a resumed entry then has empty ``messages`` and no ``prompt``)."""
+        out (a resumed entry then has empty ``messages`` and no ``prompt``). It ends with the
+        SHA-256 of the line without it (one serialisation, one hash: this is on the path where
+        each finished query is written)."""
         t = self.ranking.trace
-        return (
-            json.dumps(
-                {
-                    "qid": self.qid,
-                    "text": self.text,
-                    "query": self.ranking.query.text,
-                    "calls": [_record_to_json(c, keep_prompts) for c in t.calls],
-                    "stage_latency_s": dict(t.stage_latency_s),
-                },
-                ensure_ascii=False,
-                default=str,
-            )
-            + "\n"
+        payload = json.dumps(
+            {
+                "qid": self.qid,
+                "text": self.text,
+                "query": self.ranking.query.text,
+                "calls": [_record_to_json(c, keep_prompts) for c in t.calls],
+                "stage_latency_s": dict(t.stage_latency_s),
+            },
+            ensure_ascii=True,
+            default=str,
         )
+        digest = hashlib.sha256(payload.encode("ascii")).hexdigest()
+        return f'{payload[:-1]}, "sha256": "{digest}"}}\n'
 
     @classmethod
-    def from_line(cls, line: str) -> Entry:
-        d = json.loads(line)
+    def from_line(cls, line: str | bytes) -> Entry:
+        """An entry, or ValueError when its checksum does not match the rest of its line."""
+        raw = line.encode("utf-8") if isinstance(line, str) else line
+        raw = raw if raw.endswith(b"\n") else raw + b"\n"
+        head, tail = raw[:-_SUM_LEN], raw[-_SUM_LEN:]
+        if not tail.startswith(_SUM) or not tail.endswith(b'"}\n'):
+            raise ValueError("journal entry has no checksum")
+        payload = head + b"}"
+        if hashlib.sha256(payload).hexdigest().encode() != tail[len(_SUM) : len(_SUM) + 64]:
+            raise ValueError("journal entry checksum mismatch")
+        d = json.loads(payload)
         trace = Trace(
             calls=tuple(_record_from_json(c) for c in d["calls"]),
             stage_latency_s=d["stage_latency_s"],
@@ -106,48 +123,94 @@ class Journal:
     """Append-only; ``done`` holds the entries already finished (resumed from the file)."""
 
     def __init__(
-        self, path: str | Path, fp: str, *, resume: bool = True, keep_prompts: bool = True
+        self,
+        path: str | Path,
+        fp: str,
+        *,
+        resume: bool = True,
+        keep_prompts: bool = True,
+        provenance: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.keep_prompts = keep_prompts
+        self.provenance = dict(provenance or {})
         self._synced = time.monotonic()
         self.done: dict[str, Entry] = {}
         self.discarded = False
         """True when an existing journal did not match this command (or resume was off)."""
-        good_bytes = self._load(fp) if resume and self.path.exists() else 0
-        if good_bytes == 0:
+        self.why = "--no-resume" if not resume else ""
+        """Why an existing journal was not resumed (what changed), for the one line saying so."""
+        self.damaged = 0
+        """Entries dropped because their checksum or JSON was wrong (they are redone)."""
+        self.appended = 0
+        """Entries this run has added."""
+        lines = self._load(fp) if resume and self.path.exists() else None
+        if lines is None:
             self.discarded = self.path.exists()
             self.done.clear()
-            self._fh = self._create(fp)
+            self._fh = self._create(fp, [])
+        elif self.damaged:
+            self._fh = self._create(fp, lines)  # rewritten without the damaged entries
         else:
             self._fh = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
-            self._fh.truncate(good_bytes)  # drop a line cut short by a kill
-            self._fh.seek(good_bytes)
+            end = sum(len(x) for x in lines)
+            self._fh.truncate(end)  # drop a line cut short by a kill
+            self._fh.seek(end)
 
-    def _load(self, fp: str) -> int:
-        """Read finished entries; return the byte length of the valid prefix (0: unusable)."""
-        good = 0
+    def _load(self, fp: str) -> list[bytes] | None:
+        """Read finished entries; return the header and good lines (None: another command)."""
+        good: list[bytes] = []
         with open(self.path, "rb") as fh:
             for number, raw in enumerate(fh):
                 if not raw.endswith(b"\n"):
-                    break
+                    break  # the last line, cut short by a kill: not damage
                 try:
                     if number == 0:
-                        header = json.loads(raw)
-                        if header != {"journal": VERSION, "fingerprint": fp}:
-                            return 0
+                        if not self._same_command(json.loads(raw), fp):
+                            return None
                     else:
-                        entry = Entry.from_line(raw.decode("utf-8"))
+                        entry = Entry.from_line(raw)
                         self.done[entry.qid] = entry
                 except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-                    break
-                good += len(raw)
+                    if number == 0:
+                        self.why = "its first line is not a listrank journal header"
+                        return None
+                    self.damaged += 1
+                    continue
+                good.append(raw)
+        if not good:
+            self.why = "it is empty"
+            return None
         return good
 
-    def _create(self, fp: str) -> IO[bytes]:
+    def _same_command(self, header: Any, fp: str) -> bool:
+        if not isinstance(header, dict) or header.get("journal") != VERSION:
+            self.why = "it was written by another listrank version"
+            return False
+        if header.get("fingerprint") == fp:
+            return True
+        old = header.get("provenance")
+        differ = changed_labels(old, self.provenance) if isinstance(old, dict) else []
+        self.why = f"{', '.join(differ)} changed" if differ else "the command's options changed"
+        return False
+
+    def _create(self, fp: str, lines: list[bytes]) -> IO[bytes]:
+        """A new journal (atomically: header and any kept lines, then renamed into place)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "wb")  # noqa: SIM115 - kept open for appends
-        self._write(fh, json.dumps({"journal": VERSION, "fingerprint": fp}) + "\n")
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fh = open(tmp, "wb")  # noqa: SIM115 - kept open for appends
+        try:
+            header = {"journal": VERSION, "fingerprint": fp, "provenance": self.provenance}
+            fh.write((json.dumps(header, ensure_ascii=True) + "\n").encode("utf-8"))
+            fh.writelines(lines[1:])
+            fh.flush()
+            os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            fh.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        self._synced = time.monotonic()
         return fh
 
     def _write(self, fh: IO[bytes], line: str, *, sync: bool = True) -> None:
@@ -160,6 +223,7 @@ class Journal:
     def append(self, entry: Entry) -> None:
         self._write(self._fh, entry.to_line(self.keep_prompts), sync=False)
         self.done[entry.qid] = entry
+        self.appended += 1
 
     def close(self) -> None:
         if not self._fh.closed:
@@ -170,3 +234,8 @@ class Journal:
     def remove(self) -> None:
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def changed_labels(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Provenance labels whose digest differs, appeared or disappeared."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))

@@ -105,13 +105,21 @@ _SURROGATE_MSG = "holds a lone UTF-16 surrogate (e.g. \\ud800), which is not tex
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def dumps(obj: Any, **kwargs: Any) -> str:
-    """Strict JSON out: a non-finite number is an error here, never a bare ``NaN`` in a file.
-    Characters that some line readers take for line breaks (NEL, U+2028, U+2029) are escaped,
-    so one record stays one line for every JSONL reader."""
-    kwargs.setdefault("ensure_ascii", False)
-    text = json.dumps(obj, allow_nan=False, **kwargs)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_for_utf8(text: str) -> str:
+    """JSON text with NEL/U+2028/U+2029 and any lone surrogate written as ``\\uXXXX`` escapes:
+    one record stays one line for every JSONL reader, and the text can always be encoded as
+    UTF-8 (a lone surrogate from upstream would otherwise crash the write)."""
     for char, escape in _LINE_BREAKS.items():
         if char in text:
             text = text.replace(char, escape)
-    return text
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON out: a non-finite number is an error here, never a bare ``NaN`` in a file.
+    Line-break characters and lone surrogates are escaped (:func:`escape_for_utf8`)."""
+    kwargs.setdefault("ensure_ascii", False)
+    return escape_for_utf8(json.dumps(obj, allow_nan=False, **kwargs))

@@ -4,12 +4,11 @@ sent, what came back, how it was parsed and repaired, and what it cost."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from listrank.runs.io import atomic_writer
+from listrank.runs import safe_json
 from listrank.types import CallRecord, Ranking
 
 TRACE_KEYS = (
@@ -76,20 +75,9 @@ def trace_records(ranking: Ranking, **more: Any) -> Iterator[dict[str, Any]]:
 def trace_text(ranking: Ranking, **more: Any) -> str:
     """A query's trace lines as text (NaN scores written as null: JSON has no NaN)."""
     return "".join(
-        json.dumps(_finite(line), ensure_ascii=False) + "\n"
+        safe_json.escape_for_utf8(json.dumps(_finite(line), ensure_ascii=False)) + "\n"
         for line in trace_records(ranking, **more)
     )
-
-
-def write_trace(path: str | Path, rankings: Iterable[Ranking], **more: Any) -> int:
-    """Write every call of ``rankings`` atomically; returns the number of lines."""
-    count = 0
-    with atomic_writer(path) as fh:
-        for ranking in rankings:
-            text = trace_text(ranking, **more)
-            count += text.count("\n")
-            fh.write(text)
-    return count
 
 
 def _finite(line: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from listrank.errors import InputError, ListrankError, PromptTooLongError
+from listrank.errors import BackendError, InputError, ListrankError, PromptTooLongError
 from listrank.integrations._rank import SupportsRerank
 from listrank.server.access_log import log_access
 from listrank.server.auth import authorized
@@ -167,6 +167,9 @@ def create_app(reranker: SupportsRerank, settings: ServerSettings | None = None)
                 ) from None
             except (InputError, PromptTooLongError) as exc:
                 raise ApiError(422, "invalid_request", str(exc)) from None
+            except BackendError as exc:  # the model server failed or sent something else
+                logger.error("upstream failed: %s", exc, extra={"request_id": ctx.request_id})
+                raise ApiError(502, "upstream_error", f"the model backend failed: {exc}") from None
             except ListrankError as exc:
                 logger.error("rerank failed: %s", exc, extra={"request_id": ctx.request_id})
                 raise ApiError(500, "rerank_failed", f"reranking failed: {exc}") from None

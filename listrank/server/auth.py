@@ -17,9 +17,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def authorized(authorization: str | None, api_key: str | None) -> bool:
-    """True when no key is configured or the header carries exactly that key."""
+    """True when no key is configured or the header carries exactly that key. The configured
+    key is taken without surrounding whitespace: a key read from a secret file or an
+    environment variable often ends in a newline, which no client sends (a header cannot)."""
     if api_key is None:
         return True
+    api_key = api_key.strip()
     token = bearer_token(authorization)
     if token is None:
         return False

@@ -2,8 +2,9 @@
 
 A queued request whose client hung up is cancelled before it reaches the model (its future is
 cancelled, and the queue skips done futures). A running one carries a ``threading.Event`` in
-its document tuple; the reranker's method is wrapped by ``CancelCheck``, which checks that event
-before each stage (each ``judge`` call) and stops the request with ``RequestCancelled``.
+its document tuple, bound to the worker thread that runs it (``bind``); the Reranker's
+cancellable backend (``listrank.pipeline.cancel``) checks that event before each model call and
+stops the request with ``RequestCancelled``.
 """
 
 from __future__ import annotations
@@ -12,23 +13,15 @@ import asyncio
 import contextvars
 import threading
 from collections.abc import Awaitable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from starlette.types import Receive
 
-from listrank.errors import ListrankError
-from listrank.methods.base import Method
-from listrank.types import Candidate, Judgement, Query
+from listrank.pipeline import cancel
+from listrank.pipeline.cancel import RequestCancelled
 
 T = TypeVar("T")
-
-_current: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
-    "listrank_request_cancel", default=None
-)
-
-
-class RequestCancelled(ListrankError):
-    """The client went away; the request's remaining stages were not run."""
+__all__ = ["ClientGone", "Documents", "RequestCancelled", "bind", "unbind", "unless_disconnected"]
 
 
 class Documents(tuple[str, ...]):
@@ -43,45 +36,12 @@ class Documents(tuple[str, ...]):
 
 
 def bind(documents: Sequence[str]) -> contextvars.Token[threading.Event | None]:
-    """Called in the worker thread that runs the request: the gate reads this event."""
-    return _current.set(getattr(documents, "cancel", None))
+    """Called in the worker thread that runs the request: its model calls check this event."""
+    return cancel.bind(getattr(documents, "cancel", None))
 
 
 def unbind(token: contextvars.Token[threading.Event | None]) -> None:
-    _current.reset(token)
-
-
-class CancelCheck(Method):
-    """Wraps a method; before each stage, stops a request whose client has gone."""
-
-    def __init__(self, inner: Method) -> None:
-        self.inner = inner
-        self.name = inner.name
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr == "inner":
-            raise AttributeError(attr)
-        return getattr(self.inner, attr)
-
-    def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:
-        event = _current.get()
-        if event is not None and event.is_set():
-            raise RequestCancelled("the client went away; the remaining stages were not run")
-        return self.inner.judge(query, blocks)
-
-    def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:
-        return self.inner.estimate_prompt_tokens(query, block)
-
-    @property
-    def max_block_size(self) -> int | None:
-        return self.inner.max_block_size
-
-
-def gate(reranker: Any) -> None:
-    """Put a CancelCheck around the reranker's method (once)."""
-    method = getattr(reranker, "method", None)
-    if isinstance(method, Method) and not isinstance(method, CancelCheck):
-        reranker.method = CancelCheck(method)
+    cancel.unbind(token)
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -1,5 +1,5 @@
-"""One served pipeline, whatever the protocol: the reranker behind its cancellation gate and
-the bounded queue of requests in front of it.
+"""One served pipeline, whatever the protocol: the reranker (whose model calls stop once a
+request is cancelled) and the bounded queue of requests in front of it.
 
 The HTTP API (``app``) and the MCP server (``mcp_server``) both hand requests to a
 ``RerankService``; limits, queueing, sharing of backend calls between requests in flight and
@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 
 from listrank.integrations._rank import SupportsRerank
-from listrank.server.cancel import Documents, bind, gate, unbind
+from listrank.server.cancel import Documents, bind, unbind
 from listrank.server.settings import ServerSettings
 from listrank.server.work_queue import JobTiming, RerankQueue
 from listrank.types import Candidate, Ranking
@@ -20,7 +20,7 @@ from listrank.types import Candidate, Ranking
 
 def serving_queue(reranker: SupportsRerank, settings: ServerSettings) -> RerankQueue:
     """The queue of ``settings.queue_size`` requests that ``settings.workers`` workers take to
-    ``reranker`` (which gets a cancellation check before each stage)."""
+    ``reranker`` (a Reranker checks the request's cancellation before each model call)."""
 
     def run(query: str, documents: Sequence[str]) -> Ranking:
         # docids are the request positions, which become the response's "index"
@@ -32,7 +32,6 @@ def serving_queue(reranker: SupportsRerank, settings: ServerSettings) -> RerankQ
         finally:
             unbind(token)
 
-    gate(reranker)
     return RerankQueue(run, size=settings.queue_size, workers=settings.workers)
 
 

@@ -118,7 +118,8 @@ def describe_plan(plan: Plan) -> str:
     for name, part in zip(("prefilter", "listwise"), plan.parts, strict=False):
         tokens = f", {part.prompt_tokens:,} prompt tokens" if part.prompt_tokens else ""
         lines.append(
-            f"  {name:12s} {part.strategy} on {part.n}: {part.calls} calls, depth "
+            f"  {name:12s} {part.strategy} on {part.n}: {part.calls} "
+            f"call{'s' if part.calls != 1 else ''}, depth "
             f"{part.depth}{tokens}"
         )
     if plan.prompt_tokens is not None:
@@ -170,6 +171,9 @@ class MethodCost(Protocol):
     @property
     def calls_per_block(self) -> int: ...
 
+    @property
+    def calls_per_candidate(self) -> bool: ...
+
     def prior_calls(self, block_sizes: Sequence[int]) -> int: ...
 
 
@@ -181,7 +185,7 @@ def method_plan(plan: Plan, method: MethodCost) -> Plan:
     if not plan.exact:  # an adaptive run may meet any smaller block: bound its priors too
         sizes = range(2, max(sizes, default=0) + 1)
     # a method that judges a block candidate by candidate (pointwise) costs a call per item
-    judged = sum(plan.block_sizes) if getattr(method, "calls_per_candidate", False) else plan.calls
+    judged = sum(plan.block_sizes) if method.calls_per_candidate else plan.calls
     calls = judged * method.calls_per_block + method.prior_calls(sizes)
     return replace(plan, calls=calls)
 

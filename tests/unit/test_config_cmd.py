@@ -44,7 +44,13 @@ def test_show_prints_file_flags_and_defaults_as_loadable_toml(
     text = capsys.readouterr().out
     data = tomllib.loads(text)
     assert data["method"]["name"] == "first" and data["method"]["template"] == "first_alpha"
-    assert data["strategy"] == {"name": "sliding", "window": 8, "step": 5, "passes": 1}
+    assert data["strategy"] == {
+        "name": "sliding",
+        "window": 8,
+        "step": 5,
+        "passes": 1,
+        "last_window": "full",
+    }
     assert data["backend"]["batch_size"] == 8 and "# model = (unset)" in text
     assert data["method"]["permutations"] == 1  # the Reranker's own options, with defaults
     # what it prints is a complete pipeline: loading it gives the same effective config
@@ -68,7 +74,7 @@ def test_check_reports_the_problem_and_exits_2(
     assert "model path '/nowhere/model' does not exist" in capsys.readouterr().err
     bad.write_text("[fusion]\nmethod = 'rff'\n")
     assert main(["config", "check", str(bad)]) == 2
-    assert "[fusion] takes method (rrf, linear)" in capsys.readouterr().err
+    assert "unknown fusion 'rff'; choose rrf, linear" in capsys.readouterr().err
 
 
 def test_serve_takes_the_rerank_component_flags(capsys: pytest.CaptureFixture[str]) -> None:

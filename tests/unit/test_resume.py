@@ -90,6 +90,7 @@ def _env(repo: Path, *extra: Path) -> dict[str, str]:
 # text (so rankings differ from the input order), and every call takes a moment, like a model.
 SCRIPTED = r"""
 import hashlib, random, re, sys, time
+from listrank.backends.base import Feeding
 from listrank.backends.fake import FakeBackend
 from listrank import registry
 from listrank.cli import main
@@ -108,7 +109,7 @@ def answer(request):
 
 class Scripted(FakeBackend):
     name = "scripted"
-    concurrent_calls = True  # calls of queries in flight run at once, like an API
+    feeding = Feeding("concurrent", 16)  # calls of queries in flight run at once, like an API
     def __init__(self, model=None):
         super().__init__(responder=answer, model_name="scripted-model")
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from listrank import Reranker
-from listrank.backends.base import GenerationRequest, LogprobRequest
+from listrank.backends.base import Feeding, GenerationRequest, LogprobRequest
 from listrank.backends.fake import FakeBackend
 from listrank.errors import QueriesFailedError, RetryExhaustedError
 from listrank.types import Ranking
@@ -41,12 +41,12 @@ def _prompt(r: GenerationRequest | LogprobRequest) -> str:
 
 class ScriptedBackend(FakeBackend):
     """Answers depend only on the prompt (so any interleaving must give the same rankings);
-    every call sleeps a random time, so calls finish in random order. ``concurrent_calls``
+    every call sleeps a random time, so calls finish in random order. ``concurrent``
     selects how the scheduler treats it (merged stage calls, or calls in flight at once)."""
 
     def __init__(self, *, concurrent: bool, seed: int = 0, poison: str = "") -> None:
         super().__init__(responder=self._answer, logprob_responder=self._scores)
-        self.concurrent_calls = concurrent
+        self.feeding = Feeding("concurrent", 16) if concurrent else Feeding("batched")
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.poison = poison
