@@ -16,6 +16,7 @@ BENCHMARKS: tuple[str, ...] = (
     "batch_scaling",
     "cascade",
     "injection",
+    "deadlines",
     "throughput",
     "rank_llm_parity",
     "setwise_parity",
