@@ -284,7 +284,7 @@ class Reranker:
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
-        if getattr(strategy, "needs_scores", False) and not getattr(method, "scores_alone", False):
+        if strategy.needs_scores and not method.scores_alone:
             raise CapabilityError(
                 f"strategy {strategy.name!r} orders candidates by the score each gets alone; "
                 f"method {method.name!r} does not score a single candidate. Use "
