@@ -26,7 +26,7 @@ from listrank.methods.calibration import (
 )
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.options import Option, check_all
-from listrank.pipeline import scheduler
+from listrank.pipeline import cancel, scheduler
 from listrank.pipeline.cancel import CancellableBackend
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
@@ -448,6 +448,7 @@ class Reranker:
         stages = [offset]
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
+            cancel.check()  # a cancelled query runs no further stage
             stage = stages[0]
             stages[0] += 1
             start = time.perf_counter()
