@@ -16,8 +16,10 @@ BENCHMARKS: tuple[str, ...] = (
     "batch_scaling",
     "cascade",
     "injection",
+    "deadlines",
     "throughput",
     "rank_llm_parity",
+    "setwise_parity",
     "view",
     "gpu",
 )

@@ -30,14 +30,29 @@ from pathlib import Path
 from typing import Any
 
 from listrank import registry
+from listrank.errors import CapabilityError
 from listrank.evaluation.metrics import Qrels, mean, per_query, read_qrels, run_from_order
 from listrank.evaluation.summary import RunSummary
+from listrank.pipeline.llm_prefilter import LLMPrefilter
 from listrank.pipeline.prefilter import BiEncoderPrefilter, prefilter_order
 from listrank.pipeline.reranker import Reranker
 from listrank.types import Candidate, Query
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = (REPO.parent / "shared" / "data").resolve()
+
+
+def _shared_data() -> Path:
+    """``LISTRANK_SHARED_DATA``, else the first ``shared/data`` beside the repo or above it
+    (a checkout and a worktree sit at different depths)."""
+    if os.environ.get("LISTRANK_SHARED_DATA"):
+        return Path(os.environ["LISTRANK_SHARED_DATA"])
+    for parent in REPO.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return (REPO.parent / "shared" / "data").resolve()
+
+
+DATA = _shared_data()
 RESULTS = REPO / "benchmarks" / "results" / "cascade.md"
 
 # strategy options scaled for short candidate lists (window 5); top_k 5 bounds the adaptive ones
@@ -49,6 +64,8 @@ STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
     "jointrank": ("jointrank k5 r2", {"block_size": 5, "replication": 2}),
     "setwise": ("setwise c3 top5", {"children": 3, "top_k": 5}),
     "tdpart": ("tdpart w5 p3", {"window": 5, "pivot": 3}),
+    "pointwise": ("pointwise (each candidate alone)", {}),
+    "adaptive": ("adaptive w5 k5", {"block_size": 5, "top_k": 5}),
 }
 
 
@@ -152,16 +169,35 @@ def _minilm_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+def _per_stage(rankings: Sequence[Any]) -> str:
+    """Calls and prompt tokens per query of each pipeline stage (LLM prefilter, listwise)."""
+    parts = []
+    for stage in ("prefilter", "listwise"):
+        calls = [
+            [c for c in r.trace.calls if (c.extra.get("pipeline_stage") == "prefilter")
+             == (stage == "prefilter")]
+            for r in rankings
+        ]  # fmt: skip
+        if not any(calls):
+            continue
+        n_calls = statistics.mean(sum(c.calls for c in cs) for cs in calls)
+        tokens = statistics.mean(sum(c.prompt_tokens for c in cs) for cs in calls)
+        parts.append(f"{stage}: {n_calls:.0f} calls, {tokens:,.0f} prompt tok/query")
+    return "; ".join(parts)
+
+
 def _run_reranker(
     name: str, collection: str, reranker: Reranker, items: Sequence[Item], qrels: Qrels
 ) -> Row:
     summary = RunSummary()
     orders = {}
     walls: list[float] = []
+    rankings = []
     for it in items:
         start = time.perf_counter()
         ranking = reranker.rerank(it.query, it.candidates)
         summary.add(ranking)
+        rankings.append(ranking)
         walls.append(time.perf_counter() - start)  # wall time incl. prefilter
         orders[it.query.qid] = ranking.docids
     return Row(
@@ -172,7 +208,7 @@ def _run_reranker(
         summary.prompt_tokens,
         summary.completion_tokens,
         statistics.mean(walls),
-        f"repaired {summary.repaired}/{summary.calls}",
+        f"repaired {summary.repaired}/{summary.calls}; {_per_stage(rankings)}",
     )
 
 
@@ -220,16 +256,19 @@ def bench_collection(
     for method in methods:
         for strategy in strategies:
             label, options = STRATEGIES[strategy]
-            reranker = Reranker(
-                backend=backend,
-                method=method,
-                strategy=strategy,
-                max_passage_words=max_words,
-                **options,
-            )
+            try:
+                reranker = Reranker(
+                    backend=backend,
+                    method=method,
+                    strategy=strategy,
+                    max_passage_words=max_words,
+                    **options,
+                )
+            except CapabilityError:  # e.g. the pointwise strategy with a listwise method
+                continue
             rows.append(_run_reranker(f"{method} × {label}", collection, reranker, items, qrels))
             print(_format_row(rows[-1]), flush=True)
-        if prefilter is not None:
+        if prefilter is not None and method != "pointwise":
             k = prefilter.k
             reranker = Reranker(
                 backend=backend,
@@ -239,6 +278,48 @@ def bench_collection(
                 max_passage_words=max_words,
             )
             name = f"MiniLM prefilter top{k} → {method} × single"
+            rows.append(_run_reranker(name, collection, reranker, items, qrels))
+            print(_format_row(rows[-1]), flush=True)
+    return rows
+
+
+def cascade_rows(
+    collection: str,
+    items: list[Item],
+    qrels: Qrels,
+    backend: Any,
+    methods: Sequence[str],
+    minilm: BiEncoderPrefilter | None,
+    k: int,
+    max_words: int,
+) -> list[Row]:
+    """The two-stage cascades: a pointwise LLM prefilter (every candidate, one stage) or the
+    MiniLM bi-encoder keeps the top k, then one listwise window over them."""
+    n = len(items[0].candidates) if items else 0
+    rows = []
+    pointwise = Reranker(
+        backend=backend, method="pointwise", strategy="pointwise", max_passage_words=max_words
+    )
+    rows.append(_run_reranker(f"LLM pointwise alone (top{n})", collection, pointwise, items, qrels))
+    print(_format_row(rows[-1]), flush=True)
+    for method in methods:
+        firsts: list[tuple[str, Any]] = [
+            (
+                f"LLM pointwise prefilter top{n}→{k}",
+                LLMPrefilter(k=k, max_passage_words=max_words),
+            )
+        ]
+        if minilm is not None:
+            firsts.append((f"MiniLM bi-encoder prefilter top{n}→{k}", minilm))
+        for label, prefilter in firsts:
+            reranker = Reranker(
+                backend=backend,
+                method=method,
+                strategy="single",
+                prefilter=prefilter,
+                max_passage_words=max_words,
+            )
+            name = f"{label} → {method} × single"
             rows.append(_run_reranker(name, collection, reranker, items, qrels))
             print(_format_row(rows[-1]), flush=True)
     return rows
@@ -265,6 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     p.add_argument("--strategies", nargs="+", default=None, choices=list(STRATEGIES))
     p.add_argument("--prefilter-k", type=int, default=5)
+    p.add_argument(
+        "--cascade",
+        action="store_true",
+        help="only the two-stage rows: LLM pointwise or MiniLM prefilter, then each method",
+    )
     p.add_argument("--max-passage-words", type=int, default=40)
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
@@ -289,6 +375,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.collections:
         first_stage, load = COLLECTIONS[name]
         items, qrels = load(args.queries, args.candidates)
+        if args.cascade:
+            rows.append(
+                Row(
+                    name,
+                    f"first stage: {first_stage}",
+                    _ndcg({it.query.qid: [c.docid for c in it.candidates] for it in items}, qrels),
+                    0,
+                    0,
+                    0,
+                    0.0,
+                )
+            )
+            if minilm is not None:
+                minilm_k = BiEncoderPrefilter(str(minilm), k=args.prefilter_k)
+            rows += cascade_rows(
+                name,
+                items,
+                qrels,
+                backend,
+                args.methods or ["first", "rankgpt"],
+                minilm_k if minilm is not None else None,
+                args.prefilter_k,
+                args.max_passage_words,
+            )
+            continue
         rows += bench_collection(
             name,
             items,

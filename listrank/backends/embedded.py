@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from listrank.backends.quiet import quiet_loading
 from listrank.errors import ModelLoadError
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
@@ -44,6 +45,12 @@ def embedded_model_dir() -> Path:
     if (target / "config.json").exists() and (target / "tokenizer_config.json").exists():
         return target
     source = gguf_path()
+    with quiet_loading():
+        _convert(source, target)
+    return target
+
+
+def _convert(source: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -69,4 +76,3 @@ def embedded_model_dir() -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target

@@ -28,6 +28,7 @@ from listrank.backends.base import (
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.backends.model_path import check_local_model
+from listrank.backends.quiet import quiet_loading
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.options import Option, bind
 
@@ -39,6 +40,22 @@ def _resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        # checked here: torch's own failure is a bare AssertionError deep inside .to()
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+            raise ConfigError(
+                f"device {device!r}: torch {torch.__version__} has {build}; use device='cpu' "
+                "(or 'auto', which picks cuda when there is one), or install a CUDA build of "
+                "torch"
+            )
+        suffix = device.partition(":")[2]
+        index = int(suffix) if suffix.isdigit() else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {device!r}: only {torch.cuda.device_count()} GPU(s) visible "
+                f"(cuda:0 … cuda:{torch.cuda.device_count() - 1})"
+            )
     return device
 
 
@@ -353,8 +370,9 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
             check_local_model(str(model))
             folder, gguf = str(model), None
         extra = {"gguf_file": gguf} if gguf else {}
-        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
-        model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+            model_obj = AutoModelForCausalLM.from_pretrained(folder, **extra, **kwargs)
     except ModelLoadError:
         raise
     except (OSError, ValueError) as exc:

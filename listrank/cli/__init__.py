@@ -25,6 +25,7 @@ _COMMANDS = (
     "listrank.cli.ab",
     "listrank.cli.view",
     "listrank.cli.config_cmd",
+    "listrank.cli.datasets_cmd",
 )
 
 
@@ -37,7 +38,8 @@ class _Parser(argparse.ArgumentParser):
             choices = message.split("(choose from", 1)[-1]
             names = [c.strip(" '\")") for c in choices.split(",")]
             message += did_you_mean(bad, names)
-        super().error(message)
+        # the error (and its suggestion) first; the usage after it, for context
+        self.exit(2, f"{self.prog}: error: {message}\n{self.format_usage()}")
 
 
 def _version() -> str:
@@ -78,11 +80,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extras:
         subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         command_parser = subparsers.choices[args.command]
-        command_parser.error(_unrecognized(command_parser, extras))
-    if not args.verbose:
+        # only the error and its suggestion: a 25-line usage dump would bury "did you mean"
+        print(
+            f"{command_parser.prog}: error: {_unrecognized(command_parser, extras)}\n"
+            f"(`{command_parser.prog} --help` lists every option)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    if args.verbose:
+        os.environ["LISTRANK_VERBOSE"] = "1"  # listrank.backends.quiet: show the bars
+    else:
         quiet_model_libraries()
     previous = _install_interrupt_handler()
     try:
+        from listrank.cli import datasets_cmd
+
+        datasets_cmd.resolve(args)  # --dataset NAME: the cached run and qrels
         _spool_inputs(args)
         code: int = args.run(args)
     except ListrankError as exc:

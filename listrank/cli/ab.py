@@ -7,10 +7,12 @@ import argparse
 import dataclasses
 import json
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from listrank.cli.common import add_trace_option, check_runnable
+from listrank.cli.common import add_component_options, add_trace_option, check_runnable, flags_under
+from listrank.cli.datasets_cmd import add_dataset_option
 from listrank.cli.rerank import add_max_in_flight
 from listrank.errors import did_you_mean
 from listrank.evaluation.ab import (
@@ -24,6 +26,7 @@ from listrank.evaluation.ab import (
 from listrank.evaluation.metrics import per_query, read_qrels
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.schema import check
+from listrank.prompting.presets import load_preset
 from listrank.runs.io import atomic_writer, read_requests, trec_lines
 from listrank.runs.output_checks import check_output_dir, check_output_file
 from listrank.runs.trace import trace_text
@@ -56,8 +59,9 @@ def add_parser(sub: Any) -> None:
         help=f"the system the others are compared with: '{FIRST_STAGE}' (the default) or a "
         "config's name (its file stem); without the first stage, the first config",
     )
-    p.add_argument("--input", required=True, help="input JSONL (queries and candidates)")
-    p.add_argument("--qrels", required=True, help="TREC qrels")
+    p.add_argument("--input", help="input JSONL (queries and candidates); or --dataset NAME")
+    p.add_argument("--qrels", help="TREC qrels; or --dataset NAME")
+    add_dataset_option(p)
     p.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="METRIC")
     p.add_argument("--out", default="ab-results", help="output folder (default %(default)s)")
     p.add_argument(
@@ -78,6 +82,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_trace_option(p)
     add_max_in_flight(p)
+    # applied to every system; a system's own file (or preset) overrides them key by key
+    add_component_options(p, pipeline_source=False)
     p.set_defaults(run=run)
 
 
@@ -103,19 +109,27 @@ def _baseline_first(
     return [systems[i], *systems[:i], *systems[i + 1 :]]
 
 
+def _pipeline_data(name: str) -> tuple[dict[str, Any], str]:
+    """A system's sections as written (a TOML file or preset:NAME) and where they came from."""
+    if name.startswith("preset:"):
+        preset = load_preset(name.removeprefix("preset:"))
+        return preset.pipeline(), f"preset {preset.name}"
+    PipelineConfig.from_file(name)  # the file's own errors (unreadable, not TOML, sections)
+    return tomllib.loads(Path(name).read_text(encoding="utf-8")), name
+
+
 def run(args: argparse.Namespace) -> int:
     from listrank.errors import InputError
 
+    if not (args.input and args.qrels):
+        raise InputError("name --input and --qrels, or --dataset NAME for what is not named")
     if len(args.configs) + (0 if args.no_first_stage else 1) < 2:
         raise InputError("give at least two pipeline configs (or leave the first stage on)")
     # everything that can be wrong is checked before any model loads
     # a reference-calibrated pipeline draws its prior from the queries under test by default
+    # the component flags apply to every system; what a system's file sets wins
     configs = [
-        (
-            PipelineConfig.from_preset(p.removeprefix("preset:"))
-            if p.startswith("preset:")
-            else PipelineConfig.from_file(p)
-        ).with_calibration_pool(args.input)
+        flags_under(*_pipeline_data(p), args).with_calibration_pool(args.input)
         for p in args.configs
     ]
     if args.cache:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from listrank.errors import ConfigError
 from listrank.methods.calibration import CALIBRATIONS
-from listrank.pipeline.config import PipelineConfig
+from listrank.pipeline.config import LAYERS, PipelineConfig
 from listrank.pipeline.reranker import (
     DEFAULT_BACKEND,
     DEFAULT_METHOD,
@@ -41,17 +43,52 @@ _FLAG_OPTIONS = (
     "clean_text",
     "guard",
     "top_k_candidates",
+    "base_url",
+    "context_length",
+    "tensor_parallel_size",
+    "rank_start",
+    "shuffle_candidates",
 )
+# rank_llm's flag names, accepted with a one-line note of listrank's name
+RANK_LLM_NAMES = {
+    "--window-size": "--window",
+    "--stride": "--step",
+    "--num-passes": "--passes",
+    "--context-size": "--context-length",
+    "--num-gpus": "--tensor-parallel-size",
+}
 
 
-def add_component_options(p: argparse.ArgumentParser) -> None:
+class _RankLlmName(argparse._StoreAction):
+    """Stores the value; when rank_llm's name was typed, says listrank's (on stderr)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if option_string in RANK_LLM_NAMES:
+            print(
+                f"listrank: note: {option_string} is rank_llm's name for "
+                f"{RANK_LLM_NAMES[option_string]}",
+                file=sys.stderr,
+            )
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_component_options(p: argparse.ArgumentParser, *, pipeline_source: bool = True) -> None:
+    """The component flags; ``pipeline_source=False`` leaves out --config and --preset (``ab``
+    names its pipelines as arguments and applies these flags to each)."""
     g = p.add_argument_group("pipeline")
-    g.add_argument("--config", help="pipeline TOML file; the flags below override it")
-    g.add_argument(
-        "--preset",
-        help="a known checkpoint's or paper's setup (see `listrank presets list`); the flags "
-        "below override it",
-    )
+    if pipeline_source:
+        g.add_argument("--config", help="pipeline TOML file; the flags below override it")
+        g.add_argument(
+            "--preset",
+            help="a known checkpoint's or paper's setup (see `listrank presets list`); the "
+            "flags below override it",
+        )
     g.add_argument(
         "--parse",
         choices=PARSE_MODES,
@@ -81,6 +118,19 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
         help="rerank only the first K candidates; the rest follow below them in input order",
     )
     g.add_argument(
+        "--rank-start",
+        type=int,
+        metavar="I",
+        help="keep the first I candidates on top, unjudged (rank_llm's rank_start)",
+    )
+    g.add_argument(
+        "--shuffle-candidates",
+        type=int,
+        metavar="SEED",
+        help="shuffle the candidates to rerank with SEED before judging (rank_llm's "
+        "--shuffle-candidates, seeded)",
+    )
+    g.add_argument(
         "--backend",
         default=None,
         help=f"model runner: {', '.join(cli_backends())} (default {DEFAULT_BACKEND})",
@@ -102,9 +152,36 @@ def add_component_options(p: argparse.ArgumentParser) -> None:
         help=f"block plan: {', '.join(names('strategy'))} (default {DEFAULT_STRATEGY})",
     )
     g.add_argument("--template", help="prompt template name (see `listrank prompts list`) or file")
-    g.add_argument("--window", type=int, help="block size (sliding/single window)")
-    g.add_argument("--step", type=int, help="sliding window step")
-    g.add_argument("--passes", type=int, help="sliding window passes")
+    g.add_argument(
+        "--window",
+        "--window-size",
+        type=int,
+        action=_RankLlmName,
+        help="block size (sliding/single window)",
+    )
+    g.add_argument("--step", "--stride", type=int, action=_RankLlmName, help="sliding window step")
+    g.add_argument(
+        "--passes", "--num-passes", type=int, action=_RankLlmName, help="sliding window passes"
+    )
+    g.add_argument(
+        "--base-url",
+        help="OpenAI-compatible server(s) for --backend openai, e.g. http://127.0.0.1:8000/v1 "
+        "(comma-separated for several)",
+    )
+    g.add_argument(
+        "--context-length",
+        "--context-size",
+        type=int,
+        action=_RankLlmName,
+        help="the model's context in tokens (hf, openai; vllm: max_model_len)",
+    )
+    g.add_argument(
+        "--tensor-parallel-size",
+        "--num-gpus",
+        type=int,
+        action=_RankLlmName,
+        help="GPUs one vLLM engine spans (vllm backend)",
+    )
     g.add_argument("--batch-size", type=int, help="blocks per forward batch (hf backend)")
     g.add_argument("--max-passage-words", type=int, help="truncate passages to this many words")
     g.add_argument(
@@ -200,7 +277,36 @@ def pipeline_config(args: argparse.Namespace, *, dry_run_ok: bool = False) -> Pi
         strategy=args.strategy,
         options=component_options(args),
     )
+    cfg = _backend_names(cfg)
     return cfg if dry_run_ok else check_runnable(cfg)
+
+
+def _backend_names(cfg: PipelineConfig) -> PipelineConfig:
+    """--context-length is vLLM's max_model_len."""
+    loose = dict(cfg.extra.get("_loose", {}))
+    if cfg.backend.name != "vllm" or "context_length" not in loose:
+        return cfg
+    loose["max_model_len"] = loose.pop("context_length")
+    return dataclasses.replace(cfg, extra={**cfg.extra, "_loose": loose})
+
+
+def flags_under(data: Mapping[str, Any], source: str, args: argparse.Namespace) -> PipelineConfig:
+    """``ab``: the component flags apply to every system, and what a system's own file (or
+    preset) sets wins over them, key by key."""
+    merged: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for layer in LAYERS:
+        section = dict(merged.get(layer) or {})
+        flag = getattr(args, layer, None)
+        if flag is not None and "name" not in section:
+            section["name"] = flag
+        if layer == "backend" and args.model is not None and "model" not in section:
+            section["model"] = args.model
+        if section:
+            merged[layer] = section
+    cfg = PipelineConfig.from_dict(merged, source)
+    in_file = {key for layer in LAYERS for key in (data.get(layer) or {})}
+    loose = {k: v for k, v in component_options(args).items() if k not in in_file}
+    return check_runnable(_backend_names(cfg.with_overrides(options=loose)))
 
 
 def add_trace_option(p: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from listrank.cli.datasets_cmd import add_dataset_option
 from listrank.evaluation.evaluate import DEFAULT_METRICS, evaluate_files, format_table
 
 
@@ -17,7 +18,8 @@ def add_parser(sub: Any) -> None:
         "file or a listrank JSONL output against TREC qrels.",
     )
     p.add_argument("run_file", metavar="RUN", help="TREC run file or listrank JSONL output")
-    p.add_argument("--qrels", required=True, help="TREC qrels file")
+    p.add_argument("--qrels", help="TREC qrels file; or --dataset NAME")
+    add_dataset_option(p)
     p.add_argument(
         "--metrics",
         nargs="+",
@@ -37,6 +39,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.qrels:
+        from listrank.errors import InputError
+
+        raise InputError("name --qrels FILE, or --dataset NAME")
     ev = evaluate_files(args.run_file, args.qrels, args.metrics, skip_unanswered=args.skip_missing)
     if args.json:
         out: dict[str, Any] = {"queries": ev.queries, "means": ev.means()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
         workers = args.workers or reranker.default_max_in_flight()
         pipelines.append(Pipeline(name, reranker, summary(cfg), workers=workers))
     level = args.log_level.upper()
-    server = create_mcp_server(pipelines, settings, log_level=level)
+    # logs go to stderr: on stdio, stdout carries only the protocol
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server = create_mcp_server(pipelines, settings)
     log = logging.getLogger("listrank.server")
     if args.transport == "stdio":
         log.info("MCP on stdio: %s", ", ".join(names))

@@ -18,6 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from listrank.cli.common import add_component_options, add_trace_option, pipeline_config
+from listrank.cli.datasets_cmd import add_dataset_option
 from listrank.errors import ConfigError, InputError, PromptTooLongError, QueriesFailedError
 from listrank.evaluation.summary import RunSummary
 from listrank.pipeline.config import PipelineConfig
@@ -34,6 +35,7 @@ from listrank.runs.io import (
     atomic_writer,
     iter_requests,
     qid_lines,
+    rank_llm_result,
     result_record,
     trec_lines,
 )
@@ -63,13 +65,34 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "input",
-        help="input: JSONL requests, rank_llm's retrieve_results JSON array, or a TREC run "
-        "(with --corpus and --topics)",
+        nargs="?",
+        help="input: JSONL requests (gzip too; '-' is stdin), rank_llm's retrieve_results JSON "
+        "array, or a TREC run (with --corpus and --topics); or --dataset NAME",
     )
+    p.add_argument(
+        "--doc-fields",
+        choices=("listrank", "rank_llm"),
+        default="listrank",
+        help="which text field of a candidate's doc wins: listrank (contents, text, segment, "
+        "content, body, passage) or rank_llm's order (text, segment, contents, content, ...)",
+    )
+    add_dataset_option(p)
     p.add_argument("--corpus", help="with a TREC run input: docid -> text (TSV or JSONL)")
     p.add_argument("--topics", help="with a TREC run input: qid<TAB>query (TSV)")
     p.add_argument("-o", "--output", required=True, help="output file (written atomically)")
-    p.add_argument("--format", choices=("jsonl", "trec"), default="jsonl")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "trec", "rank_llm"),
+        default="jsonl",
+        help="jsonl: the requests reordered; trec: a TREC run; rank_llm: one rank_llm Result "
+        "per line (query, candidates, invocations_history with every call's prompt and answer)",
+    )
+    p.add_argument(
+        "--top-k-rerank",
+        type=int,
+        metavar="K",
+        help="write only the top K candidates of each query (rank_llm's --top-k-rerank)",
+    )
     p.add_argument("--run-tag", default="listrank", help="run tag for TREC output")
     p.add_argument(
         "--keep-scores",
@@ -133,10 +156,16 @@ def _request_source(args: argparse.Namespace) -> tuple[Source, Source]:
         requests = read_trec_with_corpus(args.input, args.corpus, args.topics)
         return (lambda: requests), (lambda: requests)
     if starts_with_json_array(args.input):  # rank_llm's array: read whole, checked as read
-        return (lambda: iter_requests(args.input)), (lambda: iter_requests(args.input))
+        return (
+            lambda: iter_requests(args.input, fields=getattr(args, "doc_fields", "listrank"))
+        ), (lambda: iter_requests(args.input, fields=getattr(args, "doc_fields", "listrank")))
     return (
-        lambda: iter_requests(args.input, unique=False),
-        lambda: iter_requests(args.input, unique=False),
+        lambda: iter_requests(
+            args.input, unique=False, fields=getattr(args, "doc_fields", "listrank")
+        ),
+        lambda: iter_requests(
+            args.input, unique=False, fields=getattr(args, "doc_fields", "listrank")
+        ),
     )
 
 
@@ -178,6 +207,10 @@ def _journal_path(output: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.top_k_rerank is not None and args.top_k_rerank < 1:
+        raise ConfigError(f"--top-k-rerank must be >= 1; got {args.top_k_rerank}")
+    if not args.input:
+        raise ConfigError("name the input file (or '-' for stdin), or --dataset NAME")
     if args.processes < 1:
         raise ConfigError("--processes must be >= 1")
     check_source, source = _request_source(args)
@@ -275,8 +308,12 @@ def _finish(
             return
         req, ranking = outcome.item, outcome.ranking
         this_run.add(ranking)
+        if args.top_k_rerank is not None:
+            ranking = dataclasses.replace(ranking, ranked=ranking.ranked[: args.top_k_rerank])
         if args.format == "trec":
             text = "".join(trec_lines(ranking, args.run_tag))
+        elif args.format == "rank_llm":
+            text = safe_json.dumps(rank_llm_result(req, ranking)) + "\n"
         else:
             text = safe_json.dumps(result_record(req, ranking, args.keep_scores)) + "\n"
         journal.append(Entry(req.query.qid, text, ranking))

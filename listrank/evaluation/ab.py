@@ -381,19 +381,40 @@ def plot_differences(report: ABReport, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _shared_limits(panels: Sequence[Comparison]) -> dict[str, tuple[float, float]]:
+    """One y-range per metric, over all its panels (bars, CI and zero), so a panel whose bars
+    look tall really differs more than one whose bars look short."""
+    limits: dict[str, tuple[float, float]] = {}
+    for c in panels:
+        values = [*c.diffs.values(), c.ci_low, c.ci_high, 0.0]
+        lo, hi = limits.get(c.metric, (0.0, 0.0))
+        limits[c.metric] = (min(lo, *values), max(hi, *values))
+    out = {}
+    for metric, (lo, hi) in limits.items():
+        pad = 0.08 * ((hi - lo) or 1.0)
+        out[metric] = (lo - pad, hi + pad)
+    return out
+
+
 def differences_figure(report: ABReport) -> Any:
     """One panel per metric and system: per-query differences to the baseline as bars sorted
-    by size and labelled with query ids, the mean difference and its bootstrap 95% CI marked,
-    wins/ties/losses in the title."""
+    by size and labelled with query ids, the mean difference and its bootstrap 95% CI marked;
+    each title gives the mean, CI, paired t-test p and wins/ties/losses. Panels of one metric
+    share their y-axis; one legend sits above the panels, clear of every bar."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     panels = list(report.comparisons)
+    limits = _shared_limits(panels)
     n_max = max((len(c.diffs) for c in panels), default=1)
-    width = min(16.0, max(6.0, 0.32 * n_max + 2.0))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 3.4 * len(panels)), squeeze=False)
+    width = min(16.0, max(7.0, 0.32 * n_max + 2.5))
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(width, 3.3 * len(panels) + 0.7), squeeze=False
+    )
     for ax, c in zip(axes[:, 0], panels, strict=True):
         items = sorted(c.diffs.items(), key=lambda kv: (-kv[1], kv[0]))
         qids = [q for q, _ in items]
@@ -408,26 +429,40 @@ def differences_figure(report: ABReport) -> Any:
         # a tie is a bar of height 0: a marker keeps it visible
         ax.plot(ties, [0.0] * len(ties), "o", color="tab:grey", ms=4, zorder=3)
         ax.axhline(0.0, color="black", lw=0.8, zorder=1)
-        ax.axhspan(
-            c.ci_low, c.ci_high, color="tab:blue", alpha=0.15, label="bootstrap 95% CI", zorder=0
-        )
-        ax.axhline(
-            c.mean_diff, color="tab:blue", lw=1.5, label=f"mean {c.mean_diff:+.3f}", zorder=4
-        )
+        ax.axhspan(c.ci_low, c.ci_high, color="tab:blue", alpha=0.15, zorder=0)
+        ax.axhline(c.mean_diff, color="tab:blue", lw=1.5, zorder=4)
         if len(qids) <= MAX_LABELLED_QUERIES:
             ax.set_xticks(x)  # one integer position per query: no fractional ticks
             ax.set_xticklabels(qids, rotation=60, ha="right", fontsize="small")
-            ax.set_xlabel("query id (sorted by difference)")
+            ax.set_xlabel("query id (sorted by difference)", fontsize="small")
         else:  # no tick per query: a thousand unlabelled ticks cost half a minute to draw
             ax.set_xticks([])
-            ax.set_xlabel(f"{len(qids)} queries (sorted by difference)")
+            ax.set_xlabel(f"{len(qids)} queries (sorted by difference)", fontsize="small")
         ax.set_xlim(-0.6, len(values) - 0.4)
+        ax.set_ylim(*limits[c.metric])
         ax.set_ylabel(f"Δ {c.metric}")
+        ax.grid(axis="y", color="0.9", zorder=0)
         ax.set_title(
-            f"{c.system} − {c.baseline}, {c.metric}: mean {c.mean_diff:+.3f} "
-            f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}], W/T/L {c.wins}/{c.ties}/{c.losses}",
+            f"{c.system} vs {c.baseline} ({c.metric}): mean Δ {c.mean_diff:+.3f} "
+            f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}], p = {_p(c.p_value)}, "
+            f"W/T/L {c.wins}/{c.ties}/{c.losses}",
             fontsize="medium",
         )
-        ax.legend(loc="upper right", fontsize="small")
-    fig.tight_layout()
+    handles = [
+        Patch(color="tab:green", label="query better than baseline"),
+        Patch(color="tab:red", label="worse"),
+        Line2D([], [], marker="o", ls="", color="tab:grey", label="tie"),
+        Line2D([], [], color="tab:blue", lw=1.5, label="mean Δ"),
+        Patch(color="tab:blue", alpha=0.15, label="bootstrap 95% CI"),
+    ]
+    top = 1.0 - 0.45 / fig.get_figheight()
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        ncol=5,
+        fontsize="small",
+        frameon=False,
+        bbox_to_anchor=(0.5, 1.0),
+    )
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, top))
     return fig

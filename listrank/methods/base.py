@@ -241,6 +241,7 @@ def fit_block(
     max_words: int,
     min_words: int,
     reserve_tokens: int,
+    shrink: str = "listrank",
 ) -> tuple[RenderedPrompt, int]:
     """The block's prompt, its passages cut (down to ``min_words``) until it fits the
     backend's context with ``reserve_tokens`` left for the answer; and its token count."""
@@ -253,5 +254,6 @@ def fit_block(
         reserve_tokens=reserve_tokens,
         max_words=max_words,
         min_words=min_words,
+        shrink=shrink,
     )
     return fitted.prompt, fitted.prompt_tokens

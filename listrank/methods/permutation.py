@@ -23,8 +23,10 @@ from listrank.options import Option
 from listrank.prompting.budget import (
     DEFAULT_MAX_PASSAGE_WORDS,
     DEFAULT_MIN_PASSAGE_WORDS,
+    SHRINK_RULES,
     answer_budget,
 )
+from listrank.prompting.fewshot import load_few_shot
 from listrank.prompting.parsing import PARSE_MODES, parse_permutation
 from listrank.prompting.templates import PromptTemplate, RenderedPrompt, identifiers_for
 from listrank.types import CallRecord, Candidate, Judgement, Query, prompt_messages
@@ -56,6 +58,31 @@ class PermutationMethod(Method):
             example=64,
         ),
         *think.THINKING_OPTIONS,
+        Option(
+            "few_shot_file",
+            str | None,
+            None,
+            "rank_llm's few-shot JSON: [{conversations: [{role, value}, ...]}, ...]",
+            changes_answers=True,
+            example="examples.json",
+        ),
+        Option(
+            "few_shot",
+            int,
+            0,
+            "how many of its examples go before the prompt (rank_llm's num_few_shot_examples)",
+            changes_answers=True,
+            ge=0,
+            example=1,
+        ),
+        Option(
+            "shrink",
+            str,
+            "listrank",
+            "how passages shrink to fit the context: listrank's steps or rank_llm's",
+            changes_answers=True,
+            choices=SHRINK_RULES,
+        ),
     )
 
     def __init__(
@@ -73,6 +100,9 @@ class PermutationMethod(Method):
         thinking: str = "default",
         reasoning_budget: int | None = None,
         force_answer: bool = True,
+        few_shot_file: str | None = None,
+        few_shot: int = 0,
+        shrink: str = "listrank",
     ) -> None:
         require(backend, SupportsGenerate, "generate", self.name)
         self.backend = cast(SupportsGenerate, backend)
@@ -84,6 +114,11 @@ class PermutationMethod(Method):
             clean_text=clean_text,
             guard=guard,
         )
+        if few_shot:
+            if not few_shot_file:
+                raise ConfigError("few_shot > 0 needs few_shot_file (rank_llm's few-shot JSON)")
+            examples = load_few_shot(few_shot_file, few_shot)
+            self.template = dataclasses.replace(self.template, examples=examples)
         self.max_passage_words, self.min_passage_words = passage_word_limits(
             max_passage_words, min_passage_words
         )
@@ -93,6 +128,9 @@ class PermutationMethod(Method):
             raise ConfigError(f"parse={parse!r}: use one of {PARSE_MODES}")
         self.parse = parse
         self.thinking = think.ThinkingSettings.of(thinking, reasoning_budget, force_answer)
+        if shrink not in SHRINK_RULES:
+            raise ConfigError(f"shrink={shrink!r}: use one of {SHRINK_RULES}")
+        self.shrink = shrink
 
     @property
     def reasoning_budget(self) -> int:
@@ -123,6 +161,7 @@ class PermutationMethod(Method):
             max_words=max_words,
             min_words=self.min_passage_words,
             reserve_tokens=self._answer_tokens(len(block)) + self.reasoning_budget,
+            shrink=self.shrink,
         )
 
     def estimate_prompt_tokens(self, query: Query, block: Sequence[Candidate]) -> int:

@@ -33,6 +33,7 @@ from listrank.errors import ConfigError, TemplateError
 from listrank.methods import thinking as think
 from listrank.methods.base import (
     PASSAGE_WORDS,
+    TEXT_RULES,
     Method,
     fit_block,
     order_from_scores,
@@ -96,6 +97,7 @@ class SetwiseMethod(Method):
         ),
         template_option("setwise"),
         *PASSAGE_WORDS,
+        *TEXT_RULES,
         Option(
             "max_new_tokens",
             int,
@@ -115,6 +117,9 @@ class SetwiseMethod(Method):
         template: str | PromptTemplate = "setwise",
         max_passage_words: int = DEFAULT_MAX_PASSAGE_WORDS,
         min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
+        brackets: str | None = None,
+        clean_text: str | None = None,
+        guard: str | None = None,
         max_new_tokens: int = DEFAULT_ANSWER_TOKENS,
         thinking: str = "default",
         reasoning_budget: int | None = None,
@@ -135,7 +140,14 @@ class SetwiseMethod(Method):
         else:
             require(backend, SupportsGenerate, "generate", self.name)
         self.backend = backend
-        self.template = template_for(template, "setwise", "setwise best-of-set")
+        self.template = template_for(
+            template,
+            "setwise",
+            "setwise best-of-set",
+            brackets=brackets,
+            clean_text=clean_text,
+            guard=guard,
+        )
         if self.template.identifiers != "alpha" and scoring == "likelihood":
             raise TemplateError(
                 f"{self.template.source}: likelihood scoring needs identifiers = 'alpha' "

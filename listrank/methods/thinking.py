@@ -11,6 +11,7 @@ as a repair (``forced_answer``). With it off, the cut call is reported as cut
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -175,18 +176,34 @@ def _reasoning_tokens(backend: SupportsGenerate, result: GenerationResult, thoug
 
 def _opens_thought(backend: object, request: GenerationRequest) -> bool:
     """Whether the prompt itself ends inside ``<think>`` (the model's text starts in its
-    thought): the answer prefix says so, or the local chat template's generation prompt does."""
+    thought): the answer prefix says so, or the local chat template's generation prompt does
+    (read once per backend and setting, through any wrapping backends)."""
     if request.assistant_prefix.rstrip().endswith("<think>"):
         return True
-    render = getattr(backend, "prompt_text", None)
-    if render is None or request.thinking is False:
+    if request.thinking is False:
+        return False
+    inner = backend
+    while hasattr(inner, "inner"):  # the model's own backend, under any wrappers
+        inner = inner.inner
+    render = getattr(inner, "prompt_text", None)
+    if render is None:
         return False
     try:
-        text = render(request.messages, request.assistant_prefix, thinking=request.thinking)
-    except TypeError:  # a backend whose prompt_text takes no thinking setting
-        return False
-    return str(text).rstrip().endswith("<think>")
+        known = _OPENS.setdefault(inner, {})
+    except TypeError:  # not weak-referenceable: ask every time
+        known = {}
+    if request.thinking not in known:
+        probe: Any = [{"role": "user", "content": "x"}]
+        try:
+            text = str(render(probe, "", thinking=request.thinking))
+        except TypeError:  # a backend whose prompt_text takes no thinking setting
+            text = ""
+        known[request.thinking] = text.rstrip().endswith("<think>")
+    return known[request.thinking]
 
+
+_OPENS: weakref.WeakKeyDictionary[Any, dict[bool | None, bool]] = weakref.WeakKeyDictionary()
+"""Per backend and thinking setting: does its generation prompt open a thought?"""
 
 THINKING_OPTIONS = (
     Option(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -230,6 +231,8 @@ class Reranker:
         prefilter: Prefilter | None = None,
         cache: str | Path | None = None,
         top_k_candidates: int | None = None,
+        rank_start: int = 0,
+        shuffle_candidates: int | None = None,
         **options: Any,
     ) -> None:
         own = {
@@ -241,6 +244,8 @@ class Reranker:
             "permutation_design": permutation_design,
             "fusion_weight": fusion_weight,
             "fusion_k": fusion_k,
+            "rank_start": rank_start,
+            "shuffle_candidates": shuffle_candidates,
         }
         if method is None:
             method = default_method(backend, model)
@@ -264,6 +269,14 @@ class Reranker:
         if top_k_candidates is not None and top_k_candidates < 1:
             raise ConfigError(f"top_k_candidates must be >= 1; got {top_k_candidates}")
         self.top_k_candidates = top_k_candidates
+        if rank_start < 0:
+            raise ConfigError(f"rank_start must be >= 0; got {rank_start}")
+        if top_k_candidates is not None and rank_start >= top_k_candidates:
+            raise ConfigError(
+                f"rank_start ({rank_start}) must be below top_k_candidates ({top_k_candidates})"
+            )
+        self.rank_start = rank_start
+        self.shuffle_candidates = shuffle_candidates
         # every model call of the method goes through the wrappers: the call cache, the stage
         # gate (where rerank_many merges queries' calls), then the cancellation check; a
         # method given as an object is rewired the same way (``Method.with_backend``)
@@ -347,6 +360,7 @@ class Reranker:
         tokens estimated with the backend's tokenizer (blocks filled from the candidates)."""
         if self.top_k_candidates is not None:
             n = min(n, self.top_k_candidates)
+        n = max(0, n - self.rank_start)
         plan = self._plan(min(n, self.prefilter.k) if self.prefilter else n)
         llm_prefilter = self._llm_prefilter()
         if query is None or not candidates:
@@ -403,6 +417,12 @@ class Reranker:
         if self.top_k_candidates is not None:
             # rank_llm's top_k_candidates: only the head is reranked, the rest keeps its order
             cands, tail = cands[: self.top_k_candidates], cands[self.top_k_candidates :]
+        # rank_llm's rank_start: the first candidates stay on top, unjudged
+        top, cands = cands[: self.rank_start], cands[self.rank_start :]
+        if self.shuffle_candidates is not None:
+            # rank_llm's --shuffle-candidates, seeded here so a run can be repeated
+            cands = list(cands)
+            random.Random(self.shuffle_candidates).shuffle(cands)
         llm_prefilter = self._llm_prefilter()
         if llm_prefilter is not None:
             start = time.perf_counter()
@@ -424,6 +444,10 @@ class Reranker:
             ranking = self._rerank_llm(q, cands, stage_latency)
         else:
             ranking = self._rerank_llm(q, cands, stage_latency)
+        if top:
+            ceiling = max((r.score for r in ranking.ranked), default=0.0)
+            above = tuple(RankedCandidate(c, ceiling + len(top) - i) for i, c in enumerate(top))
+            ranking = dataclasses.replace(ranking, ranked=above + ranking.ranked)
         if not tail:
             return ranking
         # the tail sits strictly below the LLM-ranked head, in prefilter (then input) order
@@ -649,6 +673,23 @@ RERANKER_OPTIONS = (
         changes_answers=True,
         ge=1,
         example=10,
+    ),
+    Option(
+        "rank_start",
+        int,
+        0,
+        "keep the first candidates on top, unjudged (rank_llm's rank_start)",
+        changes_answers=True,
+        ge=0,
+        example=1,
+    ),
+    Option(
+        "shuffle_candidates",
+        int | None,
+        None,
+        "shuffle the reranked candidates with this seed first (rank_llm's --shuffle-candidates)",
+        changes_answers=True,
+        example=0,
     ),
 )
 """The Reranker's own options (calibration, permutations, fusion, …): any layer's table."""

@@ -221,6 +221,8 @@ window = 20
 # type = "cross-encoder"   # or "bi-encoder"
 # model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 # k = 20
+# type = "llm"             # or an LLM stage on this backend: method = "pointwise" (default),
+#                          # strategy = "pointwise", k, and the method's options (template = …)
 
 # [cache]                  # persistent call cache (SQLite, owner-only)
 # path = "calls.sqlite"

@@ -138,6 +138,8 @@ class PromptTemplate:
     """Answer labels read from the next-token scores, positive first (pointwise: yes, no)."""
     titled: str = DEFAULT_TITLED
     id_list_item: str = "[{id}]"
+    examples: tuple[ChatMessage, ...] = ()
+    """Few-shot turns, inserted after the leading system message(s) (rank_llm's place)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> PromptTemplate:
@@ -221,6 +223,11 @@ class PromptTemplate:
                         out.append(_message(turn["role"], text))
             else:
                 out.append(_message(msg["role"], msg["content"].format(**fields)))
+        if self.examples:
+            lead = next((k for k, m in enumerate(out) if m["role"] != "system"), len(out))
+            out = (
+                out[:lead] + [_message(m["role"], m["content"]) for m in self.examples] + out[lead:]
+            )
         if self.guard == "delimit":
             out = passage_guard.with_note(out)
         return RenderedPrompt(messages=out, assistant_prefix=self.answer_prefix, identifiers=ids)

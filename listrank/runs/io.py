@@ -30,7 +30,9 @@ from listrank.types import Ranking
 __all__ = ["Request", "RequestForm", "iter_lines", "parse_request", "read_trec_run"]
 
 
-def iter_requests(path: str | Path, *, unique: bool = True) -> Iterator[Request]:
+def iter_requests(
+    path: str | Path, *, unique: bool = True, fields: str = "listrank"
+) -> Iterator[Request]:
     """Requests one at a time (a large file is never held in memory), validated as they are
     read; only the qids are kept, to refuse duplicates (``unique=False``: not even those, for
     a file already checked, e.g. with :class:`QidCheck`)."""
@@ -40,7 +42,7 @@ def iter_requests(path: str | Path, *, unique: bool = True) -> Iterator[Request]
     qids: set[str] | None = set() if unique else None
     count = 0
     for number, text in iter_lines(path):
-        req = parse_request(safe_json.loads(text, line=number), number)
+        req = parse_request(safe_json.loads(text, line=number), number, fields)
         if qids is not None:
             if req.query.qid in qids:
                 raise InputError(f"duplicate qid {req.query.qid!r}", line=number, field="qid")
@@ -94,9 +96,9 @@ def qid_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         yield number, parse_request(safe_json.loads(text, line=number), number).query.qid
 
 
-def read_requests(path: str | Path) -> list[Request]:
+def read_requests(path: str | Path, fields: str = "listrank") -> list[Request]:
     """Read and validate every request before any work starts."""
-    return list(iter_requests(path))
+    return list(iter_requests(path, fields=fields))
 
 
 KEEP_SCORES = ("rank", "model", "first-stage")
@@ -125,6 +127,45 @@ def result_record(request: Request, ranking: Ranking, keep_scores: str = "rank")
             "candidates": candidates,
         }
     return {"qid": request.query.qid, "query": request.query.text, "candidates": candidates}
+
+
+def rank_llm_result(request: Request, ranking: Ranking) -> dict[str, Any]:
+    """rank_llm's ``Result`` for one query: query, reordered candidates (``docid``, ``score``,
+    ``doc``) and ``invocations_history``, one entry per model call (its prompt messages, raw
+    response and token counts), as rank_llm's DataWriter writes them."""
+    candidates = []
+    for r in ranking.ranked:
+        raw = request.raw_candidates.get(r.candidate.docid, {})
+        doc = raw.get("doc")
+        if not isinstance(doc, dict | str):
+            doc = {
+                "text": r.candidate.text,
+                **({"title": r.candidate.title} if r.candidate.title else {}),
+            }
+        score = r.score if math.isfinite(r.score) else None
+        candidates.append({"docid": r.candidate.docid, "score": score, "doc": doc})
+    history = [
+        {
+            "prompt": [dict(m) for m in c.messages] if c.messages else c.prompt,
+            "response": c.output,
+            "input_token_count": c.prompt_tokens,
+            "output_token_count": c.completion_tokens,
+            "reasoning": None,
+            "token_usage": {
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "reasoning_tokens": c.reasoning_tokens,
+            },
+            "output_validation_regex": None,
+            "output_extraction_regex": None,
+        }
+        for c in ranking.trace.calls
+    ]
+    return {
+        "query": {"text": request.query.text, "qid": request.query.qid},
+        "candidates": candidates,
+        "invocations_history": history,
+    }
 
 
 def trec_lines(ranking: Ranking, tag: str = "listrank") -> Iterator[str]:

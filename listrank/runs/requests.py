@@ -19,7 +19,13 @@ from listrank.runs import streams
 from listrank.types import Candidate, Query
 
 RequestForm = Literal["rank_llm", "flat"]
-_DOC_TEXT_KEYS = ("contents", "text", "segment", "body", "passage")
+_DOC_TEXT_KEYS = ("contents", "text", "segment", "content", "body", "passage")
+DOC_FIELD_ORDERS: dict[str, tuple[str, ...]] = {
+    "listrank": _DOC_TEXT_KEYS,
+    # rank_llm's _convert_doc_to_prompt_content reads "text" first (pyserini's "contents" can
+    # hold title + text while "text" holds the text alone)
+    "rank_llm": ("text", "segment", "contents", "content", "body", "passage"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,9 @@ class Request:
     raw_candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _doc_text(doc: Any, line: int, i: int) -> tuple[str, str | None]:
+def _doc_text(
+    doc: Any, line: int, i: int, keys: tuple[str, ...] = _DOC_TEXT_KEYS
+) -> tuple[str, str | None]:
     where = f"candidates[{i}].doc"
     if isinstance(doc, str):
         return doc, None
@@ -39,14 +47,14 @@ def _doc_text(doc: Any, line: int, i: int) -> tuple[str, str | None]:
     title = doc.get("title")
     if title is not None and not isinstance(title, str):
         raise InputError("must be a string", line=line, field=f"{where}.title")
-    for key in _DOC_TEXT_KEYS:
+    for key in keys:
         value = doc.get(key)
         if isinstance(value, str):
             return value, title
     if title:
         return "", title
     raise InputError(
-        f"has no text; expected one of {', '.join(_DOC_TEXT_KEYS)} or title", line=line, field=where
+        f"has no text; expected one of {', '.join(keys)} or title", line=line, field=where
     )
 
 
@@ -58,8 +66,11 @@ def _score(value: Any, line: int, i: int) -> float | None:
     return float(value)
 
 
-def parse_request(obj: Any, line: int = 1) -> Request:
-    """Validate one decoded JSON request; errors name the line and the field."""
+def parse_request(obj: Any, line: int = 1, fields: str = "listrank") -> Request:
+    """Validate one decoded JSON request; errors name the line and the field. ``fields`` picks
+    which text field of a ``doc`` wins when it has several (``DOC_FIELD_ORDERS``)."""
+    if fields not in DOC_FIELD_ORDERS:
+        raise InputError(f"unknown doc field order {fields!r}; use one of {list(DOC_FIELD_ORDERS)}")
     if not isinstance(obj, dict):
         raise InputError("expected a JSON object", line=line)
     q = obj.get("query")
@@ -95,7 +106,7 @@ def parse_request(obj: Any, line: int = 1) -> Request:
         if docid in raw:
             raise InputError(f"duplicate docid {docid!r}", line=line, field=f"candidates[{i}]")
         if "doc" in c:
-            body, title = _doc_text(c["doc"], line, i)
+            body, title = _doc_text(c["doc"], line, i, DOC_FIELD_ORDERS[fields])
         elif isinstance(c.get("text"), str):
             body, title = c["text"], c.get("title") if isinstance(c.get("title"), str) else None
         else:

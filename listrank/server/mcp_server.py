@@ -20,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -43,7 +43,6 @@ from listrank.types import Candidate
 logger = logging.getLogger("listrank.server")
 
 T = TypeVar("T")
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_PATH = "/mcp"
 _PLACEHOLDER_WORDS = 100  # as `listrank plan` without --input
@@ -78,8 +77,6 @@ def _instructions(pipelines: Sequence[Pipeline], settings: ServerSettings) -> st
 def create_mcp_server(
     pipelines: Sequence[Pipeline],
     settings: ServerSettings | None = None,
-    *,
-    log_level: LogLevel = "WARNING",
 ) -> MCPServer[Any]:
     """An MCP server offering ``pipelines`` (the first is the default) under ``settings``."""
     cfg = settings or ServerSettings()
@@ -107,12 +104,16 @@ def create_mcp_server(
             for service in services.values():
                 await service.stop()
 
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     server: MCPServer[Any] = MCPServer(
         "listrank",
         instructions=_instructions(pipelines, cfg),
         lifespan=lifespan,
-        log_level=log_level,
     )
+    # the SDK configures the root logger on construction; logging stays the caller's choice
+    root.handlers[:] = handlers
+    root.setLevel(level)
     pipeline_field = Field(
         description="Which pipeline ranks: "
         + "; ".join(f"'{p.name}' ({p.summary})" for p in pipelines)

@@ -118,7 +118,8 @@ def describe_plan(plan: Plan) -> str:
     for name, part in zip(("prefilter", "listwise"), plan.parts, strict=False):
         tokens = f", {part.prompt_tokens:,} prompt tokens" if part.prompt_tokens else ""
         lines.append(
-            f"  {name:12s} {part.strategy} on {part.n}: {part.calls} calls, depth "
+            f"  {name:12s} {part.strategy} on {part.n}: {part.calls} "
+            f"call{'s' if part.calls != 1 else ''}, depth "
             f"{part.depth}{tokens}"
         )
     if plan.prompt_tokens is not None:

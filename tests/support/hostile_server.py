@@ -43,6 +43,11 @@ def chat(content: str, *, logprobs: Any = None) -> Reply:
     return Reply(json.dumps(body).encode())
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many clients connect at once (the default backlog is 5)
+
+
 class HostileServer:
     def __init__(self, reply: Callable[[dict[str, Any]], Reply]) -> None:
         self.reply = reply
@@ -89,8 +94,7 @@ class HostileServer:
                     self.wfile.write(r.body[i : i + 1])
                     self.wfile.flush()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

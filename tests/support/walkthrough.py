@@ -10,7 +10,10 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from listrank.cli import main
+from tests.unit.hub_cache import offline_dl19
 
 WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "walkthrough.md"
 
@@ -24,40 +27,36 @@ def walkthrough_commands() -> list[str]:
 
 def run_walkthrough(folder: Path, data_dir: Path, tiny_model_dir: Path) -> list[str]:
     """Run every command in ``folder``; returns what ran (command and first argument)."""
-    dl19 = data_dir / "trec-dl19-passage"
-    files = {
-        "dl19.bm25.top100.jsonl": str(dl19 / "dl19.bm25.top100.normalized.jsonl"),
-        "qrels.dl19-passage.txt": str(dl19 / "qrels.dl19-passage.txt"),
-    }
     commands = walkthrough_commands()
     assert commands[0] == "make demo"  # the environment the tests already run in
     ran = []
     old = Path.cwd()
     os.chdir(folder)
     try:
-        for command in commands[1:]:
-            words = [files.get(w, w) for w in shlex.split(command)]
-            if words[0] == ".":  # activating the venv
-                continue
-            if words[0] == "head":  # head -n 10 SRC > DST
-                n, src, dst = int(words[2]), words[3], words[5]
-                with open(src, encoding="utf-8") as fh:
-                    Path(dst).write_text("".join(fh.readline() for _ in range(n)))
-                ran.append("head")
-                continue
-            assert words[0] == "listrank", command
-            argv, target = words[1:], None
-            if ">" in argv:
-                argv, target = argv[: argv.index(">")], argv[argv.index(">") + 1]
-            if argv[:2] == ["config", "show"]:
-                argv += ["--model", str(tiny_model_dir)]  # the tiny model, not the embedded one
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                code = main([*argv, "--no-progress"] if argv[0] == "ab" else argv)
-            assert code == 0, command
-            if target:
-                Path(target).write_text(out.getvalue(), encoding="utf-8")
-            ran.append(" ".join(argv[:2]))
+        # `datasets get` and --dataset find DL19's run and qrels in caches laid out as the hub's
+        with pytest.MonkeyPatch.context() as patch:
+            offline_dl19(folder / "caches", patch, data_dir)
+            for command in commands[1:]:
+                ran.append(_run(command, tiny_model_dir))
     finally:
         os.chdir(old)
-    return ran
+    return [r for r in ran if r]
+
+
+def _run(command: str, tiny_model_dir: Path) -> str:
+    words = shlex.split(command)
+    if words[0] == ".":  # activating the venv
+        return ""
+    assert words[0] == "listrank", command
+    argv, target = words[1:], None
+    if ">" in argv:
+        argv, target = argv[: argv.index(">")], argv[argv.index(">") + 1]
+    if argv[:2] == ["config", "show"]:
+        argv += ["--model", str(tiny_model_dir)]  # the tiny model, not the embedded one
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*argv, "--no-progress"] if argv[0] == "ab" else argv)
+    assert code == 0, command
+    if target:
+        Path(target).write_text(out.getvalue(), encoding="utf-8")
+    return " ".join(argv[:2])

@@ -23,7 +23,8 @@ PASSAGES = [f"passage number {i}" for i in range(8)]
 
 def _yes_no(request: LogprobRequest) -> dict[str, float]:
     i = int(re.search(r"passage number (\d+)", request.messages[-1]["content"]).group(1))  # type: ignore[union-attr]
-    return {"yes": math.log(0.1 + 0.1 * i), "no": math.log(0.9 - 0.1 * i)}
+    positive, negative = request.tokens
+    return {positive: math.log(0.1 + 0.1 * i), negative: math.log(0.9 - 0.1 * i)}
 
 
 def _keep_order(request: GenerationRequest) -> str:

@@ -309,3 +309,18 @@ def test_http_refuses_a_missing_api_key() -> None:
         assert refused.status_code == 401 and "API key" in refused.json()["message"]
         wrong = httpx.post(f"{base}/mcp", json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
+
+
+def test_mcp_refuses_bad_pipelines_before_loading_a_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["mcp", "--pipeline", "no-equals-sign"]) == 2
+    assert "expected NAME=CONFIG" in capsys.readouterr().err
+    config = tmp_path / "fast.toml"
+    config.write_text('[strategy]\nname = "sliding"\nwindow = 4\n', encoding="utf-8")
+    assert main(["mcp", "--config", str(config), "--pipeline", f"fast={config}"]) == 2
+    assert "pipeline names must differ" in capsys.readouterr().err
+    assert main(["mcp", "--pipeline", "x=preset:no-such-preset"]) == 2
+    assert "no-such-preset" in capsys.readouterr().err
+    assert main(["mcp", "--queue-size", "0"]) == 2
+    assert "queue_size must be >= 1" in capsys.readouterr().err

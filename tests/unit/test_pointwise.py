@@ -3,13 +3,14 @@ the label check, unscored candidates, the one-stage strategy, calibration and fu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from listrank import Reranker
-from listrank.backends.base import LogprobRequest
+from listrank.backends.base import GenerationRequest, LogprobRequest
 from listrank.backends.fake import FakeBackend
 from listrank.backends.hf import HFBackend
 from listrank.errors import ConfigError, TemplateError
@@ -38,9 +39,9 @@ def scripted(extra: dict[str, tuple[float, float]] | None = None) -> FakeBackend
     script = {**SCRIPT, **(extra or {})}
 
     def answer(request: LogprobRequest) -> dict[str, float]:
-        assert tuple(request.tokens) == ("yes", "no")
+        assert tuple(request.tokens) == ("Yes", "No")  # the template's labels
         yes, no = script[_passage(request, script)]
-        return {"yes": yes, "no": no}
+        return {"Yes": yes, "No": no}
 
     return FakeBackend(logprob_responder=answer)
 
@@ -74,16 +75,16 @@ def test_a_candidate_without_both_labels_is_unscored_last_and_reported() -> None
     def answer(request: LogprobRequest) -> dict[str, float]:
         passage = _passage(request)
         if passage == "dogs bark at night":
-            return {"no": -0.3}  # "yes" fell outside a truncated top-k
+            return {"No": -0.3}  # "Yes" fell outside a truncated top-k
         yes, no = SCRIPT[passage]
-        return {"yes": yes, "no": no}
+        return {"Yes": yes, "No": no}
 
     method = PointwiseMethod(FakeBackend(logprob_responder=answer))
     cands = [Candidate(str(i), p) for i, p in enumerate(SCRIPT)]
     (block,) = method.judge(QUERY, [cands])  # a block of several: scored one by one
     assert block.scores is not None and math.isnan(block.scores[0])
     assert block.order[-1] == 0 and block.filled == frozenset({0})
-    assert block.record.extra["unscored"] == {"0": ["yes"]}
+    assert block.record.extra["unscored"] == {"0": ["Yes"]}
     assert block.record.calls == 4
     ranking = Reranker(
         FakeBackend(logprob_responder=answer), method="pointwise", strategy="pointwise"
@@ -190,3 +191,57 @@ def test_many_queries_share_one_backend_call() -> None:
     assert backend.batches == [20]  # 5 queries x 4 candidates, one stage, one call
     one = Reranker(scripted(), method="pointwise", strategy="pointwise").rerank(QUERY, list(SCRIPT))
     assert all(r.docids == one.docids for r in many)
+
+
+class ThinkingFake(FakeBackend):
+    """Generation marks a thought cut when it lacks ``</think>`` (the budget ran out)."""
+
+    def generate(self, requests):  # type: ignore[no-untyped-def]
+        out = super().generate(requests)
+        return [dataclasses.replace(r, truncated="</think>" not in r.text) for r in out]
+
+
+def rank1_backend(cut: set[str]) -> ThinkingFake:
+    """Reasons briefly (or runs out of budget for the passages in ``cut``), then scores
+    " true"/" false" after the closed thought from SCRIPT."""
+
+    def think(request: GenerationRequest) -> str:
+        assert request.assistant_prefix == "<think>" and "</think>" in request.stop
+        passage = next(p for p in SCRIPT if f"Passage: {p}" in request.messages[-1]["content"])
+        return "this passage is about" if passage in cut else "it mentions barking </think> true"
+
+    def score(request: LogprobRequest) -> dict[str, float]:
+        assert request.assistant_prefix.endswith("</think>")  # read right after the thought
+        assert tuple(request.tokens) == (" true", " false")
+        passage = next(p for p in SCRIPT if f"Passage: {p}" in request.messages[-1]["content"])
+        yes, no = SCRIPT[passage]
+        return {" true": yes, " false": no}
+
+    return ThinkingFake(responder=think, logprob_responder=score)
+
+
+def test_rank1_reasons_then_scores_true_after_the_thought() -> None:
+    backend = rank1_backend(cut={"fish swim"})
+    rr = Reranker.from_preset("rank1", backend=backend)
+    ranking = rr.rerank(QUERY, list(SCRIPT))
+    expected = {str(i): closed_form(*lp) for i, lp in enumerate(SCRIPT.values())}
+    for r in ranking.ranked:
+        assert r.score == pytest.approx(expected[r.candidate.docid], abs=1e-12)
+    # one batched generation (the thoughts), one batched scoring pass
+    assert backend.batches == [4, 4]
+    assert ranking.trace.n_calls == 8 and ranking.trace.plan is not None
+    assert ranking.trace.plan.calls == 8
+    prefixes = [r.assistant_prefix for r in backend.history if isinstance(r, LogprobRequest)]
+    assert "<think>it mentions barking </think>" in prefixes
+    assert "<think>this passage is about</think>" in prefixes  # the cut one, closed
+    forced = [c.extra["forced_answers"] for c in ranking.trace.calls]
+    assert sum(forced) == 1
+
+
+def test_rank1_without_forced_answers_leaves_a_cut_thought_unscored() -> None:
+    backend = rank1_backend(cut={"dogs bark at night"})
+    method = PointwiseMethod(backend, template="rank1", reasoning_budget=64, force_answer=False)
+    cands = [Candidate(str(i), p) for i, p in enumerate(SCRIPT)]
+    judged = method.judge(QUERY, [[c] for c in cands])
+    assert judged[0].scores is not None and math.isnan(judged[0].scores[0])
+    assert all(not math.isnan(j.scores[0]) for j in judged[1:] if j.scores is not None)

@@ -224,3 +224,51 @@ def test_numeric_setwise_labels() -> None:
     assert first_label("[3]", 5, "numeric") == (2, 0)
     assert first_label("[9] then 2", 5, "numeric") == (1, 1)
     assert first_label("none", 5, "numeric") == (None, 0)
+
+
+def test_setwise_chat_with_brackets_kept_is_llm_rankers_prompt() -> None:
+    from listrank.backends.fake import FakeBackend
+    from listrank.methods.setwise import SetwiseMethod
+
+    docs = ["Fleas[edit] are insects.", "see [2] and [C]", "Cats."]
+    method = SetwiseMethod(
+        FakeBackend(), template="setwise_chat", brackets="keep", max_new_tokens=1
+    )
+    r = method.template.render("what [is] a flea", docs)
+    # llm-rankers @ b36517b SetwiseLlmRanker.compare: the input text, then ' Passage:' pre-filled
+    passages = "\n\n".join(f'Passage {c}: "{d}"' for c, d in zip("ABC", docs, strict=True))
+    expected = (
+        'Given a query "what [is] a flea", which of the following passages is the most relevant '
+        f"one to the query?\n\n{passages}\n\nOutput only the passage label of the most relevant "
+        "passage:"
+    )
+    assert [dict(m) for m in r.messages] == [{"role": "user", "content": expected}]
+    assert r.assistant_prefix == " Passage:" and method.label_tokens[0] == " A"
+    neutral = SetwiseMethod(FakeBackend(), template="setwise_chat").template.render("q", docs)
+    assert "Fleas(edit)" in neutral.messages[0]["content"]  # listrank's default rule
+
+
+def test_rank_llm_shrink_rule_steps_a_word_per_four_tokens_over() -> None:
+    from listrank.prompting.budget import fit_prompt
+
+    texts = [" ".join(["w"] * 100)] * 2
+    widths: dict[str, list[int]] = {"listrank": [], "rank_llm": []}
+    for rule, seen in widths.items():
+
+        def render(cut: list[str], seen: list[int] = seen) -> list[str]:
+            seen.append(len(cut[0].split()))
+            return cut
+
+        fitted = fit_prompt(
+            texts,
+            render,
+            lambda cut: sum(len(t.split()) for t in cut),  # a token a word
+            context_length=150,
+            reserve_tokens=0,
+            max_words=100,
+            shrink=rule,
+        )
+        assert fitted.prompt_tokens <= 150
+    # rank_llm's create_prompt: max_length -= max(1, (tokens - budget) // (passages * 4))
+    assert widths["rank_llm"] == [100, 94, 90, 87, 84, 82, 81, 80, 79, 78, 77, 76, 75]
+    assert widths["listrank"] == [100, 75]

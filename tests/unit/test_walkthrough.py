@@ -20,7 +20,7 @@ def test_docs_walkthrough_runs_on_the_tiny_model(
     ran = run_walkthrough(tmp_path, data_dir, tiny_model_dir)
     monkeypatch.chdir(tmp_path)
     assert ran == [
-        "head",
+        "datasets get",
         "config show",
         "config show",
         "config check",
@@ -31,6 +31,8 @@ def test_docs_walkthrough_runs_on_the_tiny_model(
     report = json.loads(Path("ab/report.json").read_text())
     assert report["systems"] == ["first-stage", "icr", "first"]
     assert report["baseline"] == "first-stage" and report["queries"] == 10
+    assert len(Path("dl19-10.jsonl").read_text().splitlines()) == 10  # datasets get --head 10
+    assert len(Path("dl19-10.jsonl").read_text().splitlines()) == 10
     assert {(c["metric"], c["system"]) for c in report["comparisons"]} == {
         ("nDCG@10", "icr"),
         ("nDCG@10", "first"),

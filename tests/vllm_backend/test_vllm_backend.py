@@ -145,8 +145,9 @@ def test_many_queries_one_engine_call_per_stage_wave(
         assert sorted(a.docids) == sorted(b.docids)
 
 
+@pytest.mark.parametrize("template", ["pointwise", "qwen3_reranker"])
 def test_pointwise_scores_match_the_hf_backend(
-    backend: VLLMBackend, rows: list[dict[str, Any]]
+    backend: VLLMBackend, rows: list[dict[str, Any]], template: str
 ) -> None:
     """P(yes)/(P(yes)+P(no)) from vLLM and from transformers on the same pairs, and one engine
     call for every candidate of a query (the pointwise strategy's single stage)."""
@@ -156,8 +157,8 @@ def test_pointwise_scores_match_the_hf_backend(
     from listrank.types import Candidate, Query
 
     hf = HFBackend(context_length=4096)
-    served = PointwiseMethod(backend, max_passage_words=WORDS)
-    local = PointwiseMethod(hf, max_passage_words=WORDS)
+    served = PointwiseMethod(backend, template=template, max_passage_words=WORDS)
+    local = PointwiseMethod(hf, template=template, max_passage_words=WORDS)
     for row in rows[:3]:
         query = Query(row["query"])
         blocks = [[Candidate(str(c["docid"]), c["text"])] for c in row["candidates"]]
