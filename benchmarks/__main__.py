@@ -19,6 +19,7 @@ BENCHMARKS: tuple[str, ...] = (
     "deadlines",
     "throughput",
     "rank_llm_parity",
+    "setwise_parity",
     "view",
     "gpu",
 )

@@ -1,18 +1,22 @@
-"""Many queries in flight: one query at a time (``rerank`` in a loop, the old design) against
-the scheduler (``rerank_many``), measured side by side in one run, printed as one table.
+"""Many queries in flight, measured side by side in one run, printed as one table.
 
 - API: the OpenAI backend against a loopback stand-in answering every call after 0.5 s,
-  20 DL19 queries x BM25 top-100, sliding 20/10 and JointRank; ratio = wall / limit with
+  20 DL19 queries x BM25 top-100, sliding 20/10 and JointRank, one at a time (``rerank`` in a
+  loop) against the scheduler (``rerank_many``); ratio = wall / limit with
   limit = max(depth x latency, calls x latency / concurrency). Then the same through a proxy
-  that faults 20 % of requests (429/500/503/stall/drop): every query must complete with the
-  same order as without faults.
-- transformers: the embedded SmolLM2 on CPU, FIRST sliding 10/5 on 10 queries x top-20, at
-  batch sizes 1, 4, 8 (calls of all queries at a stage merged, then cut into padded batches).
-- serve: 32 concurrent clients against ``listrank serve`` over the API stand-in, one worker
-  (the old default) against the default for the backend (twice its concurrency).
-- memory: ``listrank rerank`` on 1,000 and 10,000 queries (scripted instant model), peak RSS.
+  that faults 20 % of requests: every query must complete with the same order.
+- transformers: the embedded SmolLM2 on CPU, FIRST, RankGPT, ICR and setwise, sliding 10/5 on
+  a few queries x top-15 (small: a shared 2-core machine): one at a time, the default, and
+  merged batches of each batch size, with padding waste; the default must not be slower.
+- serve: 32 / 64 / 128 closed-loop clients of 100 documents (sliding 20/10) against the
+  service over the 0.5 s stand-in: req/s against the limit, p50/p95, 503s.
+- client CPU per API call at zero latency, start-up CPU to the first call, calls/s of
+  ``listrank rerank --processes 1/2/4``.
+- memory: a service soak (RSS after 1,000 and 5,000 requests) and ``listrank rerank`` peak RSS
+  on 1k / 10k / 100k queries (instant model).
 
-    python -m benchmarks throughput [--queries 20] [--latency 0.5] [--skip hf,serve,rss]
+    python -m benchmarks throughput [--queries 20] [--latency 0.5]
+        [--skip api,hf,serve,cpu,processes,soak,rss]
 """
 
 from __future__ import annotations

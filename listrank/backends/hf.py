@@ -262,6 +262,8 @@ class HFBackend(LocalTokenizer):
         rendered and tokenized once; padding is counted in ``self.padding``."""
         import torch
 
+        if not texts:  # an empty call is an empty answer (the tokenizer refuses no texts)
+            return
         ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         pad = self.tokenizer.pad_token_id
         for group in length_batches([len(x) for x in ids], self.batch_size, self.max_batch_tokens):

@@ -119,6 +119,10 @@ class Method(ABC):
     backends (vLLM, async APIs) run the whole stage together."""
 
     name: str = "method"
+    produces_scores: bool = False
+    """Declared: every judgement carries a score per slot (calibration needs it)."""
+    scores_alone: bool = False
+    """Declared: a single candidate's score means something by itself (pointwise)."""
 
     @abstractmethod
     def judge(self, query: Query, blocks: Sequence[Sequence[Candidate]]) -> list[Judgement]:

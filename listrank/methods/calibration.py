@@ -97,7 +97,7 @@ class CalibratedMethod(WrappingMethod):
         blocks: int = DEFAULT_REFERENCE_BLOCKS,
         seed: int = 0,
     ) -> None:
-        if not getattr(inner, "produces_scores", False):
+        if not inner.produces_scores:
             raise ConfigError(
                 f"calibration needs a method that scores each position (first, icr); "
                 f"{inner.name!r} only returns an order"
@@ -127,7 +127,7 @@ class CalibratedMethod(WrappingMethod):
         # the service shares one method between request threads: one prior per size, charged once
         self._prior_lock = threading.Lock()
         self.produces_scores = True
-        self.scores_alone = bool(getattr(inner, "scores_alone", False))
+        self.scores_alone = inner.scores_alone
 
     @property
     def calls_per_prior(self) -> int:

@@ -27,7 +27,7 @@ from listrank.methods.calibration import (
 )
 from listrank.methods.wrappers import PermutationAveraged
 from listrank.options import Option, check_all
-from listrank.pipeline import scheduler
+from listrank.pipeline import cancel, scheduler
 from listrank.pipeline.cancel import CancellableBackend
 from listrank.pipeline.fusion import Fusion
 from listrank.pipeline.gate import GatedBackend, StageGate
@@ -297,7 +297,7 @@ class Reranker:
         if isinstance(strategy, str):
             strategy = entries["strategy"].load()(**routed["strategy"])  # type: ignore[union-attr]
         assert isinstance(method, Method) and isinstance(strategy, Strategy)
-        if getattr(strategy, "needs_scores", False) and not getattr(method, "scores_alone", False):
+        if strategy.needs_scores and not method.scores_alone:
             raise CapabilityError(
                 f"strategy {strategy.name!r} orders candidates by the score each gets alone; "
                 f"method {method.name!r} does not score a single candidate. Use "
@@ -472,6 +472,7 @@ class Reranker:
         stages = [offset]
 
         def judge(blocks: Sequence[Sequence[int]]) -> list[Judgement]:
+            cancel.check()  # a cancelled query runs no further stage
             stage = stages[0]
             stages[0] += 1
             start = time.perf_counter()

@@ -36,6 +36,9 @@ class StrategyResult:
 
 class Strategy(ABC):
     name: str = "strategy"
+    needs_scores: bool = False
+    """Declared: it orders candidates by the score each gets alone (a method must declare
+    ``scores_alone``)."""
 
     @abstractmethod
     def rank(self, n: int, judge: BlockJudge) -> StrategyResult:
