@@ -189,15 +189,17 @@ def test_embedded_model_on_dl19_bm25_top20(
     )
     cfg = tmp_path / "pipe.toml"
     cfg.write_text(
-        "[method]\nmax_passage_words = 30\nmax_new_tokens = 40\n"
+        # rankgpt named: the embedded model's default method (icr) generates no tokens
+        '[method]\nname = "rankgpt"\nmax_passage_words = 30\nmax_new_tokens = 40\n'
         '[strategy]\nname = "sliding"\nwindow = 20\nstep = 10\n'
     )
     out, single = tmp_path / "out", tmp_path / "single.jsonl"
     assert main(["batch", str(inp), "-o", str(out), "--config", str(cfg), "--shard-size", "1",
                  "--ray", "--workers", "2", "--no-progress"]) == 0  # fmt: skip
     capsys.readouterr()
-    assert main(["rerank", str(inp), "-o", str(single), "--max-passage-words", "30",
-                 "-O", "max_new_tokens=40", "--window", "20", "--step", "10",
+    assert main(["rerank", str(inp), "-o", str(single), "--method", "rankgpt",
+                 "--max-passage-words", "30", "-O", "max_new_tokens=40",
+                 "--window", "20", "--step", "10",
                  "--no-progress"]) == 0  # fmt: skip
     single_summary = capsys.readouterr().err  # the summary, bias and stage-latency lines
     got = [[c["docid"] for c in r["candidates"]] for r in read_out(out)]  # type: ignore[attr-defined]
