@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from listrank.errors import ConfigError
+from listrank.options import Option
 from listrank.prompting.injection import defang_tokens
 from listrank.types import ChatMessage
 
@@ -43,6 +44,17 @@ def special_tokens(tokenizer: Any) -> list[str]:
     added = getattr(tokenizer, "added_tokens_decoder", None) or {}
     found += [str(t.content) for t in added.values() if getattr(t, "special", False)]
     return found
+
+
+CHAT_TEMPLATE_KWARGS = Option(
+    "chat_template_kwargs",
+    dict | None,
+    None,
+    "further chat-template variables for every prompt",
+    changes_answers=True,
+    example={"enable_thinking": False},
+)
+"""The option of every backend that renders prompts with :class:`LocalTokenizer`."""
 
 
 class LocalTokenizer:

@@ -25,7 +25,7 @@ from listrank.backends.base import (
     LogprobRequest,
     LogprobResult,
 )
-from listrank.backends.chat import LocalTokenizer
+from listrank.backends.chat import CHAT_TEMPLATE_KWARGS, LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
 from listrank.backends.model_path import check_local_model
 from listrank.backends.quiet import quiet_loading
@@ -168,14 +168,7 @@ class HFBackend(LocalTokenizer):
             ge=1,
             example=1024,
         ),
-        Option(
-            "chat_template_kwargs",
-            dict | None,
-            None,
-            "further chat-template variables for every prompt",
-            changes_answers=True,
-            example={"enable_thinking": False},
-        ),
+        CHAT_TEMPLATE_KWARGS,
     )
 
     def __init__(

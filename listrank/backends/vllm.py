@@ -31,7 +31,7 @@ from listrank.backends.base import (
     LogprobRequest,
     LogprobResult,
 )
-from listrank.backends.chat import LocalTokenizer
+from listrank.backends.chat import CHAT_TEMPLATE_KWARGS, LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.options import Option, bind, by_name
@@ -160,14 +160,7 @@ class VLLMBackend(LocalTokenizer):
             changes_answers=True,
             example={"quantization": "fp8"},
         ),
-        Option(
-            "chat_template_kwargs",
-            dict | None,
-            None,
-            "further chat-template variables for every prompt",
-            changes_answers=True,
-            example={"enable_thinking": False},
-        ),
+        CHAT_TEMPLATE_KWARGS,
         Option(
             "exact_length",
             bool,
