@@ -4,8 +4,10 @@ and a worktree of it both find it)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 
 def shared_data() -> Path:
@@ -18,3 +20,19 @@ def shared_data() -> Path:
         if candidate.is_dir():
             return candidate
     return repo.parent / "shared" / "data"
+
+
+def first_queries(path: Path, queries: int, depth: int) -> list[tuple[Any, list[Any]]]:
+    """The first ``queries`` (Query, candidates[:depth]) of a rank_llm JSONL run."""
+    from listrank.types import Candidate, Query  # light, but keeps this module import-free
+
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for _, line in zip(range(queries), fh, strict=False):
+            row = json.loads(line)
+            cands = [
+                Candidate(docid=str(c["docid"]), text=c["text"], title=c.get("title"))
+                for c in row["candidates"][:depth]
+            ]
+            out.append((Query(row["query"], qid=str(row["qid"])), cands))
+    return out

@@ -20,14 +20,13 @@ Without a CUDA device it stops at once with a message (exit 2), before loading a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data_dir import shared_data
+from benchmarks.data_dir import first_queries, shared_data
 
 DL19 = "trec-dl19-passage/dl19.bm25.top100.normalized.jsonl"
 # dense bf16 tensor peaks, FLOP/s, by device-name fragment (no sparsity)
@@ -128,21 +127,6 @@ def build_model(arch: str, device: str, dtype: Any, vocab_floor: int) -> Any:
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.generation_config.eos_token_id = None  # fixed-length answers (random weights)
     return model.eval()
-
-
-def read_queries(path: Path, queries: int, depth: int) -> list[tuple[Any, list[Any]]]:
-    from listrank.types import Candidate, Query
-
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for _, line in zip(range(queries), fh, strict=False):
-            row = json.loads(line)
-            cands = [
-                Candidate(docid=str(c["docid"]), text=c["text"], title=c.get("title"))
-                for c in row["candidates"][:depth]
-            ]
-            out.append((Query(row["query"], qid=str(row["qid"])), cands))
-    return out
 
 
 @dataclass
@@ -261,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_file():
         print(f"benchmarks.gpu: {source} not found (pass --input)", file=sys.stderr)
         return 2
-    reqs = read_queries(source, args.queries, args.depth)
+    reqs = first_queries(source, args.queries, args.depth)
     in_flight = [int(x) for x in args.in_flight.split(",") if x.strip()]
 
     from listrank.testing.tiny import embedded_tokenizer

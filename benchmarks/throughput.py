@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data_dir import shared_data
+from benchmarks.data_dir import first_queries, shared_data
 from listrank.backends.base import GenerationRequest
 from listrank.pipeline.reranker import Reranker
 from listrank.types import Candidate, Query, Ranking
@@ -93,16 +93,7 @@ class Row:
 
 
 def load(queries: int, depth: int) -> list[tuple[Query, list[Candidate]]]:
-    out = []
-    with SOURCE.open(encoding="utf-8") as fh:
-        for _, line in zip(range(queries), fh, strict=False):
-            row = json.loads(line)
-            cands = [
-                Candidate(docid=str(c["docid"]), text=c["text"], title=c.get("title"))
-                for c in row["candidates"][:depth]
-            ]
-            out.append((Query(row["query"], qid=str(row["qid"])), cands))
-    return out
+    return first_queries(SOURCE, queries, depth)
 
 
 def orders(rankings: list[Any]) -> list[list[str]]:
