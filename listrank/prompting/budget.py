@@ -77,7 +77,12 @@ def count_words(text: str) -> int:
 def truncate_words(text: str, max_words: int) -> str:
     """The first ``max_words`` words of ``text``, whitespace collapsed; space-free text is cut
     between characters (never inside a character's combining marks)."""
-    collapsed = " ".join(text.split())
+    words = text.split()
+    collapsed = " ".join(words)
+    if collapsed.isascii() and sum(-(-len(w) // MAX_RUN_CHARS) for w in words) <= max_words:
+        # ASCII has no unspaced script and no combining mark: every whitespace-separated run
+        # is one word per MAX_RUN_CHARS characters, which fits (the common case, no regex)
+        return collapsed
     ends = _ends(collapsed)
     if len(ends) <= max_words:
         return collapsed
