@@ -45,7 +45,7 @@ from listrank.backends.openai_errors import (
     retry_after_s,
     translate,
 )
-from listrank.backends.openai_http import TRANSPORTS, Transport, make_transport
+from listrank.backends.openai_http import TRANSPORTS, Transport, make_transport, sdk_body
 from listrank.backends.ratelimit import RateLimiter
 from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
 from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
@@ -649,9 +649,7 @@ class OpenAIBackend:
         already, what ``create()`` would send after walking every request against its typed
         parameters (a CPU cost per call). ``extra_body`` merges last, as the SDK merges it."""
         extra = body.pop("extra_body", None)
-        if extra:
-            body = {**body, **extra}
-        return await self._next_transport.post(path, body)
+        return await self._next_transport.post(path, sdk_body(body, extra))
 
     def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> str:
         assert isinstance(self.counter, HFCounter)

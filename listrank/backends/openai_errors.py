@@ -2,7 +2,7 @@
 prompt is too long (shrink it), how long the server asked us to wait; and how to describe an
 error without leaking the API key.
 
-Two transports raise them (``openai_http.py``): the lean HTTP one raises the three classes
+Two transports raise them (``openai_http.py``): the lean HTTP one raises the two classes
 below, read from the response exactly as the openai SDK reads its own (same message, ``body``
 and ``code``); the SDK transport raises the SDK's. Every function here takes either, and never
 imports the SDK: when it is not loaded, no SDK error can exist.
@@ -66,10 +66,6 @@ class StatusError(Exception):
 class TransportError(Exception):
     """No complete HTTP answer: the connection failed or dropped (transient); the cause is
     chained."""
-
-
-class RequestTimeout(TransportError):
-    """The server sent nothing within the read or connect timeout (transient)."""
 
 
 def _sdk() -> Any:
@@ -158,9 +154,7 @@ class Redactor:
         if status is not None:
             return self(f"HTTP {status.status_code}: {status.message}")
         sdk = _sdk()
-        if isinstance(exc, RequestTimeout) or (
-            sdk is not None and isinstance(exc, sdk.APITimeoutError)
-        ):
+        if sdk is not None and isinstance(exc, sdk.APITimeoutError):
             return "request timed out"
         if isinstance(exc, TransportError) or (
             sdk is not None and isinstance(exc, sdk.APIConnectionError)

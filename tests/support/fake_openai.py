@@ -53,6 +53,8 @@ class Seen:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    raw: bytes = b""
+    """The body's bytes as sent."""
 
 
 def _prompt_of(body: dict[str, Any]) -> str:
@@ -217,10 +219,11 @@ def _handler(fake: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length)
+            body = json.loads(raw or b"{}")
             with fake._lock:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                fake.requests.append(Seen(time.monotonic(), self.path, body, headers))
+                fake.requests.append(Seen(time.monotonic(), self.path, body, headers, raw))
                 fault = fake.faults.popleft() if fake.faults else None
                 fake._in_flight += 1
                 fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)
