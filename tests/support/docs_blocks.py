@@ -138,6 +138,18 @@ def listrank_argvs(block: Block) -> list[list[str]]:
     return found
 
 
+def inline_argvs(page: str) -> list[list[str]]:
+    """The arguments of every `listrank ...` inline code span in a page's prose, up to the
+    first ellipsis, pipe or redirection (the rest of such a span is a sketch)."""
+    text = _FENCE.sub("", (ROOT / page).read_text(encoding="utf-8")).replace("\n", " ")
+    found = []
+    for m in re.finditer(r"`listrank ([^`]+)`", text):
+        words = shlex.split(m.group(1))
+        cut = [i for i, w in enumerate(words) if w in ("|", ">", "<", "&&") or "…" in w]
+        found.append(words[: cut[0]] if cut else words)
+    return found
+
+
 def _split_redirections(words: list[str]) -> tuple[list[str], dict[str, str]]:
     argv: list[str] = []
     redirect: dict[str, str] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.support.docs_blocks import (
     all_blocks,
     blocks,
     commands,
+    inline_argvs,
     listrank_argvs,
     pages,
 )
@@ -64,6 +66,25 @@ def test_every_listrank_command_in_the_docs_parses_with_the_real_parser() -> Non
             parser.parse_args(argv)
         except SystemExit as exc:
             raise AssertionError(f"`listrank {' '.join(argv)}` does not parse") from exc
+
+
+def test_the_flags_and_choices_the_prose_names_are_the_parsers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Inline `listrank ...` spans name parts of a command (a required argument may be left
+    out, a placeholder stands in CAPITALS), but every flag and choice they name exists."""
+    parser = build_parser()
+    spans = [(page, argv) for page in pages() for argv in inline_argvs(page)]
+    assert len(spans) > 30
+    for page, argv in spans:
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            error = capsys.readouterr().err
+            bad = re.search(r"invalid choice: '([^']*)'", error)
+            drift = "unrecognized arguments" in error or (bad and not bad.group(1).isupper())
+            assert exc.code == 0 or not drift, f"{page}: `listrank {' '.join(argv)}`: {error}"
+        capsys.readouterr()
 
 
 def test_the_walkthrough_block_is_the_one_its_test_runs() -> None:
