@@ -7,6 +7,7 @@ fails fails here, so no new block escapes. The walk-through block runs in test_w
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 from listrank.backends.embedded import EMBEDDED_NAME
 from listrank.cli import build_parser
 from tests.support.docs_blocks import (
+    FENCE,
     GENERATED,
     KNOWN,
     ROOT,
@@ -86,6 +88,42 @@ def test_the_flags_and_choices_the_prose_names_are_the_parsers(
             drift = "unrecognized arguments" in error or (bad and not bad.group(1).isupper())
             assert exc.code == 0 or not drift, f"{page}: `listrank {' '.join(argv)}`: {error}"
         capsys.readouterr()
+
+
+OTHER_FLAGS = {
+    "--windw": "the page's example of a mistyped flag",
+    "--strict": "mkdocs build",
+    "--only": "the benchmarks' and the docs walk's row selection",
+    "--skip": "the docs walk's selection",
+    "--queries": "python -m benchmarks.strategies",
+    "--arch": "python -m benchmarks.gpu",
+    "--cpu-tiny": "python -m benchmarks.gpu",
+}
+"""Flags the prose names that belong to other programs than `listrank`, and why."""
+
+
+def test_every_flag_the_prose_names_is_a_listrank_flag() -> None:
+    parser = build_parser()
+    known = {flag for p in _parsers(parser) for a in p._actions for flag in a.option_strings}
+    named = {
+        (page, flag)
+        for page in pages()
+        if page not in GENERATED
+        for span in re.findall(r"`([^`]+)`", FENCE.sub("", (ROOT / page).read_text()))
+        for flag in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", span)
+    }
+    assert len(named) > 50
+    unknown = sorted((page, f) for page, f in named if f not in known | OTHER_FLAGS.keys())
+    assert unknown == [], "a flag the docs name is no listrank flag (renamed or removed?)"
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _parsers(sub)
+    return found
 
 
 def test_the_walkthrough_block_is_the_one_its_test_runs() -> None:
@@ -227,3 +265,7 @@ def test_an_unmarked_block_that_fails_fails_the_page(
         assert runner.run(Block("x.md", 9, "console", "$ echo hello\nhello\n")).outputs == [
             "hello\n"
         ]
+        three = "$ printf 'a\\nb\\nc\\n'\n"
+        assert runner.run(Block("x.md", 11, "console", three + "a\n…\nc\n")).outputs
+        with pytest.raises(AssertionError, match="printed"):  # … stands for lines, not for c
+            runner.run(Block("x.md", 13, "console", three + "a\n…\nd\n"))
