@@ -150,6 +150,15 @@ def inline_argvs(page: str) -> list[list[str]]:
     return found
 
 
+def _plain(line: str) -> bool:
+    """Whether a command needs no shell: no pipes, lists, substitutions or variables, and no
+    ``-`` for stdin/stdout (read and written through the process's own descriptors)."""
+    lex = shlex.shlex(line, posix=True, punctuation_chars=True)
+    tokens = list(lex)
+    shell = {"|", "||", "&", "&&", ";", "(", ")", "-"}
+    return not (set(tokens) & shell or any("$" in t or "`" in t for t in tokens))
+
+
 def _split_redirections(words: list[str]) -> tuple[list[str], dict[str, str]]:
     argv: list[str] = []
     redirect: dict[str, str] = {}
@@ -253,8 +262,7 @@ class PageRunner:
         if words[0] == "listrank" and len(words) > 1 and words[1] in _SERVERS:
             self._server(words[1:], block)
             return ""
-        plain = not re.search(r"[|;&`$()]|\s-\s|\s-$|2>", command.line)
-        if words[0] == "listrank" and plain:
+        if words[0] == "listrank" and _plain(command.line):
             out = self._listrank(words[1:], block)
         else:
             out = self._bash(command.line, block)
