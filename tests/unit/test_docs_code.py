@@ -199,16 +199,20 @@ def _cli_rerank(ran: Ran, folder: Path) -> None:
     assert len(run) == sum(
         len(json.loads(x)["candidates"]) for x in (ROOT / "examples" / "demo.jsonl").open()
     )
-    assert "prompt" in ran.outputs[-1].lower() or "[1]" in ran.outputs[-1]  # the rendered prompt
+    for name in ("out.jsonl", "small-windows.jsonl"):
+        assert len((folder / name).read_text().splitlines()) == 3  # the demo's three queries
+    chat = ran.outputs[-1]  # the first query's prompt, 3 passages, in the chat template
+    assert "how do honeybees tell other bees" in chat and "<|im_start|>assistant" in chat
+    assert "[3] Forager bees" in chat and "[4]" not in chat
 
 
 def _cli_batch(ran: Ran, folder: Path) -> None:
-    manifest = json.loads((folder / "out" / "manifest.json").read_text())
-    assert manifest  # two shards of two queries and one
-    assert sorted(p.name for p in (folder / "out").glob("shard-*.jsonl")) == [
-        "shard-00000.jsonl",
-        "shard-00001.jsonl",
-    ]
+    shards = sorted((folder / "out").glob("shard-*.jsonl"))
+    assert [p.name for p in shards] == ["shard-00000.jsonl", "shard-00001.jsonl"]
+    written = [json.loads(x)["qid"] for p in shards for x in p.read_text().splitlines()]
+    given = [json.loads(x)["qid"] for x in (ROOT / "examples" / "demo.jsonl").open()]
+    assert written == given  # two shards of two queries and one, in input order
+    assert (folder / "out" / "manifest.json").is_file()
 
 
 def _serve_curl(ran: Ran, folder: Path) -> None:
