@@ -307,7 +307,7 @@ class OpenAIBackend:
             "transport",
             str,
             "http",
-            "http: a lean aiohttp client; sdk: the openai SDK's (same bodies, same errors)",
+            "http: lean HTTP/1.1 (h11); sdk: the openai SDK's client (same bodies and errors)",
             changes_answers=False,
             choices=TRANSPORTS,
             example="sdk",
