@@ -380,8 +380,10 @@ def _remember_tokenizer(source: Path, model_obj: Any, tokenizer: Any) -> None:
     """The tokenizer as loaded (before the backend sets its padding), with the model's context
     and layer count, kept for plans (backends/tokenizer_cache.py)."""
     from listrank.backends.hf_attention import num_layers
-    from listrank.backends.tokenizer_cache import save_snapshot
+    from listrank.backends.tokenizer_cache import readable_directly, save_snapshot
 
+    if readable_directly(source):  # plans read its files as they are: nothing to keep
+        return
     try:
         layers: int | None = num_layers(model_obj)
     except (AttributeError, TypeError):

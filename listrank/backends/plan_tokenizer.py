@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 from listrank.errors import ConfigError
 
@@ -140,7 +140,7 @@ def compile_template(source: str) -> Any:
     class Generation(jinja2.ext.Extension):
         """``{% generation %}…{% endgeneration %}`` (assistant-mask tracking): the body."""
 
-        tags: ClassVar[set[str]] = {"generation"}
+        tags = {"generation"}  # noqa: RUF012 (jinja2 reads it per class)
 
         def parse(self, parser: Any) -> Any:
             lineno = next(parser.stream).lineno

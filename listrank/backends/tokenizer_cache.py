@@ -155,9 +155,9 @@ def config_facts(config: Mapping[str, Any]) -> Facts:
     }
 
 
-def read_directly(folder: Path) -> tuple[PlanningTokenizer, Facts] | None:
-    """A folder's tokenizer read without transformers when transformers would load its
-    ``tokenizer.json`` unchanged; None when it would rebuild, add to or patch it."""
+def _direct_files(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Any] | None:
+    """(tokenizer_config, config, chat template) of a folder whose tokenizer transformers
+    loads from ``tokenizer.json`` as it is, by what its files say; else None."""
     tj, tc = folder / "tokenizer.json", folder / "tokenizer_config.json"
     if not (tj.is_file() and tc.is_file() and (folder / "config.json").is_file()):
         return None
@@ -177,8 +177,7 @@ def read_directly(folder: Path) -> tuple[PlanningTokenizer, Facts] | None:
         return None  # a model-specific class rebuilds the backend from vocab and merges
     if config.get("split_special_tokens") or "add_prefix_space" in config:
         return None  # settings transformers applies to the backend after loading it
-    extra = config.get("extra_special_tokens", config.get("additional_special_tokens")) or []
-    if not isinstance(extra, list):
+    if not isinstance(config.get("extra_special_tokens", []) or [], list):
         return None  # named extra tokens join the template variables
     jinja = folder / "chat_template.jinja"
     if jinja.is_file() and config.get("chat_template"):
@@ -188,9 +187,28 @@ def read_directly(folder: Path) -> tuple[PlanningTokenizer, Facts] | None:
     )
     if isinstance(template, list):  # named templates, as transformers keeps them
         template = {t["name"]: t["template"] for t in template}
+    return config, model_config, template
+
+
+def readable_directly(source: Path) -> bool:
+    """Whether a plan can read this tokenizer without transformers or a snapshot (by its
+    files; ``read_directly`` checks the tokens too)."""
+    return source.is_dir() and _direct_files(source) is not None
+
+
+def read_directly(folder: Path) -> tuple[PlanningTokenizer, Facts] | None:
+    """A folder's tokenizer read without transformers when transformers would load its
+    ``tokenizer.json`` unchanged; None when it would rebuild, add to or patch it."""
+    found = _direct_files(folder)
+    if found is None:
+        return None
+    config, model_config, template = found
+    extra = config.get("extra_special_tokens", config.get("additional_special_tokens")) or []
+    if not isinstance(extra, list):
+        return None
     import tokenizers
 
-    backend = tokenizers.Tokenizer.from_file(str(tj))
+    backend = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     if backend.get_vocab_size() > _PATCHED_VOCAB:
         return None
     named = {a: c for a in SPECIAL_ATTRIBUTES if (c := _content(config.get(a))) is not None}
