@@ -200,6 +200,8 @@ class PageRunner:
         self.port = str(_free_port())
         self.servers: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: list[Path] = []
+        self.mcp_sessions: list[dict[str, Any]] = []
+        """What each stdio MCP server answered to initialize (its name, tools' instructions)."""
         self._patch = pytest.MonkeyPatch()
         self.scope: dict[str, Any] = {"__name__": "__docs__"}
         """The Python blocks' names: one interpreter per page, as a reader runs them."""
@@ -331,10 +333,10 @@ class PageRunner:
             stdout=subprocess.PIPE if stdio else log.open("wb"),
             stderr=log.open("ab"),
         )
-        self.servers["stdio" if stdio else port] = process
+        self.servers[f"stdio-{len(self.logs)}" if stdio else port] = process
         try:
             if stdio:
-                _mcp_initialize(process)
+                self.mcp_sessions.append(_mcp_initialize(process))
             else:
                 _wait_for_port(process, int(port))
         except Exception as exc:
@@ -403,7 +405,7 @@ def _wait_for_port(process: subprocess.Popen[bytes], port: int, timeout: float =
     raise TimeoutError(f"nothing listened on port {port}")
 
 
-def _mcp_initialize(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def _mcp_initialize(process: subprocess.Popen[bytes], timeout: float = 120) -> dict[str, Any]:
     """One JSON-RPC initialize over stdio, as an agent's client opens the session."""
     assert process.stdin is not None and process.stdout is not None
     hello = {
@@ -427,6 +429,7 @@ def _mcp_initialize(process: subprocess.Popen[bytes], timeout: float = 120) -> N
     reply = json.loads(answer[0])
     if "result" not in reply:
         raise RuntimeError(f"initialize failed: {reply}")
+    return dict(reply["result"])
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -170,19 +170,20 @@ def test_the_page_blocks_run_in_order(page: str, page_env: tuple[Path, dict[str,
             ran.append(runner.run(block))
             check = next((c for marker, c in CHECKS.get(page, []) if marker in block.text), None)
             if check:
-                check(ran[-1], folder)
+                check(ran[-1], runner)
     assert ran
 
 
 # -- what some blocks produce, beyond running -----------------------------------------------
 
 
-def _readme_quick_start(ran: Ran, folder: Path) -> None:
+def _readme_quick_start(ran: Ran, runner: PageRunner) -> None:
     printed = ran.outputs[0].strip()
     assert sorted(eval(printed)) == ["0", "1"]  # the two docids, in the new order
 
 
-def _readme_rerank(ran: Ran, folder: Path) -> None:
+def _readme_rerank(ran: Ran, runner: PageRunner) -> None:
+    folder = runner.folder
     lines = (folder / "reranked.jsonl").read_text().splitlines()
     src = (ROOT / "examples" / "demo.jsonl").read_text().splitlines()
     assert [json.loads(x)["qid"] for x in lines] == [json.loads(x)["qid"] for x in src]
@@ -191,47 +192,59 @@ def _readme_rerank(ran: Ran, folder: Path) -> None:
         assert sorted(docids) == sorted(c["docid"] for c in json.loads(given)["candidates"])
 
 
-def _guide_dataframes(ran: Ran, folder: Path) -> None:
+def _guide_dataframes(ran: Ran, runner: PageRunner) -> None:
     assert sorted(ran.scope["out"]["docno"]) == ["d1", "d2", "d3"]
     assert sorted(ran.scope["reranked"]["docno"]) == ["d1", "d2", "d3"]
 
 
-def _cli_rerank(ran: Ran, folder: Path) -> None:
+def _cli_rerank(ran: Ran, runner: PageRunner) -> None:
+    folder = runner.folder
     run = (folder / "run.trec").read_text().splitlines()
     assert len(run) == sum(
         len(json.loads(x)["candidates"]) for x in (ROOT / "examples" / "demo.jsonl").open()
     )
-    assert "prompt" in ran.outputs[-1].lower() or "[1]" in ran.outputs[-1]  # the rendered prompt
+    for name in ("out.jsonl", "small-windows.jsonl"):
+        assert len((folder / name).read_text().splitlines()) == 3  # the demo's three queries
+    chat = ran.outputs[-1]  # the first query's prompt, 3 passages, in the chat template
+    assert "how do honeybees tell other bees" in chat and "<|im_start|>assistant" in chat
+    assert "[3] Forager bees" in chat and "[4]" not in chat
 
 
-def _cli_batch(ran: Ran, folder: Path) -> None:
-    manifest = json.loads((folder / "out" / "manifest.json").read_text())
-    assert manifest  # two shards of two queries and one
-    assert sorted(p.name for p in (folder / "out").glob("shard-*.jsonl")) == [
-        "shard-00000.jsonl",
-        "shard-00001.jsonl",
-    ]
+def _cli_batch(ran: Ran, runner: PageRunner) -> None:
+    folder = runner.folder
+    shards = sorted((folder / "out").glob("shard-*.jsonl"))
+    assert [p.name for p in shards] == ["shard-00000.jsonl", "shard-00001.jsonl"]
+    written = [json.loads(x)["qid"] for p in shards for x in p.read_text().splitlines()]
+    given = [json.loads(x)["qid"] for x in (ROOT / "examples" / "demo.jsonl").open()]
+    assert written == given  # two shards of two queries and one, in input order
+    assert (folder / "out" / "manifest.json").is_file()
 
 
-def _serve_curl(ran: Ran, folder: Path) -> None:
+def _serve_curl(ran: Ran, runner: PageRunner) -> None:
     answer = json.loads(ran.outputs[-1])
     assert [r["index"] for r in answer["results"]] in ([0], [1])  # top_n 1 of the 2 documents
 
 
-def _serve_cohere(ran: Ran, folder: Path) -> None:
+def _serve_cohere(ran: Ran, runner: PageRunner) -> None:
     assert len(ran.scope["resp"].results) == 1
 
 
-def _serve_integrations(ran: Ran, folder: Path) -> None:
+def _serve_integrations(ran: Ran, runner: PageRunner) -> None:
     assert len(ran.scope["best"]) == 1 and len(ran.scope["top"]) == 1
 
 
-def _configuration_files(ran: Ran, folder: Path) -> None:
+def _serve_mcp_pipelines(ran: Ran, runner: PageRunner) -> None:
+    offered = runner.mcp_sessions[-1]["instructions"]  # the stdio server's pipelines, by name
+    assert all(f"- {name}:" in offered for name in ("rank_zephyr", "fast", "first")), offered
+
+
+def _configuration_files(ran: Ran, runner: PageRunner) -> None:
+    folder = runner.folder
     assert "window = 30" in ran.outputs[1]  # the flag over the file's value
     assert (folder / "pipeline.toml").read_text().startswith("#")
 
 
-CHECKS: dict[str, list[tuple[str, Callable[[Ran, Path], None]]]] = {
+CHECKS: dict[str, list[tuple[str, Callable[[Ran, PageRunner], None]]]] = {
     "README.md": [
         ("from listrank import Reranker", _readme_quick_start),
         ("listrank rerank", _readme_rerank),
@@ -243,6 +256,7 @@ CHECKS: dict[str, list[tuple[str, Callable[[Ran, Path], None]]]] = {
         ("curl", _serve_curl),
         ("import cohere", _serve_cohere),
         ("ListrankRerank", _serve_integrations),
+        ("--pipeline fast=fast.toml", _serve_mcp_pipelines),
     ],
 }
 
