@@ -21,6 +21,7 @@ BENCHMARKS: tuple[str, ...] = (
     "rank_llm_parity",
     "setwise_parity",
     "view",
+    "plan_speed",
     "gpu",
 )
 NAMED_ONLY = frozenset({"gpu"})

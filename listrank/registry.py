@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
@@ -80,10 +81,17 @@ _GROUPS = {
 }
 
 
+@cache
+def _installed(group: str) -> tuple[tuple[str, str], ...]:
+    """(name, target) of the entry points in ``group``, read once per process: each read
+    scans every installed distribution (tens of milliseconds; the CLI asks dozens of times)."""
+    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
+
+
 def _entries(kind: str) -> dict[str, Entry]:
     out = {name: Entry(name, target, kind) for name, target in _BUILTIN[kind].items()}
-    for ep in entry_points(group=_GROUPS[kind]):
-        out.setdefault(ep.name, Entry(ep.name, ep.value, kind))
+    for name, target in _installed(_GROUPS[kind]):
+        out.setdefault(name, Entry(name, target, kind))
     return out
 
 

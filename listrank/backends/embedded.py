@@ -39,11 +39,20 @@ def gguf_path() -> Path:
     return path
 
 
-def embedded_model_dir() -> Path:
-    """A safetensors folder (model + tokenizer) of the embedded model, converted once."""
+def converted_dir() -> Path | None:
+    """The embedded model's converted folder when the conversion has run, else None."""
     target = cache_dir() / "models" / EMBEDDED_NAME
     if (target / "config.json").exists() and (target / "tokenizer_config.json").exists():
         return target
+    return None
+
+
+def embedded_model_dir() -> Path:
+    """A safetensors folder (model + tokenizer) of the embedded model, converted once."""
+    converted = converted_dir()
+    if converted is not None:
+        return converted
+    target = cache_dir() / "models" / EMBEDDED_NAME
     source = gguf_path()
     with quiet_loading():
         _convert(source, target)

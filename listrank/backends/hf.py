@@ -101,6 +101,8 @@ class HFBackend(LocalTokenizer):
     """
 
     name = "hf"
+    planning_stand_in = "listrank.backends.planning:hf_stand_in"
+    """What plans build instead: the tokenizer alone (backends/planning.py)."""
     OPTIONS = (
         Option(
             "model_obj",
@@ -370,4 +372,21 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
         raise
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load model {model!r}: {exc}") from exc
+    _remember_tokenizer(Path(folder) / gguf if gguf else Path(folder), model_obj, tokenizer)
     return model_obj, tokenizer
+
+
+def _remember_tokenizer(source: Path, model_obj: Any, tokenizer: Any) -> None:
+    """The tokenizer as loaded (before the backend sets its padding), with the model's context
+    and layer count, kept for plans (backends/tokenizer_cache.py)."""
+    from listrank.backends.hf_attention import num_layers
+    from listrank.backends.tokenizer_cache import readable_directly, save_snapshot
+
+    if readable_directly(source):  # plans read its files as they are: nothing to keep
+        return
+    try:
+        layers: int | None = num_layers(model_obj)
+    except (AttributeError, TypeError):
+        layers = None
+    context = getattr(model_obj.config, "max_position_embeddings", None)
+    save_snapshot(source, tokenizer, {"context": context, "layers": layers})

@@ -172,6 +172,8 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    planning_stand_in = "listrank.backends.planning:openai_stand_in"
+    """What plans build instead: the token counter alone, without the SDK or a key."""
     OPTIONS = (
         Option(
             "base_url",

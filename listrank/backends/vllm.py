@@ -93,6 +93,8 @@ class VLLMBackend(LocalTokenizer):
     safetensors folder), a local folder or a hub name. Other options pass to ``vllm.LLM``."""
 
     name = "vllm"
+    planning_stand_in = "listrank.backends.planning:vllm_stand_in"
+    """What plans build instead: the tokenizer alone, without vllm (backends/planning.py)."""
     OPTIONS = (
         Option(
             "tensor_parallel_size",

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     _check_sizes(args, cfg.options())
     if args.input:  # the pool a reference prior is drawn from, as `rerank` does
         cfg = cfg.with_calibration_pool(args.input)
-    reranker = cfg.build()
+    reranker = cfg.build(planning=True)  # the tokenizer only: no weights, no torch
     if args.input:
         req = read_requests(args.input)[0]
         query, cands = req.query.text, list(req.candidates)

@@ -172,18 +172,20 @@ class PipelineConfig:
         loose = {**self.extra.get("_loose", {}), "calibration_pool": str(path)}
         return replace(self, extra={**self.extra, "_loose": loose})
 
-    def build(self) -> Reranker:
+    def build(self, *, planning: bool = False) -> Reranker:
+        """The Reranker; with ``planning``, a planning build (``Reranker.planning``: the
+        backend's tokenizer-only stand-in, a prefilter's cut-off without its model)."""
         merged = self.reranker_options()
         if "fusion" in self.extra:
             merged["fusion"] = Fusion.from_section(self.extra["fusion"])
         try:
             check_all(RERANKER_OPTIONS, merged, "the reranker")
-            return Reranker(
+            return (Reranker.planning if planning else Reranker)(
                 backend=self.backend.name,
                 model=self.model,
                 method=self.method.name,
                 strategy=self.strategy.name,
-                prefilter=prefilter_from(self.extra.get("prefilter")),
+                prefilter=prefilter_from(self.extra.get("prefilter"), planning=planning),
                 cache=cache_path(self.extra.get("cache")),
                 **merged,
             )
@@ -193,11 +195,15 @@ class PipelineConfig:
             raise ConfigError(f"{self.source}: {exc}") from exc
 
 
-def prefilter_from(section: Mapping[str, Any] | None) -> Prefilter | LLMPrefilter | None:
-    """The ``[prefilter]`` table's prefilter: an LLM stage or a sentence-transformers model."""
+def prefilter_from(
+    section: Mapping[str, Any] | None, *, planning: bool = False
+) -> Prefilter | LLMPrefilter | None:
+    """The ``[prefilter]`` table's prefilter: an LLM stage or a sentence-transformers model
+    (for a plan: the LLM stage's planning build, or the model's cut-off ``k`` unloaded)."""
     if section is not None and section.get("type") == "llm":
-        return llm_prefilter({k: v for k, v in section.items() if k != "type"})
-    return build_prefilter(section)
+        options = {k: v for k, v in section.items() if k != "type"}
+        return llm_prefilter({**options, "planning": True} if planning else options)
+    return build_prefilter(section, load=not planning)
 
 
 def cache_path(section: Mapping[str, Any] | None) -> str | None:

@@ -43,8 +43,10 @@ class LLMPrefilter:
         strategy: str = DEFAULT_STRATEGY,
         backend: str | object | None = None,
         model: str | None = None,
+        planning: bool = False,
         **options: Any,
     ) -> None:
+        """``planning``: its reranker is a planning build (``Reranker.planning``)."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"prefilter k must be an integer >= 1; got {k!r}")
         if model is not None and backend is None:
@@ -52,6 +54,7 @@ class LLMPrefilter:
         self.k = k
         self.method_name, self.strategy_name = method, strategy
         self.backend, self.model, self.options = backend, model, dict(options)
+        self.planning = planning
         self._inner: Reranker | None = None
         if backend is not None:  # its own model: build now, so errors surface at load
             self.bind(None)
@@ -63,7 +66,7 @@ class LLMPrefilter:
         backend = self.backend if self.backend is not None else shared_backend
         if backend is None:
             raise ConfigError("the LLM prefilter has no backend: give it backend= or bind it")
-        self._inner = Reranker(
+        self._inner = (Reranker.planning if self.planning else Reranker)(
             backend=backend,
             model=self.model,
             method=self.method_name,

@@ -135,7 +135,17 @@ class BiEncoderPrefilter:
         return [float(x) for x in emb[1:] @ emb[0]]
 
 
-def build_prefilter(section: Mapping[str, Any] | None) -> Prefilter | None:
+class CutOff:
+    """A prefilter as a plan sees it: its kind and cut-off ``k``, its model not loaded."""
+
+    def __init__(self, name: str, k: int) -> None:
+        self.name, self.k = name, k
+
+    def scores(self, query: Query, candidates: Sequence[Candidate]) -> list[float]:
+        raise ConfigError(f"the {self.name} prefilter of a plan has no model loaded")
+
+
+def build_prefilter(section: Mapping[str, Any] | None, *, load: bool = True) -> Prefilter | None:
     """A prefilter from a pipeline config's ``[prefilter]`` table (None when absent):
 
     [prefilter]
@@ -165,5 +175,9 @@ def build_prefilter(section: Mapping[str, Any] | None) -> Prefilter | None:
         raise ConfigError(
             f"[prefilter]: unknown option(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
         )
+    if not load:  # a plan needs only the cut-off: the same checks, no model
+        k, batch_size = options.get("k", 20), options.get("batch_size", 32)
+        _check(k, batch_size)
+        return CutOff(kind, k)
     prefilter: Prefilter = factories[kind](**options)
     return prefilter

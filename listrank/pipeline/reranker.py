@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from listrank import registry
 from listrank.backends.cache import CachedBackend
+from listrank.backends.planning import stand_in_factory
 from listrank.errors import (
     CapabilityError,
     ConfigError,
@@ -258,8 +259,12 @@ class Reranker:
             "strategy": registry.get("strategy", strategy) if isinstance(strategy, str) else None,
         }
         routed = _split_options(options, entries)
+        if self.plans_only:
+            cache = None  # a plan makes no call to cache
         if isinstance(backend, str):
             factory = entries["backend"].load()  # type: ignore[union-attr]
+            if self.plans_only:  # the backend's tokenizer-only stand-in (backends/planning.py)
+                factory = stand_in_factory(factory)
             args = () if getattr(factory, "scripted", False) else (model,)
             backend = factory(*args, **routed["backend"])
         elif model is not None:
@@ -322,6 +327,24 @@ class Reranker:
         self.fusion: Fusion | None = fusion
         self.method: Method = method
         self.strategy: Strategy = strategy
+
+    plans_only: bool = False
+    """A planning build (``Reranker.planning``): the backend is its planning stand-in."""
+
+    @classmethod
+    def planning(
+        cls,
+        backend: str | object = DEFAULT_BACKEND,
+        model: str | None = None,
+        method: str | Method | None = None,
+        strategy: str | Strategy = DEFAULT_STRATEGY,
+        **options: Any,
+    ) -> Reranker:
+        """A Reranker for plans only: the same arguments, but a backend named by string is
+        its planning stand-in (its tokenizer, no model: no weights loaded, no torch; see
+        ``listrank.backends.planning``) and no call cache is opened. ``plan`` counts exactly
+        as the real Reranker's; a model call raises BackendError."""
+        return _PlanningReranker(backend, model, method, strategy, **options)
 
     def _wrap(self, backend: Any) -> Any:
         """``backend`` as a method sees it: through the stage gate, then the cancellation
@@ -594,6 +617,10 @@ class Reranker:
     ) -> AsyncIterator[scheduler.Outcome]:
         """``rerank_stream`` as an async iterator (results as they finish)."""
         return scheduler.astream(lambda: self.rerank_stream(requests, max_in_flight=max_in_flight))
+
+
+class _PlanningReranker(Reranker):
+    plans_only = True
 
 
 RERANKER_OPTIONS = (

@@ -198,6 +198,9 @@ class FakeOpenAIServer:
 def _handler(fake: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # the head and the body go out as two writes; with Nagle's algorithm the body waits
+        # for the client's delayed ACK of the head (~40 ms on Linux), added to every call
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -92,7 +92,8 @@ def test_serve_takes_the_rerank_component_flags(capsys: pytest.CaptureFixture[st
     assert "belongs to strategy tdpart" in capsys.readouterr().err
 
 
-def test_loading_bar_hidden_unless_verbose(tiny_model_dir: Path) -> None:
+def test_loading_bar_hidden_unless_verbose(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
     import os
     import subprocess
     import sys
@@ -100,10 +101,15 @@ def test_loading_bar_hidden_unless_verbose(tiny_model_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
     env.pop("TRANSFORMERS_VERBOSITY", None)
-    plan = ["plan", "--n", "4", "--model", str(tiny_model_dir), "--json"]
+    request = {"qid": "1", "query": "q", "candidates": [{"docid": "a", "text": "x"}]}
+    (tmp_path / "in.jsonl").write_text(json.dumps(request) + "\n")
+    # `rerank` loads the weights (`plan` no longer does: it reads the tokenizer alone)
+    rerank = ["rerank", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl")]
+    rerank += ["--model", str(tiny_model_dir), "--method", "first", "--device", "cpu"]
 
     def stderr(*pre: str) -> str:
-        cmd = [sys.executable, "-m", "listrank", *pre, *plan]
+        (tmp_path / "out.jsonl").unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "listrank", *pre, *rerank]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         return done.stderr
 

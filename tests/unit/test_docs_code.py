@@ -98,6 +98,8 @@ OTHER_FLAGS = {
     "--queries": "python -m benchmarks.strategies",
     "--arch": "python -m benchmarks.gpu",
     "--cpu-tiny": "python -m benchmarks.gpu",
+    "--before": "python -m benchmarks.plan_speed",
+    "--repeats": "python -m benchmarks.plan_speed",
 }
 """Flags the prose names that belong to other programs than `listrank`, and why."""
 

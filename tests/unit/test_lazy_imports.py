@@ -1,16 +1,18 @@
-"""Commands that call no model load no model library: `plan` (with a backend that needs no
-weights to count) and `config` import neither torch, transformers, openai nor scipy."""
+"""Commands that call no model load no model library: `plan` (every backend: the hf and vLLM
+ones count with the model's tokenizer read without transformers, the openai one without its
+SDK) and `config` import neither torch, transformers, openai, scipy nor vllm."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "openai", "scipy")
+HEAVY = ("torch", "transformers", "openai", "scipy", "vllm", "sentence_transformers")
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -23,10 +25,11 @@ print(json.dumps({"code": code, "loaded": [m for m in heavy if m in sys.modules]
 """
 
 
-def loaded_by(argv: list[str]) -> list[str]:
+def loaded_by(argv: list[str], env: dict[str, str] | None = None) -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
         capture_output=True, text=True, cwd=REPO, timeout=120, check=True,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["code"] == 0, proc.stderr
@@ -51,3 +54,46 @@ def test_config_check_imports_none(tmp_path: Path) -> None:
     cfg = tmp_path / "p.toml"
     cfg.write_text('[backend]\nname = "openai"\nmodel = "m"\n[strategy]\nname = "jointrank"\n')
     assert loaded_by(["config", "check", str(cfg)]) == []
+
+
+@pytest.mark.parametrize("method", ["icr", "first", "rankgpt", "setwise", "pointwise"])
+def test_plan_on_a_model_folder_imports_none(tiny_model_dir: Path, method: str) -> None:
+    strategy = ["--strategy", "pointwise"] if method == "pointwise" else []
+    argv = ["plan", "--n", "30", "--model", str(tiny_model_dir), "--method", method, *strategy]
+    assert loaded_by(argv) == []
+    assert loaded_by(["config", "show", "--model", str(tiny_model_dir), "--method", method]) == []
+
+
+def test_plan_on_vllm_imports_none(tiny_model_dir: Path) -> None:
+    argv = ["plan", "--n", "30", "--backend", "vllm", "--model", str(tiny_model_dir)]
+    assert loaded_by(argv) == []
+    assert loaded_by([*argv, "--method", "first", "--json"]) == []
+
+
+def test_plan_on_openai_needs_neither_the_sdk_nor_a_key(tmp_path: Path) -> None:
+    no_key = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    argv = ["plan", "--n", "100", "--backend", "openai", "--model", "gpt-4o-mini"]
+    assert loaded_by(argv, no_key) == []
+    assert loaded_by([*argv, "--strategy", "jointrank", "--json"], no_key) == []
+
+
+def test_plan_on_the_embedded_gguf_reads_its_tokenizer_snapshot(tmp_path: Path) -> None:
+    """No converted folder in this cache: the plan reads the GGUF's tokenizer snapshot."""
+    from listrank.backends import tokenizer_cache
+    from listrank.backends.embedded import gguf_path
+
+    cache = {"LISTRANK_CACHE_DIR": str(tmp_path / "cache")}
+    os.environ.update(cache)
+    try:
+        tokenizer_cache.planning_tokenizer(gguf_path())  # what any earlier run left there
+    finally:
+        del os.environ["LISTRANK_CACHE_DIR"]
+    assert loaded_by(["plan", "--n", "100"], cache) == []  # the default: hf, embedded, icr
+    assert loaded_by(["plan", "--n", "100", "--model", str(gguf_path())], cache) == []
+    assert loaded_by(["plan", "--n", "50", "--method", "first", "--json"], cache) == []
+
+
+def test_plan_leaves_the_prefilter_model_unloaded(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[prefilter]\ntype = "cross-encoder"\nmodel = "no/such-model"\nk = 20\n')
+    assert loaded_by(["plan", "--n", "100", "--config", str(cfg), "--backend", "fake"]) == []
