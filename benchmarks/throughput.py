@@ -12,14 +12,14 @@
 - serve: ``listrank serve`` in its own process, 32 / 64 / 128 closed-loop clients of 100
   documents (sliding 20/10) over the 0.5 s stand-in: req/s in a window after a warm-up against
   the limit, p50/p95, 503s (from the first burst on), CPU per request of service, clients and
-  stand-in.
+  stand-in; the same through the openai SDK's client side by side (skip it: ``serve-sdk``).
 - client CPU per API call at zero latency, start-up CPU to the first call, calls/s of
   ``listrank rerank --processes 1/2/4``.
 - memory: a service soak (RSS after 1,000 and 5,000 requests) and ``listrank rerank`` peak RSS
   on 1k / 10k / 100k queries (instant model).
 
     python -m benchmarks throughput [--queries 20] [--latency 0.5]
-        [--hf-queries 3] [--serve-seconds 20] [--skip api,hf,serve,cpu,processes,soak,rss]
+        [--hf-queries 3] [--serve-seconds 20] [--skip api,hf,serve,serve-sdk,cpu,processes,soak,rss]
 """
 
 from __future__ import annotations
@@ -292,14 +292,18 @@ def graded_top10(body: dict[str, object], best: list[int], data: dict[str, objec
     return sorted(indexes) == list(range(len(docs))) and echoed and indexes[:10] == best
 
 
-def serve_rows(latency: float, clients_list: tuple[int, ...], window_s: float) -> list[Row]:
+def serve_rows(
+    latency: float, clients_list: tuple[int, ...], window_s: float, baseline: bool = True
+) -> list[Row]:
     """``listrank serve`` (the CLI, its own process, default workers: what the backend
     declares) over the API stand-in (another process), with closed-loop clients from this
     process: req/s in a ``window_s`` window after a warm-up, against the limit, and the CPU
-    each process spends per request (they share this machine's cores)."""
+    each process spends per request (they share this machine's cores). ``baseline``: the
+    same service through the openai SDK's client (``transport=sdk``) side by side, in
+    alternating order."""
     import httpx
 
-    from benchmarks.serve_load import Body, serve_process, sustain
+    from benchmarks.serve_load import Body, Sustained, serve_process, sustain
 
     rng = random.Random(0)
     bodies: list[Body] = []
@@ -316,12 +320,20 @@ def serve_rows(latency: float, clients_list: tuple[int, ...], window_s: float) -
         plan = Reranker(
             "openai", "stand-in", base_url=api_url, concurrency=SERVE_CONCURRENCY, **options
         ).plan(SERVE_DOCS)
-        for clients in clients_list:
-            with serve_process(argv) as (url, pid):
+
+        def measure(clients: int, extra: list[str]) -> tuple[Sustained, int, int]:
+            with serve_process([*argv, *extra]) as (url, pid):
                 health = httpx.get(f"{url}/health").json()["queue"]
-                workers, capacity = health["workers"], health["workers"] + health["capacity"]
                 watch = {"service": pid, "clients": os.getpid(), "stand-in": api_pid}
                 out = asyncio.run(sustain(url, clients, window_s, bodies, graded_top10, watch))
+            return out, health["workers"], health["workers"] + health["capacity"]
+
+        for n, clients in enumerate(clients_list):
+            runs: dict[str, tuple[Sustained, int, int]] = {}
+            variants = [("default", [])] + ([("sdk", ["-O", "transport=sdk"])] if baseline else [])
+            for name, extra in variants if n % 2 == 0 else variants[::-1]:
+                runs[name] = measure(clients, extra)
+            out, workers, capacity = runs["default"]
             # the most a closed loop of clients can get: a request's calls are sequential
             # (depth x latency each), at most `workers` requests run, and the backend has at
             # most `concurrency` calls in flight
@@ -334,13 +346,20 @@ def serve_rows(latency: float, clients_list: tuple[int, ...], window_s: float) -
             cpu = ", ".join(
                 f"{name} {out.cpu_ms_per_request(name):.0f} ms ({out.cpu_s[name] / window_s:.2f} "
                 "cores)"
-                for name in watch
+                for name in out.cpu_s
             )
+            before = ""
+            if "sdk" in runs:
+                sdk = runs["sdk"][0]
+                before = (
+                    f"SDK client: {sdk.rate:.2f} req/s ({sdk.rate / limit:.2f}), service "
+                    f"{sdk.cpu_ms_per_request('service'):.0f} ms CPU/req"
+                )
             rows.append(
                 Row(
                     f"serve, {clients} clients x {SERVE_DOCS} docs, sliding 20/10, API "
                     f"{latency:g} s (workers {workers}, queue {SERVE_QUEUE})",
-                    "",
+                    before,
                     f"{out.rate:.2f} req/s (limit {limit:.2f})",
                     f"{out.rate / limit:.2f} of limit",
                     f"target >= 0.8; p50 {out.percentile_ms(0.5) / 1000:.1f} s, p95 "
@@ -694,7 +713,9 @@ def main(argv: list[str] | None = None) -> None:
         help="measured window per serve row, after the warm-up (default 20)",
     )
     p.add_argument(
-        "--skip", default="", help="comma-separated: api,hf,serve,cpu,processes,soak,rss"
+        "--skip",
+        default="",
+        help="comma-separated: api,hf,serve,serve-sdk,cpu,processes,soak,rss",
     )
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -704,7 +725,9 @@ def main(argv: list[str] | None = None) -> None:
     if "hf" not in skip:
         rows += hf_rows(args.hf_queries)
     if "serve" not in skip:
-        rows += serve_rows(args.latency, (32, 64, 128), args.serve_seconds)
+        rows += serve_rows(
+            args.latency, (32, 64, 128), args.serve_seconds, baseline="serve-sdk" not in skip
+        )
     if "cpu" not in skip:
         rows += cpu_rows(args.queries * 2)
     if "processes" not in skip:
