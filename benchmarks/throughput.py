@@ -19,7 +19,8 @@
   on 1k / 10k / 100k queries (instant model).
 
     python -m benchmarks throughput [--queries 20] [--latency 0.5]
-        [--hf-queries 3] [--serve-seconds 20] [--skip api,hf,serve,serve-sdk,cpu,processes,soak,rss]
+        [--hf-queries 3] [--hf-threads 1] [--serve-seconds 20]
+        [--skip api,hf,serve,serve-sdk,cpu,processes,soak,rss]
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks.data_dir import first_queries, shared_data
 from listrank.backends.base import GenerationRequest
@@ -48,6 +50,7 @@ from tests.support.fault_proxy import FaultProxy
 DATA = shared_data()
 SOURCE = DATA / "trec-dl19-passage" / "dl19.bm25.top100.normalized.jsonl"
 TARGET = 1.3
+T = TypeVar("T")
 CONCURRENCY = 16
 
 
@@ -181,12 +184,20 @@ HF_METHODS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 HF_DEPTH = 15
+
+
+def off_main(fn: Callable[[], T]) -> T:
+    """``fn()`` on a worker thread of its own (where ``rerank_many`` runs each query)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="listrank-bench") as pool:
+        return pool.submit(fn).result()
+
+
 HF_SLOWER = 1.10
 """The default may take at most this much longer than one at a time before the row fails:
 on a CPU both do the same compute, so what is left is the machine's noise."""
 
 
-def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3)) -> list[Row]:
+def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3), threads: int = 1) -> list[Row]:
     """The embedded SmolLM2 on this machine's CPU, sliding 10/5 over BM25 top-15 (small on
     purpose: a shared 2-core machine): one query at a time, the default (what
     ``rerank_many`` does unasked), and every query in flight with their calls merged into
@@ -195,7 +206,24 @@ def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3)) -> list[Row]:
     One at a time and the default run in ABBA order, so drift in the machine's load falls on
     both alike: the first half of the queries one at a time then by default, the batched
     runs (all queries), then the second half by default then one at a time. The last row
-    says whether the default was ever slower than one at a time (by more than HF_SLOWER)."""
+    says whether the default was ever slower than one at a time (by more than HF_SLOWER).
+
+    Every variant runs off the main thread, as the scheduler runs its queries, with
+    ``threads`` torch intra-op threads (default 1): on this shared 2-core machine two
+    intra-op threads made the same forward pass take 2-5x longer in one thread than in
+    another, run to run (spinning while the other core was taken), which measures the
+    machine, not the batching; with one, one at a time and the default agree within 2 %."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _hf_rows(queries, batch_sizes, threads)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _hf_rows(queries: int, batch_sizes: tuple[int, ...], threads: int) -> list[Row]:
     from listrank.backends.hf import HFBackend
 
     reqs = load(queries, HF_DEPTH)
@@ -215,8 +243,12 @@ def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3)) -> list[Row]:
 
         base = reranker(batch_size=1)
         default = reranker()  # the backend's defaults, and rerank_many's default in flight
-        base.rerank(*reqs[0])  # warm up
-        one_a, one = timed(lambda rr=base: [rr.rerank(q, c) for q, c in first])
+
+        def one_at_a_time(part: list[Any], rr: Reranker = base) -> list[Ranking]:
+            return off_main(lambda: [rr.rerank(q, c) for q, c in part])
+
+        one_at_a_time(reqs[:1])  # warm up
+        one_a, one = timed(lambda: one_at_a_time(first))
         default_a, by_default = timed(lambda rr=default: rr.rerank_many(first))
         batched = []
         for bs in batch_sizes:
@@ -224,7 +256,7 @@ def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3)) -> list[Row]:
             m_s, many = timed(lambda rr=rr: rr.rerank_many(reqs, max_in_flight=queries))
             batched.append((bs, rr, m_s, many))
         default_b, more = timed(lambda rr=default: rr.rerank_many(second))
-        one_b, more_one = timed(lambda rr=base: [rr.rerank(q, c) for q, c in second])
+        one_b, more_one = timed(lambda: one_at_a_time(second))
         one_s, d_s = one_a + one_b, default_a + default_b
         one += more_one
         by_default += more
@@ -233,7 +265,8 @@ def hf_rows(queries: int, batch_sizes: tuple[int, ...] = (2, 3)) -> list[Row]:
         same = orders(one) == orders(by_default)
         rows.append(
             Row(
-                f"hf {label} sliding 10/5, {queries} q x {HF_DEPTH} (embedded, CPU)",
+                f"hf {label} sliding 10/5, {queries} q x {HF_DEPTH} (embedded, CPU, "
+                f"{threads} thread{'s' if threads > 1 else ''})",
                 f"{one_s:.1f} s",
                 f"default (in flight {default.default_max_in_flight()}): {d_s:.1f} s",
                 f"{one_s / d_s:.2f}x",
@@ -707,6 +740,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--latency", type=float, default=0.5)
     p.add_argument("--hf-queries", type=int, default=3, help="small: CPU minutes (default 3)")
     p.add_argument(
+        "--hf-threads", type=int, default=1, help="torch intra-op threads for the hf rows"
+    )
+    p.add_argument(
         "--serve-seconds",
         type=float,
         default=20.0,
@@ -723,7 +759,7 @@ def main(argv: list[str] | None = None) -> None:
     if "api" not in skip:
         rows += api_rows(args.queries, args.latency)
     if "hf" not in skip:
-        rows += hf_rows(args.hf_queries)
+        rows += hf_rows(args.hf_queries, threads=args.hf_threads)
     if "serve" not in skip:
         rows += serve_rows(
             args.latency, (32, 64, 128), args.serve_seconds, baseline="serve-sdk" not in skip
