@@ -80,3 +80,27 @@ def test_a_planning_build_counts_only_the_prefilters_cut_off(tiny_model_dir: Pat
         PipelineConfig.from_dict(
             {"prefilter": {"type": "cross-encoder", "model": "m", "k": 0}}
         ).build(planning=True)
+
+
+def test_an_llm_prefilter_on_its_own_backend_is_planned_too(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    cfg = PipelineConfig.from_dict(
+        {
+            "backend": {"model": str(tiny_model_dir)},
+            "method": {"name": "rankgpt"},
+            "prefilter": {
+                "type": "llm",
+                "k": 20,
+                "backend": "openai",
+                "model": "served-smollm2",
+                "tokenizer": "hf:embedded",  # pointwise reads token ids: the served model's
+            },
+        }
+    )
+    plan = cfg.build(planning=True).plan(60, QUERY, placeholder_candidates(60, 40))
+    assert [p.strategy for p in plan.parts] == ["pointwise", "sliding"]
+    assert [p.n for p in plan.parts] == [60, 20]
+    assert plan.prompt_tokens > 0

@@ -101,19 +101,22 @@ def test_a_thinking_template_renders_as_transformers_does(tmp_path: Path) -> Non
     assert "<think>" in render_chat(found[0], MESSAGE_SETS[0], thinking=False)
 
 
-def test_the_embedded_gguf_counts_alike_through_its_snapshot() -> None:
+def test_the_embedded_gguf_counts_alike_through_its_snapshot(
+    gguf_tokenizer_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from transformers import AutoTokenizer
 
+    monkeypatch.setenv("LISTRANK_CACHE_DIR", str(gguf_tokenizer_cache))
     gguf = gguf_path()
-    assert tokenizer_cache.load_snapshot(gguf) is None
-    _, facts = tokenizer_cache.planning_tokenizer(gguf)  # a miss: built once, then kept
-    assert tokenizer_cache.snapshot_file(gguf).exists()
     found = tokenizer_cache.load_snapshot(gguf)
-    assert found is not None and found[1] == facts
+    assert found is not None
+    planning, facts = found
     real = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    assert_same(real, found[0])
-    assert_same(embedded_tokenizer(), found[0])  # the converted folder's tokenizer is the same
-    assert facts["layers"] == 30 and facts["context"] == 8192
+    assert_same(real, planning)
+    assert_same(embedded_tokenizer(), planning)  # the converted folder's tokenizer is the same
+    assert facts == {"context": 8192, "layers": 30}
+    stand_in = hf_stand_in()  # the embedded model, no converted folder in this cache
+    assert stand_in.model_name == "smollm2-135m-instruct" and stand_in.context_length == 8192
 
 
 def test_a_changed_model_file_misses_its_snapshot(tmp_path: Path) -> None:
@@ -144,3 +147,25 @@ def test_the_hf_stand_in_equals_the_backend(tiny_model_dir: Path) -> None:
     for text in ("A", "[12]", "passage <|im_end|> text"):
         assert stand_in.token_ids(text) == real.token_ids(text)
         assert stand_in.defang(text) == real.defang(text)
+
+
+def test_the_hf_backend_keeps_a_snapshot_of_a_tokenizer_plans_cannot_read(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from listrank.backends.hf import HFBackend
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    specials = embedded_tokenizer().special_tokens_map
+    (folder / "special_tokens_map.json").write_text(json.dumps(specials))
+    assert not tokenizer_cache.readable_directly(folder)  # transformers merges that file in
+    real = HFBackend(str(folder), device="cpu")
+    found = tokenizer_cache.load_snapshot(folder)
+    assert found is not None
+    assert found[1] == {"context": real.context_length, "layers": real.num_layers}
+    stand_in = hf_stand_in(str(folder))
+    for messages in MESSAGE_SETS:
+        assert stand_in.prompt_text(messages, "[") == real.prompt_text(messages, "[")
+        assert stand_in.count_prompt_tokens(messages) == real.count_prompt_tokens(messages)
