@@ -92,6 +92,7 @@ def snapshot_of(tokenizer: Any, facts: Mapping[str, int | None]) -> dict[str, An
         "chat_template": getattr(tokenizer, "chat_template", None),
         "special_tokens_map": {k: str(v) for k, v in tokenizer.special_tokens_map.items()},
         "all_special_tokens": [str(t) for t in tokenizer.all_special_tokens],
+        "split_special_tokens": bool(getattr(tokenizer, "split_special_tokens", False)),
         "facts": dict(facts),
     }
 
@@ -121,6 +122,7 @@ def _from_snapshot(data: Mapping[str, Any]) -> tuple[PlanningTokenizer, Facts]:
         chat_template=data["chat_template"],
         special_tokens_map=data["special_tokens_map"],
         all_special_tokens=data["all_special_tokens"],
+        split_special_tokens=bool(data.get("split_special_tokens", False)),
     )
     return tok, dict(data["facts"])
 
@@ -175,7 +177,9 @@ def _direct_files(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Any] | 
         return None
     if config.get("tokenizer_class") not in _GENERIC_CLASSES:
         return None  # a model-specific class rebuilds the backend from vocab and merges
-    if config.get("split_special_tokens") or "add_prefix_space" in config:
+    if any(config.get(k) for k in ("split_special_tokens", "do_lower_case")):
+        return None  # settings transformers applies to the backend after loading it
+    if "add_prefix_space" in config:
         return None  # settings transformers applies to the backend after loading it
     if not isinstance(config.get("extra_special_tokens", []) or [], list):
         return None  # named extra tokens join the template variables

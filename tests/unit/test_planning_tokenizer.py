@@ -169,3 +169,22 @@ def test_the_hf_backend_keeps_a_snapshot_of_a_tokenizer_plans_cannot_read(
     for messages in MESSAGE_SETS:
         assert stand_in.prompt_text(messages, "[") == real.prompt_text(messages, "[")
         assert stand_in.count_prompt_tokens(messages) == real.count_prompt_tokens(messages)
+
+
+def test_truncation_or_padding_in_tokenizer_json_does_not_cut_the_counts(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "truncating"
+    embedded_tokenizer().save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps({"num_hidden_layers": 3}))
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["truncation"] = {"direction": "Right", "max_length": 8, "strategy": "LongestFirst"}
+    data["truncation"]["stride"] = 0
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    real = AutoTokenizer.from_pretrained(str(folder))
+    found = tokenizer_cache.read_directly(folder)
+    assert found is not None
+    long_text = "a passage of many more words than the eight tokens of the truncation " * 3
+    assert len(real.encode(long_text, add_special_tokens=False)) > 8
+    assert found[0].encode(long_text) == real.encode(long_text, add_special_tokens=False)
+    assert_same(real, found[0])
