@@ -8,6 +8,11 @@ deliberate 503 + Retry-After refusals. ``--embedded N`` adds N requests on the r
 model. The server runs in a thread of this process, so client and server share one
 interpreter: the numbers are a floor for the service, not a ceiling.
 
+``serve_process`` and ``sustain`` measure the other way (the throughput benchmark's serve
+rows): ``listrank serve`` in its own process, closed-loop clients posting pre-serialised
+bodies, a warm-up (every client's first request) and then a fixed window in which completions,
+latencies and each process's CPU are counted.
+
     python -m benchmarks.serve_load [--requests 500] [--concurrency 16] [--delay-ms 5]
 """
 
@@ -15,15 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import random
 import re
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -202,6 +213,188 @@ def main(argv: list[str]) -> int:
     print(f"{DOCS_PER_REQUEST} documents per request, fake judge delay {args.delay_ms} ms/block")
     print_table(rows)
     return 0
+
+
+# -- sustained load on ``listrank serve`` in its own process ------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, every thread included (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+@contextmanager
+def serve_process(argv: Sequence[str], timeout_s: float = 120.0) -> Iterator[tuple[str, int]]:
+    """``python -m listrank serve ARGV`` on a free loopback port, in its own process as it is
+    deployed (the load generator does not share its interpreter); yields its URL and pid once
+    ``/health`` answers. Its log goes to a temporary file, shown if it fails to start."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "listrank", "serve", *argv, "--port", str(port)]
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"listrank serve did not start:\n{log.read()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@dataclass
+class Sustained:
+    """One closed-loop run: every client posts its next request when answered. The warm-up
+    lasts until every client has had its first answer (cold connections, the first burst);
+    the window of ``window_s`` seconds after it is what is measured."""
+
+    clients: int
+    window_s: float
+    warmup_s: float = 0.0
+    done: float = 0.0
+    """Requests answered 200 in the window, each counted by the share of its time inside it
+    (``completions_in``)."""
+    latencies_ms: list[float] = field(default_factory=list)
+    """Of the requests answered within the window."""
+    statuses: dict[str, int] = field(default_factory=dict)
+    """Every answer of the run, warm-up included (a 503 in the first burst counts)."""
+    wrong: int = 0
+    """Answers (any phase) that were not exactly the request's expected result."""
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each watched process used within the window."""
+    machine_busy_s: float = 0.0
+    """CPU seconds the whole machine (every process, all cores) was busy in the window."""
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.window_s
+
+    def percentile_ms(self, q: float) -> float:
+        lat = sorted(self.latencies_ms)
+        return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
+
+    def cpu_ms_per_request(self, name: str) -> float:
+        return 1000 * self.cpu_s[name] / max(1.0, self.done)
+
+
+Body = tuple[bytes, dict[str, object], list[int]]
+"""A pre-serialised request, the request itself and the answer its checker expects."""
+
+
+Span = tuple[float, float, int]
+"""One request: (sent, answered, status)."""
+
+
+def answered_in(spans: Sequence[Span], start: float, end: float) -> list[float]:
+    """Latencies (ms) of the requests answered 200 within [start, end]."""
+    return [(b - a) * 1000 for a, b, code in spans if code == 200 and start <= b <= end]
+
+
+def completions_in(spans: Sequence[Span], start: float, end: float) -> float:
+    """Requests answered 200, counting each by the share of its time that lies in
+    [start, end]. Closed-loop clients finish in step (every request takes about as long), so
+    counting whole answers in a window would count a whole round or none of it depending on
+    where the window falls; the shares add up to window / latency per client wherever it
+    falls."""
+    total = 0.0
+    for a, b, code in spans:
+        if code == 200 and b > a:
+            total += max(0.0, min(b, end) - max(a, start)) / (b - a)
+    return total
+
+
+async def sustain(
+    url: str,
+    clients: int,
+    window_s: float,
+    bodies: Sequence[Body],
+    verify: Checker,
+    watch: Mapping[str, int],
+) -> Sustained:
+    """``clients`` closed-loop clients; client c posts bodies c, c + clients, ... (cycling).
+    Bodies are serialised beforehand and answers checked after the run, so the load generator
+    spends its CPU on HTTP only; ``watch`` names the processes whose CPU is reported."""
+    out = Sustained(clients, window_s)
+    finished: list[Span] = []
+    answers: list[tuple[int, bytes]] = []
+    first_answers = 0
+    warm = asyncio.Event()
+    stop_at = float("inf")
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=300) as client:
+
+        async def one_client(c: int) -> None:
+            nonlocal first_answers
+            k = c
+            while time.perf_counter() < stop_at:
+                raw = bodies[k % len(bodies)][0]
+                sent = time.perf_counter()
+                try:
+                    resp = await client.post("/v1/rerank", content=raw, headers=headers)
+                except httpx.HTTPError as exc:
+                    key = type(exc).__name__
+                    out.statuses[key] = out.statuses.get(key, 0) + 1
+                    code = 0
+                else:
+                    code = resp.status_code
+                    key = str(code)
+                    out.statuses[key] = out.statuses.get(key, 0) + 1
+                    if code == 200:
+                        answers.append((k % len(bodies), resp.content))
+                finished.append((sent, time.perf_counter(), code))
+                if k == c:
+                    first_answers += 1
+                    if first_answers == clients:
+                        warm.set()
+                k += clients
+
+        async def window() -> tuple[float, float]:
+            nonlocal stop_at
+            await warm.wait()
+            start = time.perf_counter()
+            cpu0 = {name: cpu_seconds(pid) for name, pid in watch.items()}
+            busy0 = machine_cpu()[0]
+            stop_at = start + window_s
+            await asyncio.sleep(window_s)
+            out.cpu_s = {name: cpu_seconds(pid) - cpu0[name] for name, pid in watch.items()}
+            out.machine_busy_s = machine_cpu()[0] - busy0
+            return start, start + window_s
+
+        t0 = time.perf_counter()
+        timer = asyncio.create_task(window())
+        await asyncio.gather(*(one_client(c) for c in range(clients)))
+        start, end = await timer
+    out.warmup_s = start - t0
+    out.latencies_ms = answered_in(finished, start, end)
+    out.done = completions_in(finished, start, end)
+    for index, content in answers:
+        _, body, expected = bodies[index]
+        out.wrong += not verify(body, expected, json.loads(content))
+    return out
 
 
 def run_embedded(requests: int, concurrency: int) -> Outcome:

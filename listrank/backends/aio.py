@@ -65,6 +65,9 @@ class LoopThread:
                 self._loop, self._thread = loop, thread
             return self._loop
 
+    def on_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self.loop
         try:

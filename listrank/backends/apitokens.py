@@ -69,7 +69,8 @@ class EstimateCounter:
         return None
 
     def count(self, text: str) -> int:
-        wide = len(_WIDE.findall(text))
+        # isascii() is O(1) in CPython; no wide character is ASCII
+        wide = 0 if text.isascii() else len(_WIDE.findall(text))
         return math.ceil((len(text) - wide) / _CHARS_PER_TOKEN + wide * _WIDE_TOKENS)
 
     def count_messages(self, messages: Sequence[ChatMessage], assistant_prefix: str) -> int:

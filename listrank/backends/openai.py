@@ -1,4 +1,9 @@
-"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, TGI, ...) through the ``openai`` SDK.
+"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, TGI, ...).
+
+Requests go out through a transport (``openai_http.py``): by default a lean aiohttp client that
+sends the bodies the ``openai`` SDK's ``create()`` sends; ``transport="sdk"`` sends them
+through the SDK's own client instead. Answers are read from their JSON by the same code either
+way.
 
 Every request of one ``generate``/``next_token_logprobs`` call is in flight at once on a private
 event loop (see ``aio.py``), bounded by ``concurrency`` and an optional requests/tokens per
@@ -20,8 +25,9 @@ import math
 import os
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from listrank.backends.aio import LoopThread
 from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
@@ -34,10 +40,12 @@ from listrank.backends.base import (
 )
 from listrank.backends.openai_errors import (
     Redactor,
+    is_api_error,
     is_transient,
     retry_after_s,
     translate,
 )
+from listrank.backends.openai_http import TRANSPORTS, Transport, make_transport, sdk_body
 from listrank.backends.ratelimit import RateLimiter
 from listrank.backends.retry import Attempts, RetriesExhausted, RetryPolicy, call_with_retries
 from listrank.backends.usage import CallUsage, PriceTable, UsageMeter, cost_of, validate_prices
@@ -51,12 +59,7 @@ from listrank.errors import (
 from listrank.options import Option, bind
 from listrank.types import ChatMessage
 
-if TYPE_CHECKING:  # the SDK is imported when a backend is made, not when this module is read
-    import openai
-
 T = TypeVar("T")
-R = TypeVar("R")
-"""A response model of the SDK (Completion or ChatCompletion)."""
 MAX_TOP_LOGPROBS = 20
 LOGIT_BIAS = 100
 DEFAULT_CONTEXT = 8192
@@ -102,25 +105,54 @@ def _text(value: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", value)
 
 
+def _field(obj: Any, name: str) -> Any:
+    """``obj[name]`` of a JSON object, None for anything else."""
+    return obj.get(name) if isinstance(obj, dict) else None
+
+
+def _count(value: Any) -> int | None:
+    """A token count from the server: a non-negative integer, else unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _reasoning_of(message: Any) -> str:
     """Reasoning reported beside the answer: ``reasoning_content`` (vLLM, DeepSeek, SGLang) or
-    ``reasoning`` (newer vLLM, OpenRouter); the SDK keeps unknown fields as extras."""
+    ``reasoning`` (newer vLLM, OpenRouter)."""
     for name in ("reasoning_content", "reasoning"):
-        value = getattr(message, name, None)
+        value = _field(message, name)
         if isinstance(value, str) and value:
             return value
     return ""
 
 
 def _reported_reasoning_tokens(usage: Any) -> int | None:
-    details = getattr(usage, "completion_tokens_details", None) if usage else None
-    value = getattr(details, "reasoning_tokens", None) if details else None
-    return int(value) if isinstance(value, int) and value > 0 else None
+    value = _count(_field(_field(usage, "completion_tokens_details"), "reasoning_tokens"))
+    return value if value else None
+
+
+def _usage(resp: Any) -> tuple[int, int] | None:
+    """(prompt, completion) tokens the server reported, or None when it reported none."""
+    usage = _field(resp, "usage")
+    prompt, completion = (
+        _count(_field(usage, "prompt_tokens")),
+        _count(_field(usage, "completion_tokens")),
+    )
+    return None if prompt is None or completion is None else (prompt, completion)
 
 
 def _logsumexp(values: Sequence[float]) -> float:
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _close(io: LoopThread, transports: Sequence[Transport]) -> None:
+    async def close_all() -> None:
+        for transport in transports:
+            await transport.aclose()
+
+    if io.on_loop_thread():  # collected on its own loop: it cannot wait for itself
+        return
+    io.close(close_all())
 
 
 class OpenAIBackend:
@@ -273,6 +305,15 @@ class OpenAIBackend:
             choices=("minimal", "low", "medium", "high"),
             example="low",
         ),
+        Option(
+            "transport",
+            str,
+            "http",
+            "http: lean HTTP/1.1 (h11); sdk: the openai SDK's client (same bodies and errors)",
+            changes_answers=False,
+            choices=TRANSPORTS,
+            example="sdk",
+        ),
     )
 
     def __init__(
@@ -300,6 +341,7 @@ class OpenAIBackend:
         extra_body: Mapping[str, Any] | None = None,
         reasoning_model: bool | None = None,
         reasoning_effort: str | None = None,
+        transport: str = "http",
     ) -> None:
         self.settings = bind(self.OPTIONS, locals())
         model = model or os.environ.get("OPENAI_MODEL")
@@ -332,7 +374,7 @@ class OpenAIBackend:
                     "no API key: pass api_key= or set OPENAI_API_KEY (a local server needs "
                     "only base_url=)"
                 )
-            key = "none"  # the SDK insists on a key; local servers ignore it
+            key = "none"  # as the SDK insists on a key; local servers ignore it
         self._redact = Redactor(key)
         self.concurrency = concurrency
         self.timeout = timeout
@@ -361,16 +403,19 @@ class OpenAIBackend:
         self.seed = seed
         self.extra_body = dict(extra_body or {})
         self.usage = UsageMeter()
+        if transport not in TRANSPORTS:
+            raise ConfigError(f"transport={transport!r}: use one of {', '.join(TRANSPORTS)}")
+        self.transport = transport
         self._io = LoopThread(f"listrank-openai-{model}")
-        import openai as sdk  # here: importing the SDK takes most of a second
-
         targets: list[str | None] = [*self.base_urls] or [None]  # None: api.openai.com
-        self._clients = [
-            sdk.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
-            for url in targets
+        self._transports: list[Transport] = [
+            make_transport(transport, url, key, timeout) for url in targets
         ]
         self._turn = itertools.count()
         self._sem: asyncio.Semaphore | None = None
+        # closed by close(), or when the backend is collected or the process ends (an open
+        # aiohttp session complains at exit)
+        self._closer = weakref.finalize(self, _close, self._io, self._transports)
 
     @property
     def feeding(self) -> Feeding:
@@ -392,8 +437,8 @@ class OpenAIBackend:
             sent = resp if isinstance(resp, str) else resp.decode("utf-8", "replace")
         else:
             try:
-                sent = json.dumps(resp.model_dump(exclude_none=True, warnings=False), default=str)
-            except (AttributeError, TypeError, ValueError):
+                sent = json.dumps(resp, ensure_ascii=False, default=str)
+            except (TypeError, ValueError):
                 sent = repr(resp)
         sent = self._redact(" ".join(sent.split()))
         shown = sent[:200] + ("…" if len(sent) > 200 else "")
@@ -401,29 +446,31 @@ class OpenAIBackend:
             f"{self.model_name} at {self._where}: {what}; it sent: {shown or '(empty body)'}"
         )
 
-    def _choice(self, resp: Any) -> Any:
-        """The first choice of a completion, or BadResponseError when the body is not one."""
+    def _choice(self, resp: Any) -> tuple[dict[str, Any], str]:
+        """The first choice of a completion and its text, or BadResponseError when the body is
+        not one."""
         kind = "completion" if self.use_completions else "chat completion"
-        choices = getattr(resp, "choices", None)
-        if not isinstance(choices, list) or not choices:
+        choices = _field(resp, "choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise self._bad(f"the server answered with something that is not a {kind}", resp)
-        choice = choices[0]
-        text = getattr(choice, "text", None) if self.use_completions else None
-        if not self.use_completions:
-            message = getattr(choice, "message", None)
-            text = getattr(message, "content", "") if message is not None else None
+        choice: dict[str, Any] = choices[0]
+        if self.use_completions:
+            text = choice.get("text")
+            if text is None:
+                raise self._bad(f"the {kind} has no text", resp)
+        else:
+            message = choice.get("message")
+            if not isinstance(message, dict):
+                raise self._bad(f"the {kind} has no message", resp)
+            text = message.get("content")
         if text is not None and not isinstance(text, str):
             raise self._bad(f"the {kind}'s text is not a string", resp)
-        if text is None and self.use_completions:
-            raise self._bad(f"the {kind} has no text", resp)
-        if not self.use_completions and getattr(choice, "message", None) is None:
-            raise self._bad(f"the {kind} has no message", resp)
-        return choice
+        return choice, _text(text or "")
 
     @property
-    def _client(self) -> openai.AsyncOpenAI:
+    def _next_transport(self) -> Transport:
         """The next server, round-robin (one server: always it)."""
-        return self._clients[next(self._turn) % len(self._clients)]
+        return self._transports[next(self._turn) % len(self._transports)]
 
     # -- tokens -------------------------------------------------------------------------
     @property
@@ -455,11 +502,7 @@ class OpenAIBackend:
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:
-        async def close_all() -> None:
-            for client in self._clients:
-                await client.close()
-
-        self._io.close(close_all())
+        self._closer()
 
     def __enter__(self) -> OpenAIBackend:
         return self
@@ -512,8 +555,6 @@ class OpenAIBackend:
     async def _call(
         self, kind: str, fn: Callable[[], Awaitable[Any]], tokens: int
     ) -> tuple[Any, Attempts]:
-        import openai
-
         async def attempt() -> Any:
             await self.limiter.acquire(tokens)
             return await fn()
@@ -528,7 +569,11 @@ class OpenAIBackend:
                 describe=self._redact.describe,
                 what=f"{self.model_name} {kind} call",
             )
-        except openai.OpenAIError as exc:
+        except RetriesExhausted:
+            raise
+        except Exception as exc:
+            if not is_api_error(exc):
+                raise
             raise translate(exc, self._redact, self.model_name) from None
         return outcome.value, outcome.attempts
 
@@ -601,24 +646,18 @@ class OpenAIBackend:
             body["extra_body"] = extra
         return body
 
-    async def _post(self, path: str, body: dict[str, Any], cast_to: type[R]) -> R:
-        """POST a JSON body through the SDK client (its auth, timeouts, error types, response
-        models). ``create()`` would first walk every request against its typed parameters, a
-        CPU cost per call that serialises on the I/O thread with many calls in flight; these
-        bodies are plain JSON already. ``extra_body`` merges last, as the SDK merges it."""
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body to the next server; its answer's JSON. The bodies are plain JSON
+        already, what ``create()`` would send after walking every request against its typed
+        parameters (a CPU cost per call). ``extra_body`` merges last, as the SDK merges it."""
         extra = body.pop("extra_body", None)
-        if extra:
-            body = {**body, **extra}
-        return await self._client.post(path, cast_to=cast_to, body=body)
+        return await self._next_transport.post(path, sdk_body(body, extra))
 
     def _prompt(self, messages: Sequence[ChatMessage], prefix: str) -> str:
         assert isinstance(self.counter, HFCounter)
         return self.counter.prompt_text(messages, prefix)
 
     async def _generate_one(self, r: GenerationRequest) -> GenerationResult:
-        from openai.types import Completion
-        from openai.types.chat import ChatCompletion
-
         start = time.perf_counter()
         estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
         body = self._body(r.max_new_tokens, r.stop, r.thinking)
@@ -626,7 +665,7 @@ class OpenAIBackend:
             prompt = self._prompt(r.messages, r.assistant_prefix)
 
             async def send() -> Any:
-                return await self._post("/completions", {"prompt": prompt, **body}, Completion)
+                return await self._post("/completions", {"prompt": prompt, **body})
         else:
             # chat APIs cannot pre-fill the answer: the prefix is dropped from the request and
             # stripped from the answer if the model writes it itself
@@ -638,9 +677,7 @@ class OpenAIBackend:
                 body = {**body, "continue_final_message": True, "add_generation_prompt": False}
 
             async def send() -> Any:
-                return await self._post(
-                    "/chat/completions", {"messages": msgs, **body}, ChatCompletion
-                )
+                return await self._post("/chat/completions", {"messages": msgs, **body})
 
         try:
             resp, attempts = await self._call("generate", send, estimate + r.max_new_tokens)
@@ -650,21 +687,17 @@ class OpenAIBackend:
             latency = time.perf_counter() - start
             self._degraded("generate", exc, latency)
             return GenerationResult("", estimate, 0, latency, error=str(exc))
-        choice = self._choice(resp)
+        choice, text = self._choice(resp)
         reasoning = ""
-        if self.use_completions:
-            text = _text(choice.text or "")
-        else:
-            text = _text(choice.message.content or "")
+        if not self.use_completions:
             if r.assistant_prefix and text.startswith(r.assistant_prefix):
                 text = text[len(r.assistant_prefix) :]
-            reasoning = _reasoning_of(choice.message)
-        usage = getattr(resp, "usage", None)
-        prompt_tokens = usage.prompt_tokens if usage else estimate
-        completion_tokens = usage.completion_tokens if usage else self.count_tokens(text)
+            reasoning = _text(_reasoning_of(choice["message"]))
+        usage = _usage(resp)
+        prompt_tokens, completion_tokens = usage or (estimate, self.count_tokens(text))
         latency = time.perf_counter() - start
         waits = [w for w, _ in attempts.waits]
-        reasoning_tokens = _reported_reasoning_tokens(usage)
+        reasoning_tokens = _reported_reasoning_tokens(_field(resp, "usage"))
         if reasoning_tokens is None and reasoning:
             reasoning_tokens = self.count_tokens(reasoning)
         self._record(
@@ -677,7 +710,7 @@ class OpenAIBackend:
             waits=waits,
             reasoning=reasoning_tokens or 0,
         )
-        truncated = getattr(choice, "finish_reason", None) == "length"
+        truncated = choice.get("finish_reason") == "length"
         return GenerationResult(
             text,
             prompt_tokens,
@@ -702,9 +735,6 @@ class OpenAIBackend:
         return {str(i[0]): LOGIT_BIAS for i in ids if i is not None}
 
     async def _logprobs_one(self, r: LogprobRequest) -> LogprobResult:
-        from openai.types import Completion
-        from openai.types.chat import ChatCompletion
-
         start = time.perf_counter()
         estimate = self.count_prompt_tokens(r.messages, r.assistant_prefix)
         top_k = min(self.top_logprobs, MAX_TOP_LOGPROBS)
@@ -717,7 +747,7 @@ class OpenAIBackend:
 
             async def send() -> Any:
                 return await self._post(
-                    "/completions", {"prompt": prompt, "logprobs": top_k, **body}, Completion
+                    "/completions", {"prompt": prompt, "logprobs": top_k, **body}
                 )
         else:
             # without pre-fill the model may first echo the answer prefix ("["): allow those
@@ -732,7 +762,6 @@ class OpenAIBackend:
                 return await self._post(
                     "/chat/completions",
                     {"messages": msgs, "logprobs": True, "top_logprobs": top_k, **body},
-                    ChatCompletion,
                 )
 
         try:
@@ -750,13 +779,13 @@ class OpenAIBackend:
             found = [lp for t, lp in top if t == tok or t.strip() == tok.strip()]
             if found:
                 scores[tok] = _logsumexp(found)
-        usage = getattr(resp, "usage", None)
-        prompt_tokens = usage.prompt_tokens if usage else estimate
+        usage = _usage(resp)
+        prompt_tokens, completion_tokens = usage or (estimate, 1)
         latency = time.perf_counter() - start
         self._record(
             "logprobs",
             prompt_tokens,
-            usage.completion_tokens if usage else 1,
+            completion_tokens,
             attempts.count,
             latency,
             reported=usage is not None,
@@ -766,7 +795,7 @@ class OpenAIBackend:
         return LogprobResult(scores, prompt_tokens, latency, extra=extra)
 
     def _top_entries(self, resp: Any, prefix: str) -> list[tuple[str, float]]:
-        choice = self._choice(resp)
+        choice, _ = self._choice(resp)
         # a server that ignores the logprobs request would otherwise leave every block in
         # input order with nothing counted: refuse it with the fix
         no_logprobs = (
@@ -774,21 +803,33 @@ class OpenAIBackend:
             "icr calibration …) need a server that returns them (vLLM, llama.cpp, OpenAI "
             "models with logprobs), or use --method rankgpt"
         )
+        logprobs = choice.get("logprobs")
         if self.use_completions:
-            tops = (choice.logprobs.top_logprobs or []) if choice.logprobs else []
-            if not tops:
+            tops = _field(logprobs, "top_logprobs")
+            if not isinstance(tops, list) or not tops:
                 raise self._bad(no_logprobs, resp)
             first = tops[0] or {}
-            return [(_text(t), float(lp)) for t, lp in first.items()]
-        content = (choice.logprobs.content or []) if choice.logprobs else []
-        if not content:
+            if not isinstance(first, dict):
+                raise self._bad("the completion's top_logprobs are not token -> logprob", resp)
+            return [(_text(str(t)), self._logprob(lp, resp)) for t, lp in first.items()]
+        content = _field(logprobs, "content")
+        if not isinstance(content, list) or not content:
             raise self._bad(no_logprobs, resp)
+        tokens = [_field(entry, "token") for entry in content]
+        if not all(isinstance(t, str) for t in tokens):
+            raise self._bad("the chat completion's logprobs have an entry without a token", resp)
         pos, echoed, want = 0, "", prefix.strip()
-        while (
-            pos < len(content) - 1 and want and want.startswith(echoed + content[pos].token.strip())
-        ):
-            echoed += content[pos].token.strip()
+        while pos < len(content) - 1 and want and want.startswith(echoed + tokens[pos].strip()):
+            echoed += tokens[pos].strip()
             pos += 1
             if echoed == want:
                 break
-        return [(_text(t.token), float(t.logprob)) for t in content[pos].top_logprobs]
+        top = _field(content[pos], "top_logprobs")
+        if not isinstance(top, list) or not all(isinstance(_field(t, "token"), str) for t in top):
+            raise self._bad("the chat completion's top_logprobs are malformed", resp)
+        return [(_text(t["token"]), self._logprob(t.get("logprob"), resp)) for t in top]
+
+    def _logprob(self, value: Any, resp: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._bad("a logprob is not a number", resp)
+        return float(value)

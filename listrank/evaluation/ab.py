@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from listrank.errors import InputError
 from listrank.evaluation.metrics import Qrels, mean, per_query, run_from_rankings
 from listrank.evaluation.summary import RunSummary
@@ -92,6 +90,7 @@ def paired_comparison(
     resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> Comparison:
     """Paired statistics over the queries both systems have values for."""
+    import numpy as np  # here: the CLI imports this module for its parser
     from scipy import stats
 
     (a_name, a), (b_name, b) = baseline, system
@@ -147,6 +146,8 @@ class SystemStats:
 
 
 def system_stats(name: str, summary: RunSummary, latencies_s: Sequence[float]) -> SystemStats:
+    import numpy as np
+
     lat = np.array(latencies_s or [0.0])
     return SystemStats(
         name=name,
@@ -176,6 +177,8 @@ class Spread:
 
 
 def spread(values: Sequence[float]) -> Spread:
+    import numpy as np
+
     arr = np.array(values, dtype=float)
     std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
     return Spread(float(arr.mean()), std, float(arr.min()), float(arr.max()))
@@ -231,6 +234,7 @@ def run_ab(
 ) -> ABReport:
     """Run every system on the judged queries and compare each with the first (each system
     reranks ``max_in_flight`` queries at once; default: what suits its backend)."""
+    import numpy as np
     from tqdm import tqdm
 
     if len(systems) < 2:

@@ -16,7 +16,6 @@ the parent in charge of input order and the journal.
 
 from __future__ import annotations
 
-import multiprocessing
 import pickle
 import queue as queue_mod
 from collections.abc import Callable, Iterable, Iterator
@@ -76,6 +75,8 @@ def process_stream(
     docstring); ``max_in_flight`` is per process (default: the pipeline's own)."""
     if processes < 1:
         raise ConfigError("processes must be >= 1")
+    import multiprocessing  # here: one process needs none of it
+
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
     inboxes = [ctx.Queue() for _ in range(processes)]
     outbox = ctx.Queue()

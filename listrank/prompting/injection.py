@@ -66,6 +66,7 @@ _ROLE_LABEL = re.compile(
     r"|(#{2,}\s*)(Instruction|Response|Human|Assistant|System|Input|User)(\s*:)",  # Alpaca
 )
 _BREAK = re.compile(r"[^\S\r\n\v\f\x85\u2028\u2029]*[\r\n\v\f\x85\u2028\u2029]\s*")
+_ANY_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
 _WORD_JOINER = "\u2060"
 
 
@@ -93,9 +94,15 @@ def neutralize_structure(text: str) -> str:
     """Chat-template control strings (every family of :data:`CHAT_FAMILIES`) and line breaks
     neutralised, other brackets left alone (for bracket rules that reproduce a reference's
     text)."""
-    text = _CONTROL.sub(_flip, text)
-    text = _BRACKET_CONTROL.sub(_flip_square, text)
-    return _BREAK.sub(" ", _ROLE_LABEL.sub(_label, text))
+    # each pattern needs a character of its own; most passages have none of them (a scan
+    # for one character is far cheaper than a regex's)
+    if "<" in text:
+        text = _CONTROL.sub(_flip, text)
+    if "[" in text:
+        text = _BRACKET_CONTROL.sub(_flip_square, text)
+    if ":" in text:
+        text = _ROLE_LABEL.sub(_label, text)
+    return _BREAK.sub(" ", text) if _ANY_BREAK.search(text) else text
 
 
 def defang_tokens(text: str, tokens: Iterable[str]) -> str:

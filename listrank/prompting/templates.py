@@ -22,6 +22,7 @@ each passage in ``<passage>`` … ``</passage>`` and tells the model passages ar
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import string
 import tomllib
@@ -91,6 +92,7 @@ KEEP_LEAVES_OPEN = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a passage is prepared again for every block it is in
 def prepare_text(
     text: str, *, brackets: str = "neutralize", clean: str = "none", identifiers: str = "numeric"
 ) -> str:

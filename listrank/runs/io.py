@@ -53,6 +53,10 @@ def iter_requests(
         raise InputError(f"{path} holds no requests")
 
 
+_SMALL = 10_000
+"""Up to this many qids, a set finds a repeat (no numpy import for a small input)."""
+
+
 class QidCheck:
     """Repeated qids among very many, in 8 bytes per qid: a 64-bit digest of each is kept and
     the digests are compared once all are in (``duplicate``); a repeated digest is confirmed
@@ -71,10 +75,10 @@ class QidCheck:
     def duplicate(self, qids: Callable[[], Iterable[tuple[int, str]]]) -> tuple[int, str] | None:
         """(position, qid) of the first qid seen before, or None; ``qids`` re-reads the
         (position, qid) pairs when two digests are equal."""
-        import numpy as np
-
-        if len(self._digests) < 2:
+        if len(set(self._digests[:_SMALL])) == len(self._digests):  # no repeat: at once
             return None
+        import numpy as np  # here: a few queries need no numpy
+
         digests = np.frombuffer(self._digests, dtype=np.uint64)
         ordered = np.sort(digests)
         repeated = ordered[1:][ordered[1:] == ordered[:-1]]

@@ -53,6 +53,8 @@ class Seen:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    raw: bytes = b""
+    """The body's bytes as sent."""
 
 
 def _prompt_of(body: dict[str, Any]) -> str:
@@ -196,6 +198,9 @@ class FakeOpenAIServer:
 def _handler(fake: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # the head and the body go out as two writes; with Nagle's algorithm the body waits
+        # for the client's delayed ACK of the head (~40 ms on Linux), added to every call
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -217,10 +222,11 @@ def _handler(fake: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length)
+            body = json.loads(raw or b"{}")
             with fake._lock:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                fake.requests.append(Seen(time.monotonic(), self.path, body, headers))
+                fake.requests.append(Seen(time.monotonic(), self.path, body, headers, raw))
                 fault = fake.faults.popleft() if fake.faults else None
                 fake._in_flight += 1
                 fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)

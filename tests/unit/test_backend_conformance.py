@@ -136,14 +136,19 @@ def _hf() -> Iterator[Any]:
     yield tiny_backend("llama")
 
 
-def _openai() -> Iterator[Any]:
+def _openai(transport: str = "http") -> Iterator[Any]:
     from listrank.backends.openai import OpenAIBackend
     from tests.support.fake_openai import FakeOpenAIServer
 
     with FakeOpenAIServer() as server:
-        backend = OpenAIBackend("fake-model", base_url=server.url, timeout=5.0)
+        backend = OpenAIBackend("fake-model", base_url=server.url, timeout=5.0, transport=transport)
         yield backend
         backend.close()
+
+
+def _openai_sdk() -> Iterator[Any]:
+    pytest.importorskip("openai")
+    yield from _openai("sdk")
 
 
 def _llama_cpp() -> Iterator[Any]:
@@ -173,6 +178,7 @@ BACKENDS: dict[str, Callable[[], Iterator[Any]]] = {
     "fake": _fake,
     "hf": _hf,
     "openai": _openai,
+    "openai-sdk": _openai_sdk,
     "llama.cpp": _llama_cpp,
 }
 

@@ -1,6 +1,7 @@
-"""The OpenAI backend posts its plain-JSON bodies through the SDK client without the SDK's
-per-call parameter transform; what reaches the server must be exactly what the SDK's
-``create()`` sends for the same arguments (path, body, auth header)."""
+"""The OpenAI backend posts plain-JSON bodies, through its lean HTTP transport (the default) or
+the SDK's client, without the SDK's per-call parameter transform; what reaches the server must
+be exactly what the SDK's ``create()`` sends for the same arguments (path, body, the headers
+that matter), whichever transport sent it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ MSGS: list[Any] = [
 ]
 
 
+TRANSPORTS = pytest.mark.parametrize("transport", ["http", "sdk"])
+
+
 @pytest.fixture
 def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as srv:
@@ -32,16 +36,24 @@ def _sdk(server: FakeOpenAIServer) -> Any:
     return openai.OpenAI(api_key=KEY, base_url=server.url, max_retries=0, timeout=5.0)
 
 
+MATTER = ("authorization", "content-type", "openai-organization", "openai-project")
+
+
 def _same(ours: Seen, sdk: Seen) -> None:
     assert ours.path == sdk.path
     assert ours.body == sdk.body
+    assert ours.raw == sdk.raw  # byte for byte: the SDK's JSON encoding
     assert ours.headers["authorization"] == sdk.headers["authorization"] == f"Bearer {KEY}"
-    assert ours.headers["content-type"] == sdk.headers["content-type"]
+    for name in MATTER:
+        assert ours.headers.get(name) == sdk.headers.get(name), name
 
 
-def test_chat_generate_body_equals_the_sdk_create(server: FakeOpenAIServer) -> None:
+@TRANSPORTS
+def test_chat_generate_body_equals_the_sdk_create(server: FakeOpenAIServer, transport: str) -> None:
     extra = {"top_k": 5, "temperature": 0.3}  # extra_body wins over our own keys, as in the SDK
-    b = OpenAIBackend("m", base_url=server.url, api_key=KEY, seed=7, extra_body=extra)
+    b = OpenAIBackend(
+        "m", base_url=server.url, api_key=KEY, seed=7, extra_body=extra, transport=transport
+    )
     out = b.generate([GenerationRequest(MSGS, 9, stop=("\n\n",))])
     assert out[0].text and out[0].error is None
     _sdk(server).chat.completions.create(
@@ -58,8 +70,11 @@ def test_chat_generate_body_equals_the_sdk_create(server: FakeOpenAIServer) -> N
     assert ours.body["temperature"] == 0.3 and ours.body["top_k"] == 5
 
 
-def test_chat_logprobs_body_equals_the_sdk_create(server: FakeOpenAIServer) -> None:
-    b = OpenAIBackend("m", base_url=server.url, api_key=KEY, seed=None, logit_bias=False)
+@TRANSPORTS
+def test_chat_logprobs_body_equals_the_sdk_create(server: FakeOpenAIServer, transport: str) -> None:
+    b = OpenAIBackend(
+        "m", base_url=server.url, api_key=KEY, seed=None, logit_bias=False, transport=transport
+    )
     out = b.next_token_logprobs([LogprobRequest(MSGS, ["A", "B"])])
     assert out[0].error is None
     _sdk(server).chat.completions.create(
@@ -73,7 +88,8 @@ def test_chat_logprobs_body_equals_the_sdk_create(server: FakeOpenAIServer) -> N
     _same(*server.requests)
 
 
-def test_completions_bodies_equal_the_sdk_create(server: FakeOpenAIServer) -> None:
+@TRANSPORTS
+def test_completions_bodies_equal_the_sdk_create(server: FakeOpenAIServer, transport: str) -> None:
     pytest.importorskip("transformers")
     b = OpenAIBackend(
         "m",
@@ -82,6 +98,7 @@ def test_completions_bodies_equal_the_sdk_create(server: FakeOpenAIServer) -> No
         tokenizer="hf:embedded",
         use_completions=True,
         logit_bias=False,
+        transport=transport,
     )
     b.generate([GenerationRequest(MSGS, 5, assistant_prefix="[")])
     b.next_token_logprobs([LogprobRequest(MSGS, ["A", "B"], "[")])
@@ -95,3 +112,29 @@ def test_completions_bodies_equal_the_sdk_create(server: FakeOpenAIServer) -> No
     _same(ours_gen, sdk_gen)
     _same(ours_lp, sdk_lp)
     assert ours_gen.path == "/v1/completions"
+
+
+@TRANSPORTS
+def test_organization_and_project_headers_come_from_the_environment_as_in_the_sdk(
+    server: FakeOpenAIServer, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-123")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-456")
+    b = OpenAIBackend("m", base_url=server.url, api_key=KEY, transport=transport)
+    b.generate([GenerationRequest(MSGS, 9)])
+    _sdk(server).chat.completions.create(
+        model="m", messages=MSGS, max_tokens=9, temperature=0.0, seed=0
+    )
+    ours, sdk = server.requests
+    _same(ours, sdk)
+    assert ours.headers["openai-organization"] == "org-123"
+    assert ours.headers["openai-project"] == "proj-456"
+
+
+def test_non_ascii_text_is_sent_as_the_sdk_encodes_it(server: FakeOpenAIServer) -> None:
+    msgs: list[Any] = [{"role": "user", "content": "[1] café 東京 \u2028 😀 [2] b"}]
+    OpenAIBackend("m", base_url=server.url, api_key=KEY).generate([GenerationRequest(msgs, 5)])
+    _sdk(server).chat.completions.create(
+        model="m", messages=msgs, max_tokens=5, temperature=0.0, seed=0
+    )
+    _same(*server.requests)
