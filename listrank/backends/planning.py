@@ -109,18 +109,37 @@ class HFStandIn(LocalStandIn):
         raise self._refuse()
 
 
+def hub_folder(name: str) -> Path | None:
+    """The Hugging Face cache's folder of hub model ``name`` at the revision the cache calls
+    ``main`` (what an offline load reads), or None when it is not cached."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if not cache:
+        home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+        cache = str(Path(home) / "hub")
+    repo = Path(cache).expanduser() / f"models--{name.replace('/', '--')}"
+    try:
+        commit = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    folder = repo / "snapshots" / commit
+    return folder if commit and folder.is_dir() else None
+
+
 def local_source(model: str | None) -> Path | None:
-    """The folder or .gguf file a local model's tokenizer is read from (the embedded model:
-    its converted folder, else its GGUF file); None for a hub name."""
+    """The folder or .gguf file a model's tokenizer is read from: the embedded model's
+    converted folder, else its GGUF file; a path; a hub name's folder in the Hugging Face
+    cache; None for a hub name that is not cached."""
     if model in EMBEDDED_ALIASES:
         return converted_dir() or gguf_path()
     check_local_model(str(model))  # the backend's own errors for a missing or empty path
-    return Path(str(model)).expanduser() if looks_local(str(model)) else None
+    if looks_local(str(model)):
+        return Path(str(model)).expanduser()
+    return hub_folder(str(model))
 
 
 def local_tokenizer(model: str | None) -> tuple[Any, Facts]:
     source = local_source(model)
-    if source is None:  # a hub name: transformers resolves it (tokenizer only, each time)
+    if source is None:  # a hub name not cached: transformers resolves it (tokenizer only)
         return build_with_transformers(Path(str(model)), save=False)
     return planning_tokenizer(source)
 

@@ -94,3 +94,14 @@ def test_plan_leaves_the_prefilter_model_unloaded(tmp_path: Path) -> None:
     cfg = tmp_path / "p.toml"
     cfg.write_text('[prefilter]\ntype = "cross-encoder"\nmodel = "no/such-model"\nk = 20\n')
     assert loaded_by(["plan", "--n", "100", "--config", str(cfg), "--backend", "fake"]) == []
+
+
+def test_plan_on_a_cached_hub_name_imports_none(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    argv = ["plan", "--n", "30", "--model", "org/tiny", "--method", "first"]
+    assert loaded_by(argv, {"HF_HUB_CACHE": str(tmp_path / "hub")}) == []

@@ -104,3 +104,25 @@ def test_an_llm_prefilter_on_its_own_backend_is_planned_too(
     assert [p.strategy for p in plan.parts] == ["pointwise", "sliding"]
     assert [p.n for p in plan.parts] == [60, 20]
     assert plan.prompt_tokens > 0
+
+
+def test_a_hub_name_is_read_from_the_hugging_face_cache(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub cache's layout: models--org--name/refs/main names the snapshot folder."""
+    import shutil
+
+    from listrank.backends.planning import hub_folder
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert hub_folder("org/tiny") == repo / "snapshots" / "abc123"
+    assert hub_folder("org/absent") is None
+    cands = placeholder_candidates(30, 50)
+    real = Reranker(model=str(tiny_model_dir), method="first", device="cpu")
+    planned = Reranker.planning(model="org/tiny", method="first")
+    assert planned.backend.model_name == "org/tiny"
+    assert planned.plan(30, QUERY, cands) == real.plan(30, QUERY, cands)
