@@ -73,6 +73,9 @@ def assert_same(real: Any, planning: Any, **kwargs: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots go to a fresh cache; the embedded tokenizer is loaded from the usual one
+    first (a fresh cache would convert the whole model)."""
+    embedded_tokenizer()
     monkeypatch.setenv("LISTRANK_CACHE_DIR", str(tmp_path / "cache"))
 
 
@@ -188,3 +191,22 @@ def test_truncation_or_padding_in_tokenizer_json_does_not_cut_the_counts(tmp_pat
     assert len(real.encode(long_text, add_special_tokens=False)) > 8
     assert found[0].encode(long_text) == real.encode(long_text, add_special_tokens=False)
     assert_same(real, found[0])
+
+
+def test_a_model_specific_tokenizer_class_is_built_once_by_transformers(tmp_path: Path) -> None:
+    """transformers rebuilds such a backend from vocabulary and merges: the plan takes the one
+    it built (a snapshot), not the file."""
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "gpt2-class"
+    embedded_tokenizer().save_pretrained(folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["tokenizer_class"] = "GPT2Tokenizer"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    model_config = {"model_type": "llama", "num_hidden_layers": 3}
+    (folder / "config.json").write_text(json.dumps(model_config))
+    assert tokenizer_cache.read_directly(folder) is None
+    planning, facts = tokenizer_cache.planning_tokenizer(folder)
+    assert tokenizer_cache.load_snapshot(folder) is not None  # the next plan reads this
+    assert facts["layers"] == 3
+    assert_same(AutoTokenizer.from_pretrained(str(folder)), planning)
