@@ -210,3 +210,15 @@ def test_a_model_specific_tokenizer_class_is_built_once_by_transformers(tmp_path
     assert tokenizer_cache.load_snapshot(folder) is not None  # the next plan reads this
     assert facts["layers"] == 3
     assert_same(AutoTokenizer.from_pretrained(str(folder)), planning)
+
+
+def test_gguf_facts_come_from_the_header_as_transformers_maps_them(tmp_path: Path) -> None:
+    # SmolLM2-135M: 30 blocks, 8192 positions (its config as transformers reads the GGUF)
+    assert tokenizer_cache.gguf_facts(gguf_path()) == {"context": 8192, "layers": 30}
+    not_gguf = tmp_path / "x.gguf"
+    not_gguf.write_bytes(b"NOPE" + bytes(64))
+    assert tokenizer_cache.gguf_facts(not_gguf) is None
+    truncated = tmp_path / "cut.gguf"
+    with gguf_path().open("rb") as fh:
+        truncated.write_bytes(fh.read(40))
+    assert tokenizer_cache.gguf_facts(truncated) is None
