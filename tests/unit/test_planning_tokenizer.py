@@ -222,3 +222,27 @@ def test_gguf_facts_come_from_the_header_as_transformers_maps_them(tmp_path: Pat
     with gguf_path().open("rb") as fh:
         truncated.write_bytes(fh.read(40))
     assert tokenizer_cache.gguf_facts(truncated) is None
+
+
+def test_a_hub_model_loaded_from_the_cache_leaves_its_snapshot_where_plans_look(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    folder = repo / "snapshots" / "abc123"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "special_tokens_map.json").write_text(
+        json.dumps(embedded_tokenizer().special_tokens_map)
+    )  # not readable directly: the backend keeps a snapshot
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    load = "from listrank.backends.hf import HFBackend; HFBackend('org/tiny', device='cpu')"
+    repo_root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", load], env=env, cwd=repo_root, check=True, timeout=300)
+    found = tokenizer_cache.load_snapshot(folder)
+    assert found is not None and found[1]["layers"] == 2
