@@ -381,8 +381,7 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
 def _local_folder(model: str) -> Path | None:
     """The folder a model was read from: a path, or a hub name's Hugging Face cache folder
     (where a plan looks for it), None when there is none."""
-    from listrank.backends.model_path import looks_local
-    from listrank.backends.planning import hub_folder
+    from listrank.backends.model_path import hub_folder, looks_local
 
     return Path(model).expanduser() if looks_local(model) else hub_folder(model)
 

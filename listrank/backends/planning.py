@@ -31,7 +31,7 @@ from listrank.backends.base import (
 )
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, converted_dir, gguf_path
-from listrank.backends.model_path import check_local_model, looks_local
+from listrank.backends.model_path import check_local_model, hub_folder, looks_local
 from listrank.backends.tokenizer_cache import Facts, build_with_transformers, planning_tokenizer
 from listrank.errors import BackendError, ConfigError
 from listrank.options import bind
@@ -107,22 +107,6 @@ class HFStandIn(LocalStandIn):
 
     def prefix_attention(self, requests: Sequence[AttentionRequest]) -> list[AttentionResult]:
         raise self._refuse()
-
-
-def hub_folder(name: str) -> Path | None:
-    """The Hugging Face cache's folder of hub model ``name`` at the revision the cache calls
-    ``main`` (what an offline load reads), or None when it is not cached."""
-    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if not cache:
-        home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
-        cache = str(Path(home) / "hub")
-    repo = Path(cache).expanduser() / f"models--{name.replace('/', '--')}"
-    try:
-        commit = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    folder = repo / "snapshots" / commit
-    return folder if commit and folder.is_dir() else None
 
 
 def local_source(model: str | None) -> Path | None:

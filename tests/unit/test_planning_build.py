@@ -112,7 +112,7 @@ def test_a_hub_name_is_read_from_the_hugging_face_cache(
     """The hub cache's layout: models--org--name/refs/main names the snapshot folder."""
     import shutil
 
-    from listrank.backends.planning import hub_folder
+    from listrank.backends.model_path import hub_folder
 
     repo = tmp_path / "hub" / "models--org--tiny"
     shutil.copytree(tiny_model_dir, repo / "snapshots" / "abc123")
