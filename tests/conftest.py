@@ -54,3 +54,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     tiny_model("llama").save_pretrained(folder)
     embedded_tokenizer().save_pretrained(folder)
     yield folder
+
+
+@pytest.fixture(scope="session")
+def gguf_tokenizer_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A listrank cache folder holding only the embedded GGUF's tokenizer snapshot (no
+    converted model), as a plan before any run leaves it: built once per session (it imports
+    transformers and reads the GGUF)."""
+    from listrank.backends import tokenizer_cache
+    from listrank.backends.embedded import gguf_path
+
+    cache = tmp_path_factory.mktemp("gguf-cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LISTRANK_CACHE_DIR", str(cache))
+        assert tokenizer_cache.load_snapshot(gguf_path()) is None  # a miss: built, then kept
+        tokenizer_cache.planning_tokenizer(gguf_path())
+        assert tokenizer_cache.snapshot_file(gguf_path()).exists()
+    return cache

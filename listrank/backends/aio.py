@@ -68,6 +68,10 @@ class LoopThread:
     def on_loop_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
 
+    def stalled(self) -> bool:
+        """A loop was started but its thread is gone: nothing submitted would ever run."""
+        return self._thread is not None and not self._thread.is_alive()
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self.loop
         try:

@@ -372,8 +372,18 @@ def _load(model: str | None, dtype: Any, attn_implementation: str | None) -> tup
         raise
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load model {model!r}: {exc}") from exc
-    _remember_tokenizer(Path(folder) / gguf if gguf else Path(folder), model_obj, tokenizer)
+    source = Path(folder) / gguf if gguf else _local_folder(folder)
+    if source is not None:
+        _remember_tokenizer(source, model_obj, tokenizer)
     return model_obj, tokenizer
+
+
+def _local_folder(model: str) -> Path | None:
+    """The folder a model was read from: a path, or a hub name's Hugging Face cache folder
+    (where a plan looks for it), None when there is none."""
+    from listrank.backends.model_path import hub_folder, looks_local
+
+    return Path(model).expanduser() if looks_local(model) else hub_folder(model)
 
 
 def _remember_tokenizer(source: Path, model_obj: Any, tokenizer: Any) -> None:

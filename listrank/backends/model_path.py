@@ -64,3 +64,19 @@ def check_local_model(model: str) -> None:
             f"model folder {model!r} holds no model: missing {'; '.join(missing)}; "
             f"found: {', '.join(found) if found else 'nothing (empty folder)'}"
         )
+
+
+def hub_folder(name: str) -> Path | None:
+    """The Hugging Face cache's folder of hub model ``name`` at the revision the cache calls
+    ``main`` (what an offline load reads), or None when it is not cached."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if not cache:
+        home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+        cache = str(Path(home) / "hub")
+    repo = Path(cache).expanduser() / f"models--{name.replace('/', '--')}"
+    try:
+        commit = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    folder = repo / "snapshots" / commit
+    return folder if commit and folder.is_dir() else None

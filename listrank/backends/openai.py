@@ -150,7 +150,7 @@ def _close(io: LoopThread, transports: Sequence[Transport]) -> None:
         for transport in transports:
             await transport.aclose()
 
-    if io.on_loop_thread():  # collected on its own loop: it cannot wait for itself
+    if io.on_loop_thread() or io.stalled():  # it cannot wait for itself, or for no one
         return
     io.close(close_all())
 

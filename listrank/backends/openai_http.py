@@ -257,13 +257,23 @@ def _env_proxy(url: str) -> str | None:
 
 
 def _trust_store() -> Any:
-    """The SDK's (httpx's) CA bundle, so both transports trust the same servers."""
+    """What the SDK's HTTP stack trusts: SSL_CERT_FILE or SSL_CERT_DIR when set, else the
+    system's certificates (certifi's bundle where the system has none)."""
     import ssl
 
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    paths = ssl.get_default_verify_paths()
+    if (paths.cafile and os.path.isfile(paths.cafile)) or (
+        paths.capath and os.path.isdir(paths.capath)
+    ):
+        return ssl.create_default_context()
     try:
         import certifi
     except ImportError:
-        return ssl.create_default_context()  # the system's
+        return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
 
 

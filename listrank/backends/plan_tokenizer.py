@@ -32,7 +32,13 @@ class PlanningTokenizer:
         chat_template: str | Mapping[str, str] | None,
         special_tokens_map: Mapping[str, str],
         all_special_tokens: Sequence[str],
+        split_special_tokens: bool = False,
     ) -> None:
+        # as transformers encodes without truncation or padding: a tokenizer.json may carry
+        # either (e.g. truncation at 512), which would cut or pad the counts
+        backend.no_truncation()
+        backend.no_padding()
+        backend.encode_special_tokens = split_special_tokens
         self.backend_tokenizer = backend
         self.chat_template = (
             dict(chat_template) if isinstance(chat_template, Mapping) else (chat_template)

@@ -31,7 +31,7 @@ from listrank.backends.base import (
 )
 from listrank.backends.chat import LocalTokenizer
 from listrank.backends.embedded import EMBEDDED_NAME, converted_dir, gguf_path
-from listrank.backends.model_path import check_local_model, looks_local
+from listrank.backends.model_path import check_local_model, hub_folder, looks_local
 from listrank.backends.tokenizer_cache import Facts, build_with_transformers, planning_tokenizer
 from listrank.errors import BackendError, ConfigError
 from listrank.options import bind
@@ -110,17 +110,20 @@ class HFStandIn(LocalStandIn):
 
 
 def local_source(model: str | None) -> Path | None:
-    """The folder or .gguf file a local model's tokenizer is read from (the embedded model:
-    its converted folder, else its GGUF file); None for a hub name."""
+    """The folder or .gguf file a model's tokenizer is read from: the embedded model's
+    converted folder, else its GGUF file; a path; a hub name's folder in the Hugging Face
+    cache; None for a hub name that is not cached."""
     if model in EMBEDDED_ALIASES:
         return converted_dir() or gguf_path()
     check_local_model(str(model))  # the backend's own errors for a missing or empty path
-    return Path(str(model)).expanduser() if looks_local(str(model)) else None
+    if looks_local(str(model)):
+        return Path(str(model)).expanduser()
+    return hub_folder(str(model))
 
 
 def local_tokenizer(model: str | None) -> tuple[Any, Facts]:
     source = local_source(model)
-    if source is None:  # a hub name: transformers resolves it (tokenizer only, each time)
+    if source is None:  # a hub name not cached: transformers resolves it (tokenizer only)
         return build_with_transformers(Path(str(model)), save=False)
     return planning_tokenizer(source)
 

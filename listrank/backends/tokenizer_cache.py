@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import tempfile
 from collections.abc import Mapping
 from importlib import metadata
@@ -92,6 +93,7 @@ def snapshot_of(tokenizer: Any, facts: Mapping[str, int | None]) -> dict[str, An
         "chat_template": getattr(tokenizer, "chat_template", None),
         "special_tokens_map": {k: str(v) for k, v in tokenizer.special_tokens_map.items()},
         "all_special_tokens": [str(t) for t in tokenizer.all_special_tokens],
+        "split_special_tokens": bool(getattr(tokenizer, "split_special_tokens", False)),
         "facts": dict(facts),
     }
 
@@ -121,6 +123,7 @@ def _from_snapshot(data: Mapping[str, Any]) -> tuple[PlanningTokenizer, Facts]:
         chat_template=data["chat_template"],
         special_tokens_map=data["special_tokens_map"],
         all_special_tokens=data["all_special_tokens"],
+        split_special_tokens=bool(data.get("split_special_tokens", False)),
     )
     return tok, dict(data["facts"])
 
@@ -175,7 +178,9 @@ def _direct_files(folder: Path) -> tuple[dict[str, Any], dict[str, Any], Any] | 
         return None
     if config.get("tokenizer_class") not in _GENERIC_CLASSES:
         return None  # a model-specific class rebuilds the backend from vocab and merges
-    if config.get("split_special_tokens") or "add_prefix_space" in config:
+    if any(config.get(k) for k in ("split_special_tokens", "do_lower_case")):
+        return None  # settings transformers applies to the backend after loading it
+    if "add_prefix_space" in config:
         return None  # settings transformers applies to the backend after loading it
     if not isinstance(config.get("extra_special_tokens", []) or [], list):
         return None  # named extra tokens join the template variables
@@ -227,6 +232,52 @@ def read_directly(folder: Path) -> tuple[PlanningTokenizer, Facts] | None:
     return tok, config_facts(model_config)
 
 
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?"}
+_GGUF_SCALARS.update({10: "<Q", 11: "<q", 12: "<d"})
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def _gguf_value(fh: Any, kind: int) -> Any:
+    """One metadata value of a GGUF file (arrays skipped: None)."""
+    if kind == _GGUF_STRING:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        return fh.read(size).decode("utf-8", "replace")
+    if kind == _GGUF_ARRAY:
+        item, count = struct.unpack("<IQ", fh.read(12))
+        for _ in range(count):
+            _gguf_value(fh, item)
+        return None
+    fmt = _GGUF_SCALARS[kind]
+    return struct.unpack(fmt, fh.read(struct.calcsize(fmt)))[0]
+
+
+def gguf_facts(path: Path) -> Facts | None:
+    """Context length and block count from a GGUF file's metadata (what transformers maps to
+    max_position_embeddings and num_hidden_layers), read without its tensors; None when the
+    file does not say (then transformers reads its config)."""
+    wanted: dict[str, int] = {}
+    arch = None
+    try:
+        with path.open("rb") as fh:
+            magic, version = fh.read(4), struct.unpack("<I", fh.read(4))[0]
+            if magic != b"GGUF" or version < 2:
+                return None
+            _, count = struct.unpack("<QQ", fh.read(16))
+            for _ in range(count):
+                (size,) = struct.unpack("<Q", fh.read(8))
+                key = fh.read(size).decode("utf-8", "replace")
+                value = _gguf_value(fh, struct.unpack("<I", fh.read(4))[0])
+                if key == "general.architecture":
+                    arch = value
+                elif arch and key in (f"{arch}.context_length", f"{arch}.block_count"):
+                    wanted[key.rpartition(".")[2]] = int(value)
+                if len(wanted) == 2:
+                    return {"context": wanted["context_length"], "layers": wanted["block_count"]}
+    except (OSError, KeyError, struct.error, ValueError, TypeError):
+        return None
+    return None
+
+
 def build_with_transformers(source: Path, *, save: bool = True) -> tuple[PlanningTokenizer, Facts]:
     """The tokenizer (no weights) and config through transformers, snapshotted for next time
     (``save``; a hub name is not: its files are not ours to key by)."""
@@ -242,18 +293,21 @@ def build_with_transformers(source: Path, *, save: bool = True) -> tuple[Plannin
     folder, extra = (
         (str(source.parent), {"gguf_file": source.name}) if source.is_file() else (str(source), {})
     )
+    # a GGUF's facts from its header: transformers would parse the whole file again
+    facts = gguf_facts(source) if source.is_file() else None
     try:
         with quiet_loading():
             tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
-            config = AutoConfig.from_pretrained(folder, **extra)
+            config = AutoConfig.from_pretrained(folder, **extra) if facts is None else None
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load the tokenizer of {str(source)!r}: {exc}") from exc
-    text = getattr(config, "text_config", None)
-    layers = getattr(config, "num_hidden_layers", None) or getattr(text, "num_hidden_layers", None)
-    facts: Facts = {
-        "context": getattr(config, "max_position_embeddings", None),
-        "layers": layers,
-    }
+    if facts is None:
+        text = getattr(config, "text_config", None)
+        layers = getattr(config, "num_hidden_layers", None)
+        facts = {
+            "context": getattr(config, "max_position_embeddings", None),
+            "layers": layers or getattr(text, "num_hidden_layers", None),
+        }
     if save:
         save_snapshot(source, tokenizer, facts)
     return _from_snapshot(snapshot_of(tokenizer, facts))

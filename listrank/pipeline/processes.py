@@ -9,9 +9,10 @@ parent yields them as :func:`scheduler.stream` does (in input order with ``order
 is written from them -- output, journal entries, resume -- is what one process writes. A query's
 answer does not depend on the process that ran it (same prompts, same calls).
 
-Why processes rather than Ray actors: the work is I/O bound and stateless per query; a plain
-``multiprocessing`` spawn pool needs no extra dependency, starts in about a second and keeps
-the parent in charge of input order and the journal.
+Why processes rather than Ray actors: the work is I/O bound and stateless per query; plain
+``multiprocessing`` needs no extra dependency and keeps the parent in charge of input order and
+the journal. Workers fork from a fork server that imported the pipeline's modules once (where
+the platform has one; else they are spawned), so N workers do not import everything N times.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import queue as queue_mod
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from listrank.errors import BackendError, ConfigError
+from listrank.errors import BackendError, ConfigError, ListrankError
 from listrank.pipeline.config import PipelineConfig
 from listrank.pipeline.scheduler import Item, Outcome
 
@@ -62,6 +63,36 @@ def _work(
     outbox.put(("exit", worker, None))
 
 
+def _context(cfg: PipelineConfig) -> Any:
+    """Where workers come from: forked from a fork server that imported the pipeline's modules
+    once (each spawned worker would import them all again, most of its start-up), or spawned
+    where there is no fork server. Never a fork of this process, which may hold threads."""
+    import multiprocessing  # here: one process needs none of it
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_modules(cfg))
+    return ctx
+
+
+def _modules(cfg: PipelineConfig) -> list[str]:
+    """The modules a worker imports to build ``cfg``: the pipeline and its components."""
+    from listrank import registry
+
+    modules = ["listrank.pipeline.processes"]
+    for kind, spec in (
+        ("backend", cfg.backend),
+        ("method", cfg.method),
+        ("strategy", cfg.strategy),
+    ):
+        try:
+            modules.append(registry.get(kind, spec.name).target.partition(":")[0])
+        except ListrankError:  # the worker reports it when it builds
+            continue
+    return modules
+
+
 def process_stream(
     cfg: PipelineConfig,
     items: Iterable[Item],
@@ -75,9 +106,7 @@ def process_stream(
     docstring); ``max_in_flight`` is per process (default: the pipeline's own)."""
     if processes < 1:
         raise ConfigError("processes must be >= 1")
-    import multiprocessing  # here: one process needs none of it
-
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+    ctx = _context(cfg)
     inboxes = [ctx.Queue() for _ in range(processes)]
     outbox = ctx.Queue()
     workers = [

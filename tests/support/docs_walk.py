@@ -5,7 +5,7 @@ the time each block took.
     python -m tests.support.docs_walk                       # everything (the walk-through's
                                                             # `ab` alone takes many minutes)
     python -m tests.support.docs_walk --only README.md docs/cli.md:7
-    python -m tests.support.docs_walk --skip docs/walkthrough.md --tiny
+    python -m tests.support.docs_walk --skip docs/walkthrough.md --tiny --markdown
 
 ``--only``/``--skip`` take pages or page:line (a block's opening fence). DL19 comes from the
 test collections laid out as a hub cache (as the tests do; ``--online`` uses the real caches
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", nargs="+", default=[], metavar="PAGE[:LINE]")
     parser.add_argument("--tiny", action="store_true", help="the tiny random model instead")
     parser.add_argument("--online", action="store_true", help="real caches and the network")
+    parser.add_argument("--markdown", action="store_true", help="end with the timings as a table")
     args = parser.parse_args(argv)
 
     from tests.support.fake_openai import FakeOpenAIServer
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{len(ran)} blocks run on {model} in {total:.1f} s, "
         f"{len(rows) - len(ran)} skipped, {failed} failed"
     )
+    if args.markdown:
+        print("\n| block | seconds | result |\n|---|---|---|")
+        print("\n".join(f"| {where} | {seconds} | {status} |" for where, seconds, status in rows))
     return 1 if failed else 0
 
 

@@ -46,6 +46,15 @@ def test_memo_is_bounded() -> None:
     assert len(memo._cache) == 2
 
 
+def test_every_block_of_many_queries_in_flight_is_counted_once() -> None:
+    spy = Spy()
+    memo = CountMemo(spy)
+    prompts = [msgs(f"query {q} block {b} " * 20) for q in range(32) for b in range(20)]
+    fitted = [memo.count_messages(m, "[") for m in prompts]  # every block fitted first
+    sent = [memo.count_messages(m, "[") for m in prompts]  # then every request goes out
+    assert sent == fitted and spy.seen == len(prompts)
+
+
 def test_backend_counts_a_fitted_prompt_once() -> None:
     pytest.importorskip("openai")
     from listrank.backends.base import GenerationRequest

@@ -95,6 +95,7 @@ OTHER_FLAGS = {
     "--strict": "mkdocs build",
     "--only": "the benchmarks' and the docs walk's row selection",
     "--skip": "the docs walk's selection",
+    "--markdown": "the docs walk's table",
     "--queries": "python -m benchmarks.strategies",
     "--arch": "python -m benchmarks.gpu",
     "--cpu-tiny": "python -m benchmarks.gpu",

@@ -77,23 +77,31 @@ def test_plan_on_openai_needs_neither_the_sdk_nor_a_key(tmp_path: Path) -> None:
     assert loaded_by([*argv, "--strategy", "jointrank", "--json"], no_key) == []
 
 
-def test_plan_on_the_embedded_gguf_reads_its_tokenizer_snapshot(tmp_path: Path) -> None:
+def test_plan_on_the_embedded_gguf_reads_its_tokenizer_snapshot(
+    gguf_tokenizer_cache: Path,
+) -> None:
     """No converted folder in this cache: the plan reads the GGUF's tokenizer snapshot."""
-    from listrank.backends import tokenizer_cache
     from listrank.backends.embedded import gguf_path
 
-    cache = {"LISTRANK_CACHE_DIR": str(tmp_path / "cache")}
-    os.environ.update(cache)
-    try:
-        tokenizer_cache.planning_tokenizer(gguf_path())  # what any earlier run left there
-    finally:
-        del os.environ["LISTRANK_CACHE_DIR"]
+    cache = {"LISTRANK_CACHE_DIR": str(gguf_tokenizer_cache)}
     assert loaded_by(["plan", "--n", "100"], cache) == []  # the default: hf, embedded, icr
     assert loaded_by(["plan", "--n", "100", "--model", str(gguf_path())], cache) == []
     assert loaded_by(["plan", "--n", "50", "--method", "first", "--json"], cache) == []
+    assert loaded_by(["config", "show", "--backend", "vllm"], cache) == []
 
 
 def test_plan_leaves_the_prefilter_model_unloaded(tmp_path: Path) -> None:
     cfg = tmp_path / "p.toml"
     cfg.write_text('[prefilter]\ntype = "cross-encoder"\nmodel = "no/such-model"\nk = 20\n')
     assert loaded_by(["plan", "--n", "100", "--config", str(cfg), "--backend", "fake"]) == []
+
+
+def test_plan_on_a_cached_hub_name_imports_none(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    argv = ["plan", "--n", "30", "--model", "org/tiny", "--method", "first"]
+    assert loaded_by(argv, {"HF_HUB_CACHE": str(tmp_path / "hub")}) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -208,3 +209,31 @@ def test_an_unclosed_backend_ends_its_process_quietly(server: FakeOpenAIServer) 
         check=True,
     )  # fmt: skip
     assert out.stderr == ""
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_https_with_the_trust_store_the_environment_names(
+    transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trustme = pytest.importorskip("trustme")
+    if transport == "sdk":
+        pytest.importorskip("openai")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with FakeOpenAIServer() as server:
+        assert server._server is not None
+        server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
+        url = server.url.replace("http://", "https://")
+        untrusted = _backend(url, transport, max_attempts=1)
+        with pytest.raises(RetryExhaustedError):  # the system does not trust this CA
+            untrusted.generate([REQ])
+        untrusted.close()
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        b = _backend(url, transport)
+        assert b.generate([REQ])[0].text == "[3] > [2] > [1]"
+        b.close()
+    assert server.requests[-1].headers["authorization"] == f"Bearer {KEY}"

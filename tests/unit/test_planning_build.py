@@ -80,3 +80,49 @@ def test_a_planning_build_counts_only_the_prefilters_cut_off(tiny_model_dir: Pat
         PipelineConfig.from_dict(
             {"prefilter": {"type": "cross-encoder", "model": "m", "k": 0}}
         ).build(planning=True)
+
+
+def test_an_llm_prefilter_on_its_own_backend_is_planned_too(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    cfg = PipelineConfig.from_dict(
+        {
+            "backend": {"model": str(tiny_model_dir)},
+            "method": {"name": "rankgpt"},
+            "prefilter": {
+                "type": "llm",
+                "k": 20,
+                "backend": "openai",
+                "model": "served-smollm2",
+                "tokenizer": "hf:embedded",  # pointwise reads token ids: the served model's
+            },
+        }
+    )
+    plan = cfg.build(planning=True).plan(60, QUERY, placeholder_candidates(60, 40))
+    assert [p.strategy for p in plan.parts] == ["pointwise", "sliding"]
+    assert [p.n for p in plan.parts] == [60, 20]
+    assert plan.prompt_tokens > 0
+
+
+def test_a_hub_name_is_read_from_the_hugging_face_cache(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub cache's layout: models--org--name/refs/main names the snapshot folder."""
+    import shutil
+
+    from listrank.backends.model_path import hub_folder
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert hub_folder("org/tiny") == repo / "snapshots" / "abc123"
+    assert hub_folder("org/absent") is None
+    cands = placeholder_candidates(30, 50)
+    real = Reranker(model=str(tiny_model_dir), method="first", device="cpu")
+    planned = Reranker.planning(model="org/tiny", method="first")
+    assert planned.backend.model_name == "org/tiny"
+    assert planned.plan(30, QUERY, cands) == real.plan(30, QUERY, cands)
