@@ -101,6 +101,8 @@ OTHER_FLAGS = {
     "--cpu-tiny": "python -m benchmarks.gpu",
     "--before": "python -m benchmarks.plan_speed",
     "--repeats": "python -m benchmarks.plan_speed",
+    "--hf-queries": "python -m benchmarks throughput",
+    "--hf-threads": "python -m benchmarks throughput",
 }
 """Flags the prose names that belong to other programs than `listrank`, and why."""
 
