@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import contextlib
 import hashlib
+import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -53,8 +54,10 @@ def iter_requests(
         raise InputError(f"{path} holds no requests")
 
 
-_SMALL = 10_000
-"""Up to this many qids, a set finds a repeat (no numpy import for a small input)."""
+_RUN = 65_536
+"""Digests sorted at a time: the transient list of Python ints stays a few MB, however many
+qids there are (numpy's sort would do it in place, but importing numpy costs more memory than
+a million digests)."""
 
 
 class QidCheck:
@@ -72,19 +75,30 @@ class QidCheck:
     def add(self, qid: str) -> None:
         self._digests.append(self._digest(qid))
 
+    def _repeated(self) -> set[int]:
+        """The digests that occur more than once: sorted in runs of ``_RUN`` in place, then
+        the runs merged, so equal digests meet side by side."""
+        runs = []
+        for start in range(0, len(self._digests), _RUN):
+            chunk = array.array("Q", sorted(self._digests[start : start + _RUN]))
+            self._digests[start : start + _RUN] = chunk
+            runs.append(memoryview(self._digests)[start : start + _RUN])
+        repeated: set[int] = set()
+        previous = None
+        for digest in heapq.merge(*runs):
+            if digest == previous:
+                repeated.add(digest)
+            previous = digest
+        for run in runs:
+            run.release()
+        return repeated
+
     def duplicate(self, qids: Callable[[], Iterable[tuple[int, str]]]) -> tuple[int, str] | None:
         """(position, qid) of the first qid seen before, or None; ``qids`` re-reads the
         (position, qid) pairs when two digests are equal."""
-        if len(set(self._digests[:_SMALL])) == len(self._digests):  # no repeat: at once
+        suspects = self._repeated()
+        if not suspects:
             return None
-        import numpy as np  # here: a few queries need no numpy
-
-        digests = np.frombuffer(self._digests, dtype=np.uint64)
-        ordered = np.sort(digests)
-        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-        if not len(repeated):
-            return None
-        suspects = {int(d) for d in repeated}
         seen: set[str] = set()
         for position, qid in qids():
             if self._digest(qid) in suspects:

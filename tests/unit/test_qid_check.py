@@ -36,3 +36,31 @@ def test_a_digest_collision_is_checked_against_the_qids(monkeypatch: pytest.Monk
     assert check.duplicate(lambda: pairs(qids)) is None
     check.add("b")
     assert check.duplicate(lambda: pairs([*qids, "b"])) == (4, "b")
+
+
+@pytest.mark.parametrize("run", [1, 3, 7, 1000])
+def test_a_repeat_is_found_across_sorted_runs(monkeypatch: pytest.MonkeyPatch, run: int) -> None:
+    """The digests are sorted a run at a time and the runs merged: a repeat in two different
+    runs (first and last qid) is found, and unique qids stay unique, whatever the run length."""
+    monkeypatch.setattr("listrank.runs.io._RUN", run)
+    unique = [f"q{i}" for i in range(50)]
+    check = QidCheck()
+    for q in unique:
+        check.add(q)
+    assert check.duplicate(lambda: pytest.fail("re-read without a repeat")) is None
+    check.add("q0")
+    assert check.duplicate(lambda: pairs([*unique, "q0"])) == (51, "q0")
+
+
+def test_the_check_imports_no_numpy() -> None:
+    """Importing numpy costs more memory than the digests of a million qids."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom listrank.runs.io import QidCheck\nc = QidCheck()\n"
+        "for i in range(200_000): c.add(f'q{i}')\n"
+        "assert c.duplicate(lambda: []) is None\nprint('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
