@@ -54,7 +54,7 @@ def iter_requests(
         raise InputError(f"{path} holds no requests")
 
 
-_RUN = 65_536
+_RUN = 8_192
 """Digests sorted at a time: the transient list of Python ints stays a few MB, however many
 qids there are (numpy's sort would do it in place, but importing numpy costs more memory than
 a million digests)."""
