@@ -196,6 +196,18 @@ def make_counter(model: str, spec: str | None) -> TokenCounter:
     )
 
 
+def known_token_ids(counter: TokenCounter, model_name: str, text: str) -> list[int]:
+    """``text``'s token ids from ``counter``, or a ConfigError when it only estimates them
+    (next-token scoring needs the served model's own ids)."""
+    ids = counter.encode(text)
+    if ids is None:
+        raise ConfigError(
+            f"token ids of {model_name!r} are unknown ({counter.name}); pass "
+            "tokenizer='hf:<path>' or 'tiktoken:<encoding>' matching the served model"
+        )
+    return list(ids)
+
+
 class CountMemo:
     """Recent prompt counts by content. A method counts each prompt while fitting it, and the
     backend counts the same prompt again for its rate limiter and usage estimate: with a real

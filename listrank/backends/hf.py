@@ -26,13 +26,11 @@ from listrank.backends.base import (
     LogprobResult,
 )
 from listrank.backends.chat import CHAT_TEMPLATE_KWARGS, LocalTokenizer
-from listrank.backends.embedded import EMBEDDED_NAME, embedded_model_dir
+from listrank.backends.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, embedded_model_dir
 from listrank.backends.model_path import check_local_model
 from listrank.backends.quiet import quiet_loading
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.options import Option, bind
-
-EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
 
 
 def _resolve_device(device: str) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from listrank.backends.aio import LoopThread
-from listrank.backends.apitokens import CountMemo, HFCounter, make_counter
+from listrank.backends.apitokens import CountMemo, HFCounter, known_token_ids, make_counter
 from listrank.backends.base import (
     Feeding,
     GenerationRequest,
@@ -492,13 +492,7 @@ class OpenAIBackend:
         return self._counts.count_messages(messages, assistant_prefix)
 
     def token_ids(self, text: str) -> list[int]:
-        ids = self.counter.encode(text)
-        if ids is None:
-            raise ConfigError(
-                f"token ids of {self.model_name!r} are unknown ({self.counter.name}); pass "
-                "tokenizer='hf:<path>' or 'tiktoken:<encoding>' matching the served model"
-            )
-        return ids
+        return known_token_ids(self.counter, self.model_name, text)
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:

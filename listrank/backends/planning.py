@@ -30,14 +30,13 @@ from listrank.backends.base import (
     LogprobResult,
 )
 from listrank.backends.chat import LocalTokenizer
-from listrank.backends.embedded import EMBEDDED_NAME, converted_dir, gguf_path
+from listrank.backends.embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, converted_dir, gguf_path
 from listrank.backends.model_path import check_local_model, hub_folder, looks_local
 from listrank.backends.tokenizer_cache import Facts, build_with_transformers, planning_tokenizer
 from listrank.errors import BackendError, ConfigError
 from listrank.options import bind
 from listrank.types import ChatMessage
 
-EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
 DEFAULT_CONTEXT = 2048
 """The hf backend's context when the model's config declares none."""
 
@@ -227,13 +226,9 @@ class APIStandIn(StandIn):
         return int(self.counter.count_messages(messages, assistant_prefix))
 
     def token_ids(self, text: str) -> list[int]:
-        ids = self.counter.encode(text)
-        if ids is None:
-            raise ConfigError(
-                f"token ids of {self.model_name!r} are unknown ({self.counter.name}); pass "
-                "tokenizer='hf:<path>' or 'tiktoken:<encoding>' matching the served model"
-            )
-        return list(ids)
+        from listrank.backends.apitokens import known_token_ids
+
+        return known_token_ids(self.counter, self.model_name, text)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         raise self._refuse()

@@ -32,12 +32,16 @@ from listrank.backends.base import (
     LogprobResult,
 )
 from listrank.backends.chat import CHAT_TEMPLATE_KWARGS, LocalTokenizer
-from listrank.backends.embedded import EMBEDDED_NAME, cache_dir, embedded_model_dir
+from listrank.backends.embedded import (
+    EMBEDDED_ALIASES,
+    EMBEDDED_NAME,
+    cache_dir,
+    embedded_model_dir,
+)
 from listrank.errors import ConfigError, ModelLoadError
 from listrank.options import Option, bind, by_name
 from listrank.types import ChatMessage
 
-EMBEDDED_ALIASES = frozenset({None, "", "default", "embedded", "smollm2", EMBEDDED_NAME})
 MAX_LOGPROBS = 20
 CONTINUOUS_IN_FLIGHT = 64
 _LINE_ID = re.compile(r"^\[([A-Za-z0-9]+)\]", re.MULTILINE)
