@@ -11,6 +11,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from listrank.cli.arenas import limit_malloc_arenas
 from listrank.errors import InputError, ListrankError, did_you_mean
 
 _COMMANDS = (
@@ -87,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         raise SystemExit(2)
+    limit_malloc_arenas()  # before any thread: see arenas.py
     if args.verbose:
         os.environ["LISTRANK_VERBOSE"] = "1"  # listrank.backends.quiet: show the bars
     else:
