@@ -36,6 +36,7 @@ def test_a_method_object_merges_calls_exactly_like_the_named_method(method: str)
         backend = scripted()
         given = method if how == "name" else classes[method](backend)
         reranker = Reranker(backend, method=given, strategy="sliding", window=4, step=2)
+        reranker._gate.linger_s = 30.0  # only "everyone is waiting" dispatches, however slow
         reranker.rerank_many(QUERIES, max_in_flight=len(QUERIES))
         waves[how] = backend.batches
     # three windows per query: three waves, each one backend call for all six queries
