@@ -32,7 +32,7 @@ def markdown(parser: argparse.ArgumentParser) -> str:
     summaries = _summaries(parser)
     shared = _shared_group(parser)
     sections = [HEADER, _section(parser, None, level=2, shared=None)]
-    for sub in _subcommands(parser):
+    for sub in subcommands(parser):
         level = 2 + sub.prog.count(" ") - 1
         sections.append(_section(sub, summaries.get(sub.prog), level=level, shared=shared))
     if shared is not None:
@@ -45,13 +45,13 @@ def markdown(parser: argparse.ArgumentParser) -> str:
     return "\n".join(s.rstrip() + "\n" for s in sections)
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+def subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     """Every subcommand's parser, depth first, in the order they were added."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):  # an alias maps to the same parser
                 yield sub
-                yield from _subcommands(sub)
+                yield from subcommands(sub)
 
 
 def _summaries(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -71,7 +71,7 @@ def _shared_group(parser: argparse.ArgumentParser) -> list[argparse.Action] | No
     """The largest ``pipeline`` group of any command: the one listed once for all."""
     groups = [
         [a for a in g._group_actions if a.help != argparse.SUPPRESS]
-        for sub in _subcommands(parser)
+        for sub in subcommands(parser)
         for g in sub._action_groups
         if g.title == SHARED_GROUP
     ]

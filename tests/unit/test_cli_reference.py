@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from listrank.cli import build_parser
-from listrank.cli.reference import markdown, reference
+from listrank.cli.reference import markdown, reference, subcommands
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli-reference.md"
 
@@ -19,12 +19,7 @@ def test_the_committed_reference_is_the_parser() -> None:
 
 
 def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    found = [parser]
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found += _parsers(sub)
-    return found
+    return [parser, *subcommands(parser)]
 
 
 def test_every_command_and_flag_is_on_the_page() -> None:

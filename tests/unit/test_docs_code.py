@@ -18,6 +18,7 @@ import pytest
 
 from listrank.backends.embedded import EMBEDDED_NAME
 from listrank.cli import build_parser
+from listrank.cli.reference import subcommands
 from tests.support.docs_blocks import (
     FENCE,
     GENERATED,
@@ -123,12 +124,7 @@ def test_every_flag_the_prose_names_is_a_listrank_flag() -> None:
 
 
 def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    found = [parser]
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found += _parsers(sub)
-    return found
+    return [parser, *subcommands(parser)]
 
 
 def test_the_walkthrough_block_is_the_one_its_test_runs() -> None:
